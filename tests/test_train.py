@@ -1,0 +1,102 @@
+"""The loop: the warm-up schedule, clipping, short tracked runs of each objective, divergence handling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from conftest import TINY, compose
+from wgan_repro.constraints import Clip
+from wgan_repro.models.mlp import MLPCritic
+from wgan_repro.objectives import GAN, WGAN
+from wgan_repro.train import critic_iterations, run
+
+
+def test_warmup_schedule_matches_the_official_code() -> None:
+    cfg, _ = compose()
+    counts = [critic_iterations(i, cfg.train) for i in range(1501)]
+    assert counts[:25] == [100] * 25
+    assert counts[25:500] == [5] * 475
+    assert counts[500] == counts[1000] == counts[1500] == 100
+    assert sum(counts) == 25 * 100 + 3 * 100 + (1501 - 25 - 3) * 5
+    cfg, _ = compose("objective=gan")
+    assert {critic_iterations(i, cfg.train) for i in range(1001)} == {1}
+    cfg, _ = compose("train.warmup=false", "train.n_critic=7")
+    assert {critic_iterations(i, cfg.train) for i in range(1001)} == {7}
+
+
+@pytest.mark.parametrize("when", ["after", "before"])
+def test_clip_bounds_every_critic_parameter(when: str) -> None:
+    critic = MLPCritic(hidden=32, layers=3, in_shape=(2,))
+    opt = torch.optim.RMSprop(critic.parameters(), lr=0.5)
+    clip = Clip(c=0.01, when=when)
+    clip.before(critic)
+    loss, _ = WGAN().critic_loss(critic(torch.randn(64, 2)), critic(torch.randn(64, 2) + 1))
+    loss.backward()
+    opt.step()
+    assert max(p.abs().max().item() for p in critic.parameters()) > 0.01  # the update left the box
+    clip.after(critic)
+    clip.before(critic)  # the next critic iteration starts here
+    assert all(p.abs().max().item() <= 0.01 for p in critic.parameters())
+
+
+def test_objectives_signs_and_estimates() -> None:
+    real, fake = torch.tensor([2.0, 4.0]), torch.tensor([1.0, 1.0])
+    loss, stats = WGAN().critic_loss(real, fake)
+    assert stats["estimate/em"].item() == 2.0 and loss.item() == -2.0
+    assert WGAN().generator_loss(fake).item() == -1.0
+    # a discriminator that cannot tell (logits 0): L = 2 log 1/2, so the JS bound is 0
+    loss, stats = GAN().critic_loss(torch.zeros(4), torch.zeros(4))
+    assert stats["estimate/js"].item() == pytest.approx(0.0, abs=1e-6)
+    # a perfect discriminator: the bound reaches log 2, its maximum
+    _, stats = GAN().critic_loss(torch.full((4,), 30.0), torch.full((4,), -30.0))
+    assert stats["estimate/js"].item() == pytest.approx(0.6931, abs=1e-4)
+    assert GAN().generator_loss(torch.zeros(3)).item() == pytest.approx(0.6931, abs=1e-4)  # -log D, D = 1/2
+
+
+@pytest.mark.parametrize("objective,estimate", [("wgan", "estimate/em"), ("gan", "estimate/js")])
+def test_short_run_logs_params_metrics_and_artifacts(objective: str, estimate: str, tmp_path, mlflow_uri) -> None:
+    cfg, choices = compose(f"objective={objective}", *TINY, f"tracking.uri={mlflow_uri}",
+                           "tracking.experiment=test_short_run")
+    result = run(cfg, choices, tmp_path)
+    assert result["status"] == "FINISHED" and result["gen_iter"] == 4
+    client = MlflowClient(mlflow_uri)
+    r = client.get_run(result["run_id"])
+    assert r.info.status == "FINISHED"
+    assert r.data.params["optimizer.lr"] == "5e-05" and r.data.params["train.iterations"] == "4"
+    assert r.data.tags["objective"] == objective and r.data.tags["arch"] == "mlp"
+    assert r.data.tags["seed"] == "0" and r.data.tags["data"] == "eight_gaussians" and r.data.tags["git_commit"]
+    for key in (estimate, "loss/critic", "loss/generator", "eval/w1", "eval/modes", "eval/high_quality",
+                "eval/kl_modes", "perf/gen_iters_per_s"):
+        assert key in r.data.metrics, key
+    history = client.get_metric_history(r.info.run_id, estimate)
+    assert [m.step for m in history] == [1, 2, 3, 4]  # every generator iteration, step = generator iteration
+    assert [m.step for m in client.get_metric_history(r.info.run_id, "eval/w1")] == [2, 4]
+    artifacts = {a.path for a in client.list_artifacts(r.info.run_id)}
+    assert {"config.yaml", "figures", "checkpoints"} <= artifacts
+    figures = [a.path for a in client.list_artifacts(r.info.run_id, "figures")]
+    assert figures == ["figures/samples_0000002.png", "figures/samples_0000004.png"]
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ckpt["gen_iter"] == 4 and "critic" in ckpt and "opt_generator" in ckpt
+
+
+def test_blow_up_marks_the_run_failed_with_its_reason(tmp_path, mlflow_uri) -> None:
+    cfg, choices = compose(*TINY, "train.divergence_threshold=1e-12", f"tracking.uri={mlflow_uri}",
+                           "tracking.experiment=test_failures")
+    result = run(cfg, choices, tmp_path)
+    assert result["status"] == "FAILED" and result["gen_iter"] == 2
+    r = MlflowClient(mlflow_uri).get_run(result["run_id"])
+    assert r.info.status == "FAILED"
+    assert r.data.tags["status_reason"].startswith("diverged at generator iteration 1")
+    assert "loss/critic" in r.data.metrics  # what was logged before the failure stays
+
+
+def test_runs_are_reproducible_from_the_seed(tmp_path) -> None:
+    cfg, choices = compose(*TINY, "tracking.enabled=false", "eval.figures=false")
+    a = run(cfg, choices, tmp_path / "a")["metrics"]
+    b = run(cfg, choices, tmp_path / "b")["metrics"]
+    assert a["eval/w1"] == b["eval/w1"] and a["eval/high_quality"] == b["eval/high_quality"]
+    wa = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["generator"]
+    wb = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["generator"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)

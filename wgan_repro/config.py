@@ -1,0 +1,232 @@
+"""Structured configs: the typed schema behind conf/, registered in Hydra's ConfigStore.
+
+Each config group (arch, critic, objective, constraint, optimizer, data) has one schema per
+choice; the YAML files in conf/<group>/ extend them. Types are checked by OmegaConf when Hydra
+composes; ranges are declared next to each field (`knob(..., ge=1)`) and checked by `validate`,
+before anything is created. Every field carries a one-line doc.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+
+class ConfigError(ValueError):
+    """A config value that cannot be used; the message names the key, the value and what is allowed."""
+
+
+def knob(default: Any, doc: str, *, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Any:
+    """A dataclass field with a one-line doc and an optional range, checked by `validate`."""
+    meta = {"doc": doc, "gt": gt, "ge": ge, "le": le}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+class Device(str, enum.Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class ClipWhen(str, enum.Enum):
+    after = "after"  # Algorithm 1, line 7: clip after each critic update
+    before = "before"  # official main.py: clamp at the start of each critic iteration (issue #50)
+
+
+# --------------------------------------------------------------------------- train / eval / tracking
+@dataclass
+class TrainConfig:
+    iterations: int = knob(20000, "generator iterations (the loop's counter)", ge=1)
+    batch_size: int = knob(64, "m in Algorithm 1: real and fake samples per step", ge=1)
+    n_critic: int = knob(5, "critic iterations per generator iteration (Algorithm 1, line 2)", ge=1)
+    warmup: bool = knob(True, "official code, not in Algorithm 1: warmup_critic_iters critic steps early and periodically")
+    warmup_critic_iters: int = knob(100, "critic iterations during a warm-up burst (official main.py: 100)", ge=1)
+    warmup_first: int = knob(25, "burst on each of the first this-many generator iterations (official: 25)", ge=0)
+    warmup_every: int = knob(500, "and on every this-many-th generator iteration (official: 500)", ge=1)
+    seed: int = knob(0, "seeds torch, numpy and python; logged as a tag", ge=0)
+    device: Device = knob(Device.auto, "auto: cuda when available, else cpu")
+    log_every: int = knob(50, "generator iterations between metric flushes (metrics stay on the device between)", ge=1)
+    progress: bool = knob(True, "show a progress bar on stderr (always off when CI is set or stderr is not a terminal)")
+    divergence_threshold: float = knob(1e6, "a logged loss above this (or NaN) marks the run failed", gt=0)
+
+
+@dataclass
+class EvalConfig:
+    every: int = knob(1000, "generator iterations between evaluations (and once at the end)", ge=1)
+    n_samples: int = knob(2500, "generated samples for mode metrics (VEEGAN/PacGAN: 2,500)", ge=1)
+    w1_points: int = knob(1000, "points per side for exact W1 (POT ot.emd2)", ge=1)
+    hq_threshold: float = knob(3.0, "a sample is high quality when its std-normalised distance to a mode is below this",
+                               gt=0)
+    figures: bool = knob(True, "save and log a figure at each evaluation")
+
+
+@dataclass
+class TrackingConfig:
+    uri: Optional[str] = knob(None, "MLflow tracking URI; null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db")
+    experiment: str = knob("wgan_repro", "MLflow experiment name")
+    run_name: Optional[str] = knob(None, "MLflow run name; null: <objective>-<arch>-<data>-s<seed>")
+    enabled: bool = knob(True, "false: train without any tracking (nothing is written to MLflow)")
+
+
+# --------------------------------------------------------------------------- groups
+@dataclass
+class MLPGeneratorConfig:
+    _target_: str = "wgan_repro.models.mlp.MLPGenerator"
+    nz: int = knob(2, "noise dimension; z ~ N(0, I)", ge=1)
+    hidden: int = knob(512, "units per hidden layer (official MLP_G: ngf = 512)", ge=1)
+    layers: int = knob(3, "hidden ReLU layers (official MLP_G: 3)", ge=1)
+    tanh: bool = knob(False, "squash the output with tanh (the official MLP_G has none, issue #29)")
+
+
+@dataclass
+class MLPCriticConfig:
+    _target_: str = "wgan_repro.models.mlp.MLPCritic"
+    hidden: int = knob(512, "units per hidden layer (official MLP_D: ndf = 512)", ge=1)
+    layers: int = knob(3, "hidden ReLU layers (official MLP_D: 3)", ge=1)
+
+
+@dataclass
+class ClipConfig:
+    _target_: str = "wgan_repro.constraints.Clip"
+    c: float = knob(0.01, "clipping bound: every critic parameter is clamped to [-c, c] (Algorithm 1: 0.01)", gt=0)
+    when: ClipWhen = knob(ClipWhen.after, "after each critic update (Algorithm 1) or before it (official code)")
+
+
+@dataclass
+class NoConstraintConfig:
+    _target_: str = "wgan_repro.constraints.NoConstraint"
+
+
+@dataclass
+class OptimizerConfig:
+    _target_: str = MISSING
+    _partial_: bool = True
+    lr: float = knob(5e-5, "learning rate of both networks (Algorithm 1: alpha = 5e-5)", gt=0)
+    lr_critic: Optional[float] = knob(None, "critic learning rate (official --lrD); null: lr", gt=0)
+    lr_generator: Optional[float] = knob(None, "generator learning rate (official --lrG); null: lr", gt=0)
+
+
+@dataclass
+class RMSpropConfig(OptimizerConfig):
+    _target_: str = "torch.optim.RMSprop"
+    alpha: float = knob(0.99, "smoothing constant (PyTorch default, as the official code)", gt=0, le=1)
+    eps: float = knob(1e-8, "term added to the denominator", gt=0)
+    momentum: float = knob(0.0, "momentum (0 in the paper; Sec. 4.3 blames momentum for instability)", ge=0)
+
+
+@dataclass
+class AdamConfig(OptimizerConfig):
+    _target_: str = "torch.optim.Adam"
+    betas: list[float] = knob([0.5, 0.999], "(beta1, beta2); official --adam: (0.5, 0.999)")
+    eps: float = knob(1e-8, "term added to the denominator", gt=0)
+
+
+@dataclass
+class ToyDataConfig:
+    _target_: str = MISSING
+    std: float = knob(0.02, "standard deviation of each mode, before scaling", gt=0)
+    scale: float = knob(1.0, "all points are multiplied by this", gt=0)
+
+
+@dataclass
+class RingDataConfig(ToyDataConfig):
+    _target_: str = "wgan_repro.data.toy.Ring"
+    n_modes: int = knob(8, "modes evenly spaced on the circle", ge=1)
+    radius: float = knob(2.0, "circle radius, before scaling", gt=0)
+
+
+@dataclass
+class GridDataConfig(ToyDataConfig):
+    _target_: str = "wgan_repro.data.toy.Grid"
+    side: int = knob(5, "modes per side of the square grid", ge=1)
+    spacing: float = knob(2.0, "distance between neighbouring modes, before scaling", gt=0)
+
+
+@dataclass
+class SwissRollDataConfig(ToyDataConfig):
+    _target_: str = "wgan_repro.data.toy.SwissRoll"
+    std: float = knob(0.25, "noise added to the roll (sklearn make_swiss_roll's noise), before scaling", gt=0)
+
+
+# --------------------------------------------------------------------------- root
+@dataclass
+class Config:
+    arch: Any = MISSING
+    critic: Any = MISSING
+    objective: Any = MISSING
+    constraint: Any = MISSING
+    optimizer: Any = MISSING
+    data: Any = MISSING
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    experiment: Optional[str] = knob(None, "name of the experiment preset, when one is used (logged as a tag)")
+    sweep: Optional[str] = knob(None, "name of the sweep this run belongs to (logged as a tag)")
+
+
+# Group schemas live under schema/<group>/ so that they never show up as choices of the group itself.
+SCHEMAS: dict[str, dict[str, type]] = {
+    "arch": {"mlp": MLPGeneratorConfig},
+    "critic": {"mlp": MLPCriticConfig},
+    "constraint": {"clip": ClipConfig, "none": NoConstraintConfig},
+    "optimizer": {"rmsprop": RMSpropConfig, "adam": AdamConfig},
+    "data": {"ring": RingDataConfig, "grid": GridDataConfig, "swiss_roll": SwissRollDataConfig},
+}
+
+
+def register_configs() -> None:
+    """Register the root schema and every group schema in Hydra's ConfigStore (idempotent)."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)
+    for group, schemas in SCHEMAS.items():
+        for name, node in schemas.items():
+            cs.store(group=f"schema/{group}", name=name, node=node)
+
+
+# --------------------------------------------------------------------------- validation
+def _check_range(key: str, value: Any, meta: dict[str, Any]) -> None:
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    for bound, ok, words in (("gt", lambda v, b: v > b, ">"), ("ge", lambda v, b: v >= b, ">="),
+                             ("le", lambda v, b: v <= b, "<=")):
+        limit = meta.get(bound)
+        if limit is not None and not ok(value, limit):
+            raise ConfigError(f"{key} must be {words} {limit:g}, got {value!r} ({meta.get('doc', '')})")
+
+
+def _walk(node: DictConfig, prefix: str) -> None:
+    schema = OmegaConf.get_type(node)
+    if schema is None or not dataclasses.is_dataclass(schema):
+        return
+    for f in dataclasses.fields(schema):
+        if f.name not in node:
+            continue
+        key = f"{prefix}{f.name}"
+        value = node[f.name]
+        if isinstance(value, DictConfig):
+            _walk(value, key + ".")
+        else:
+            _check_range(key, value, dict(f.metadata))
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check every declared range and the cross-field rules; raise ConfigError before any work starts."""
+    OmegaConf.resolve(cfg)
+    for group in ("arch", "critic", "objective", "constraint", "optimizer", "data", "train", "eval", "tracking"):
+        _walk(cfg[group], group + ".")
+    if cfg.optimizer.get("betas") is not None:
+        betas = list(cfg.optimizer.betas)
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ConfigError(f"optimizer.betas must be two numbers in [0, 1), got {betas}")
+    if cfg.train.device == Device.cuda:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("train.device=cuda but no CUDA device is available; allowed: auto, cpu, cuda")

@@ -1,0 +1,17 @@
+"""Data (conf/data): real-sample sources that live on the training device.
+
+A data source has `shape` (one sample, no batch dimension) and `sample(n)` -> (n, *shape) on its
+device. Toy sources also know their modes (for mode metrics) or at least how to draw reference
+points (for exact W1).
+"""
+
+from __future__ import annotations
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+
+def build_data(cfg: DictConfig, device: torch.device):
+    """The data source named by conf/data, sampling on `device`."""
+    return instantiate(cfg, device=device, _convert_="all")

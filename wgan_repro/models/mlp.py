@@ -1,0 +1,47 @@
+"""MLP generator and critic: the WGAN-GP toy networks and the official MLP_G / MLP_D (models/mlp.py)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def _mlp(n_in: int, hidden: int, layers: int, n_out: int) -> nn.Sequential:
+    """Linear(n_in, hidden) + ReLU, (layers - 1) x [Linear(hidden, hidden) + ReLU], Linear(hidden, n_out)."""
+    blocks: list[nn.Module] = []
+    width = n_in
+    for _ in range(layers):
+        blocks += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
+        width = hidden
+    blocks.append(nn.Linear(width, n_out))
+    return nn.Sequential(*blocks)
+
+
+class MLPGenerator(nn.Module):
+    """z (B, nz) -> samples (B, *out_shape). No output nonlinearity unless tanh (official MLP_G, issue #29)."""
+
+    def __init__(self, nz: int, hidden: int, layers: int, out_shape: tuple[int, ...], tanh: bool = False) -> None:
+        super().__init__()
+        self.nz, self.out_shape = nz, tuple(out_shape)
+        self.net = _mlp(nz, hidden, layers, math.prod(self.out_shape))
+        self.tanh = tanh
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.net(z)  # (B, prod(out_shape))
+        if self.tanh:
+            x = torch.tanh(x)
+        return x.view(z.shape[0], *self.out_shape)
+
+
+class MLPCritic(nn.Module):
+    """samples (B, *in_shape) -> raw scores (B,). Linear layers keep PyTorch's default init (official code)."""
+
+    def __init__(self, hidden: int, layers: int, in_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.in_shape = tuple(in_shape)
+        self.net = _mlp(math.prod(self.in_shape), hidden, layers, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.reshape(x.shape[0], -1)).squeeze(1)  # (B,)

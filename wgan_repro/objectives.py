@@ -1,0 +1,53 @@
+"""Objectives (conf/objective): how critic scores become losses, and the divergence estimate each logs.
+
+Critics return raw scores f(x) of shape (B,). Signs follow the paper (the official code uses f -> -f;
+FIDELITY.md): the critic maximises E f(x) - E f(g(z)), so its loss is the negative of that.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+Stats = dict[str, torch.Tensor]
+
+
+class WGAN:
+    """Algorithm 1: critic loss -(E f(x) - E f(g(z))), generator loss -E f(g(z)); logs the EM estimate."""
+
+    name = "wgan"
+    estimate_key = "estimate/em"
+
+    def critic_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        """Line 5: the negated EM estimate and its halves (kept on the device, 0-d tensors)."""
+        score_real, score_fake = real.mean(), fake.mean()
+        em = score_real - score_fake
+        return -em, {"estimate/em": em.detach(), "critic/score_real": score_real.detach(),
+                     "critic/score_fake": score_fake.detach()}
+
+    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        """Line 10: the generator follows -grad E f(g(z))."""
+        return -fake.mean()
+
+
+class GAN:
+    """Standard GAN on logits: BCE for the discriminator, the -log D trick for the generator; logs the JS bound."""
+
+    name = "gan"
+    estimate_key = "estimate/js"
+
+    def critic_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        """-L(D, g) with L = E log D(x) + E log(1 - D(g(z))), D = sigmoid(logits)."""
+        loss_real = F.softplus(-real).mean()  # -E log D(x)
+        loss_fake = F.softplus(fake).mean()  # -E log(1 - D(g(z)))
+        loss = loss_real + loss_fake
+        # Sec. 4.3: 1/2 L(D, g) + log 2 is a lower bound of JS(P_r, P_g)
+        js = -0.5 * loss.detach() + math.log(2.0)
+        return loss, {"estimate/js": js, "critic/score_real": real.mean().detach(),
+                      "critic/score_fake": fake.mean().detach()}
+
+    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        """-log D trick (Goodfellow et al. 2014): minimise -E log D(g(z))."""
+        return F.softplus(-fake).mean()

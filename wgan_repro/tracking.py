@@ -1,0 +1,147 @@
+"""Experiment tracking behind a tiny interface; the only module that imports mlflow.
+
+`MLflowTracker` logs to an MLflow store (default: a local SQLite file), batching metrics so that a
+run makes one round-trip per flush rather than one per scalar. `NullTracker` does nothing, for
+tests and for `tracking.enabled=false`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
+MAX_PARAMS = 100  # and on params per call
+
+
+def resolve_uri(uri: str | None) -> str:
+    """tracking.uri, else $MLFLOW_TRACKING_URI, else a SQLite file in the working directory."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def git_commit() -> str:
+    """The commit of the code that runs, or 'unknown' outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """For a SQLite store, artifacts live beside the database file (mlruns/<experiment>), whatever the
+    working directory; other stores keep MLflow's default."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri[len("sqlite:///"):]).resolve()
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in experiment)
+    return (db.parent / "mlruns" / safe).as_uri()
+
+
+class NullTracker:
+    """Tracks nothing."""
+
+    run_id: str | None = None
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        pass
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        pass
+
+    def log_image(self, image: Any, key: str, step: int) -> None:
+        pass
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        pass
+
+    def finish(self, status: str = "FINISHED", reason: str | None = None) -> None:
+        pass
+
+
+class MLflowTracker:
+    """One MLflow run: params, batched metrics (step = generator iteration), artifacts, tags, status."""
+
+    def __init__(self, uri: str, experiment: str, run_name: str, tags: Mapping[str, str]) -> None:
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        self._mlflow = mlflow
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        exp = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
+            experiment, artifact_location=artifact_location(uri, experiment))
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=dict(tags))
+        self.run_id = run.info.run_id
+        self._pending: list[Any] = []
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), MAX_PARAMS):
+            self.client.log_batch(self.run_id, params=items[i: i + MAX_PARAMS])
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._pending += [Metric(k, float(v), now, int(step)) for k, v in metrics.items()]
+        if len(self._pending) >= MAX_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send buffered metrics, at most MAX_BATCH per call."""
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            self.client.log_batch(self.run_id, metrics=batch)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_image(self, image: Any, key: str, step: int) -> None:
+        """A time-stepped image (the UI scrubs through steps)."""
+        self.client.log_image(self.run_id, image, key=key, step=int(step))
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        for k, v in tags.items():
+            self.client.set_tag(self.run_id, k, str(v))
+
+    def finish(self, status: str = "FINISHED", reason: str | None = None) -> None:
+        """Flush, record why the run failed (tag status_reason) and close it with `status`."""
+        try:
+            self.flush()
+        finally:
+            if reason:
+                self.client.set_tag(self.run_id, "status_reason", reason[:5000])
+            self.client.set_terminated(self.run_id, status)
+
+    def ui_hint(self) -> str:
+        """The command that opens the MLflow UI on this store, and the direct link to this run."""
+        store = self.uri if "://" in self.uri else Path(self.uri).resolve().as_uri()
+        return (f"MLflow UI:  mlflow ui --backend-store-uri {store}\n"
+                f"this run:   http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs/{self.run_id}")
+
+
+def start_tracker(uri: str | None, experiment: str, run_name: str, tags: Mapping[str, str],
+                  enabled: bool = True) -> MLflowTracker | NullTracker:
+    """An MLflow run on the resolved store, or a NullTracker when tracking is disabled."""
+    if not enabled:
+        return NullTracker()
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # store migrations are noise to the user
+    return MLflowTracker(resolve_uri(uri), experiment, run_name, tags)
