@@ -43,7 +43,7 @@ class ClipWhen(str, enum.Enum):
 # --------------------------------------------------------------------------- train / eval / tracking
 @dataclass
 class TrainConfig:
-    iterations: int = knob(20000, "generator iterations (the loop's counter)", ge=1)
+    iterations: int = knob(10000, "generator iterations (the loop's counter)", ge=1)
     batch_size: int = knob(64, "m in Algorithm 1: real and fake samples per step", ge=1)
     n_critic: int = knob(5, "critic iterations per generator iteration (Algorithm 1, line 2)", ge=1)
     warmup: bool = knob(True, "official code, not in Algorithm 1: warmup_critic_iters critic steps early and periodically")
@@ -90,6 +90,31 @@ class MLPCriticConfig:
     _target_: str = "wgan_repro.models.mlp.MLPCritic"
     hidden: int = knob(512, "units per hidden layer (official MLP_D: ndf = 512)", ge=1)
     layers: int = knob(3, "hidden ReLU layers (official MLP_D: 3)", ge=1)
+
+
+@dataclass
+class DCGANGeneratorConfig:
+    _target_: str = "wgan_repro.models.dcgan.DCGANGenerator"
+    nz: int = knob(100, "noise dimension; z ~ N(0, I) of shape (B, nz)", ge=1)
+    ngf: int = knob(64, "generator width: the last hidden layer has ngf filters, doubling towards the input", ge=2)
+    n_extra_layers: int = knob(0, "extra 3x3 conv layers at the last hidden resolution (official --n_extra_layers)",
+                               ge=0)
+    batch_norm: bool = knob(True, "batch norm after every hidden layer (false: the official --noBN generator)")
+
+
+@dataclass
+class ConstantFilterGeneratorConfig:
+    _target_: str = "wgan_repro.models.dcgan.ConstantFilterGenerator"
+    nz: int = knob(100, "noise dimension; z ~ N(0, I) of shape (B, nz)", ge=1)
+    ngf: int = knob(64, "filters at every layer (WGAN-GP's crippled generator: dim = 64)", ge=1)
+
+
+@dataclass
+class DCGANCriticConfig:
+    _target_: str = "wgan_repro.models.dcgan.DCGANCritic"
+    ndf: int = knob(64, "critic width: the first layer has ndf filters, doubling as the image halves", ge=1)
+    n_extra_layers: int = knob(0, "extra 3x3 conv layers at the first hidden resolution", ge=0)
+    batch_norm: bool = knob(True, "batch norm after every hidden layer but the first (clipped like every weight)")
 
 
 @dataclass
@@ -155,6 +180,32 @@ class SwissRollDataConfig(ToyDataConfig):
     std: float = knob(0.25, "noise added to the roll (sklearn make_swiss_roll's noise), before scaling", gt=0)
 
 
+@dataclass
+class ImageDataConfig:
+    _target_: str = MISSING
+    image_size: int = knob(32, "images are resized (and centre-cropped) to image_size x image_size", ge=4)
+
+
+@dataclass
+class DigitsDataConfig(ImageDataConfig):
+    _target_: str = "wgan_repro.data.images.Digits"
+
+
+@dataclass
+class StackedDigitsDataConfig(ImageDataConfig):
+    _target_: str = "wgan_repro.data.images.StackedDigits"
+
+
+@dataclass
+class TorchvisionDataConfig(ImageDataConfig):
+    _target_: str = "wgan_repro.data.images.torchvision_data"
+    name: str = knob(MISSING, "mnist | fashion_mnist | cifar10 | celeba | lsun | folder")
+    root: str = knob("data", "where the data set lives (or is downloaded to)")
+    download: bool = knob(False, "let torchvision download the data set into root when it is missing")
+    num_workers: int = knob(2, "DataLoader workers for data sets streamed from disk (celeba, lsun, folder)", ge=0)
+    lsun_classes: list[str] = knob(["bedroom_train"], "LSUN categories (the paper: bedroom_train)")
+
+
 # --------------------------------------------------------------------------- root
 @dataclass
 class Config:
@@ -173,11 +224,12 @@ class Config:
 
 # Group schemas live under schema/<group>/ so that they never show up as choices of the group itself.
 SCHEMAS: dict[str, dict[str, type]] = {
-    "arch": {"mlp": MLPGeneratorConfig},
-    "critic": {"mlp": MLPCriticConfig},
+    "arch": {"mlp": MLPGeneratorConfig, "dcgan": DCGANGeneratorConfig, "constant": ConstantFilterGeneratorConfig},
+    "critic": {"mlp": MLPCriticConfig, "dcgan": DCGANCriticConfig},
     "constraint": {"clip": ClipConfig, "none": NoConstraintConfig},
     "optimizer": {"rmsprop": RMSpropConfig, "adam": AdamConfig},
-    "data": {"ring": RingDataConfig, "grid": GridDataConfig, "swiss_roll": SwissRollDataConfig},
+    "data": {"ring": RingDataConfig, "grid": GridDataConfig, "swiss_roll": SwissRollDataConfig,
+             "digits": DigitsDataConfig, "stacked_digits": StackedDigitsDataConfig, "torchvision": TorchvisionDataConfig},
 }
 
 
@@ -188,6 +240,22 @@ def register_configs() -> None:
     for group, schemas in SCHEMAS.items():
         for name, node in schemas.items():
             cs.store(group=f"schema/{group}", name=name, node=node)
+
+
+def build(node: DictConfig, **kwargs: Any) -> Any:
+    """hydra.utils.instantiate, letting a ConfigError raised by the target through unwrapped."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(node, **kwargs, _convert_="all")
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__
+        if cause is not None:
+            raise cause from None
+        raise
 
 
 # --------------------------------------------------------------------------- validation

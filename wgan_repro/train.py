@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from tqdm import tqdm
 
-from wgan_repro.config import validate
+from wgan_repro.config import build, validate
 from wgan_repro.data import build_data
 from wgan_repro.evaluate import build_evaluator
 from wgan_repro.models import build_critic, build_generator, n_params
@@ -88,6 +88,18 @@ def critic_iterations(gen_iter: int, train: DictConfig) -> int:
     return train.n_critic
 
 
+def has_batch_norm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+def critic_scores(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, joint: bool) -> tuple[torch.Tensor, ...]:
+    """f(real), f(fake), each (m,). joint: one pass over both batches (same result for a critic without batch
+    norm, ~25% faster on CPU); otherwise two passes, so batch norm sees each batch alone (official main.py)."""
+    if joint:
+        return critic(torch.cat([real, fake])).split([len(real), len(fake)])
+    return critic(real), critic(fake)
+
+
 def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -104,6 +116,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
     """Algorithm 1 until cfg.train.iterations generator iterations; returns (why it failed or None, last eval)."""
     generator, critic = state.generator, state.critic
     m, nz, device = cfg.train.batch_size, cfg.arch.nz, data.device
+    joint = not has_batch_norm(critic)
     history = MetricHistory(cfg.train.divergence_threshold)
     metrics: dict[str, float] = {}
     bar = tqdm(total=cfg.train.iterations, initial=state.gen_iter, disable=not progress_enabled(cfg),
@@ -117,7 +130,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
             z = torch.randn(m, nz, device=device)  # line 4: a batch of priors, (m, nz)
             with torch.no_grad():
                 fake = generator(z)
-            loss_critic, stats = objective.critic_loss(critic(x), critic(fake))  # line 5
+            loss_critic, stats = objective.critic_loss(*critic_scores(critic, x, fake, joint))  # line 5
             step(state.opt_critic, loss_critic)  # line 6: RMSProp (or the configured optimiser)
             constraint.after(critic)  # line 7: w <- clip(w, -c, c)
 
@@ -207,7 +220,7 @@ def run_tags(cfg: DictConfig, choices: Mapping[str, str]) -> dict[str, str]:
     return tags
 
 
-def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, tracker=None) -> dict[str, Any]:
+def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str, Any]:
     """Validate, build, then train one run under tracking. Returns the run id, status and final metrics."""
     validate(cfg)  # raises ConfigError before anything is created
     out_dir = Path(out_dir)
@@ -220,15 +233,14 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, tracker=None
     state = TrainState(generator, critic,
                        make_optimizer(cfg.optimizer, generator.parameters(), cfg.optimizer.lr_generator),
                        make_optimizer(cfg.optimizer, critic.parameters(), cfg.optimizer.lr_critic))
-    objective, constraint = instantiate(cfg.objective), instantiate(cfg.constraint)
+    objective, constraint = build(cfg.objective), build(cfg.constraint)
     evaluator = build_evaluator(data, cfg.eval, cfg.arch.nz)
     log.info("generator %s params, critic %s params, device %s", f"{n_params(generator):,}",
              f"{n_params(critic):,}", device)
 
     tags = run_tags(cfg, choices)
     name = cfg.tracking.run_name or f"{tags['objective']}-{tags['arch']}-{tags['data']}-s{cfg.train.seed}"
-    if tracker is None:
-        tracker = start_tracker(cfg.tracking.uri, cfg.tracking.experiment, name, tags, cfg.tracking.enabled)
+    tracker = start_tracker(cfg.tracking.uri, cfg.tracking.experiment, name, tags, cfg.tracking.enabled)
     try:
         tracker.log_params(flat_params(cfg))
         (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
@@ -240,6 +252,7 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, tracker=None
     except Exception as exc:
         tracker.finish("FAILED", f"{type(exc).__name__}: {exc}")
         raise
+    evaluator.finish(state.generator, out_dir, tracker)
     state.save(out_dir / "checkpoint.pt", cfg)
     tracker.log_artifact(out_dir / "checkpoint.pt", "checkpoints")
     status = "FAILED" if failure else "FINISHED"

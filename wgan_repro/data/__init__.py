@@ -8,10 +8,11 @@ points (for exact W1).
 from __future__ import annotations
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
+
+from wgan_repro.config import build
 
 
 def build_data(cfg: DictConfig, device: torch.device):
     """The data source named by conf/data, sampling on `device`."""
-    return instantiate(cfg, device=device, _convert_="all")
+    return build(cfg, device=device)

@@ -6,19 +6,20 @@ every critic takes samples and returns raw scores of shape (B,). The objective a
 
 from __future__ import annotations
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
+
+from wgan_repro.config import build
 
 
 def build_generator(cfg: DictConfig, shape: tuple[int, ...]) -> nn.Module:
     """The generator named by conf/arch, producing samples of `shape` (without the batch dimension)."""
-    return instantiate(cfg, out_shape=shape, _convert_="all")
+    return build(cfg, out_shape=shape)
 
 
 def build_critic(cfg: DictConfig, shape: tuple[int, ...]) -> nn.Module:
     """The critic named by conf/critic, reading samples of `shape`."""
-    return instantiate(cfg, in_shape=shape, _convert_="all")
+    return build(cfg, in_shape=shape)
 
 
 def n_params(module: nn.Module) -> int:

@@ -1,0 +1,207 @@
+"""Image data in [-1, 1], shape (C, S, S): offline digits, stacked digits, and torchvision data sets.
+
+Sets that fit (digits, MNIST, Fashion-MNIST, CIFAR-10) are resized once and kept on the device as
+uint8, so a training step does no decoding; the rest (CelebA, LSUN, image folders) stream through a
+DataLoader with workers. `sample(n)` draws batches epoch by epoch from a shuffled order, as a
+shuffled DataLoader does (the official code's loader).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from wgan_repro.config import ConfigError
+
+
+def to_uint8_images(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, H, W) floats in [0, 1] -> (N, C, size, size) uint8, resized bilinearly (antialiased when shrinking)."""
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def to_unit_range(x: torch.Tensor) -> torch.Tensor:
+    """uint8 (or [0, 1] float) images -> float in [-1, 1] (official: Normalize(0.5, 0.5))."""
+    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    return x * 2 - 1
+
+
+class InMemoryImages:
+    """A uint8 image tensor (N, C, S, S) on the device, sampled in shuffled epochs."""
+
+    modes = None
+
+    def __init__(self, images: torch.Tensor, device: torch.device | str) -> None:
+        self.device = torch.device(device)
+        self.images = images.to(self.device)
+        self.shape = tuple(self.images.shape[1:])
+        self._order = torch.randperm(len(self.images), device=self.device)
+        self._pos = 0
+
+    def indices(self, n: int) -> torch.Tensor:
+        """The next n indices of the shuffled order, reshuffling at the end of each epoch."""
+        out = []
+        while n > 0:
+            if self._pos >= len(self._order):
+                self._order, self._pos = torch.randperm(len(self.images), device=self.device), 0
+            take = self._order[self._pos: self._pos + n]
+            self._pos += len(take)
+            n -= len(take)
+            out.append(take)
+        return torch.cat(out)
+
+    def sample(self, n: int) -> torch.Tensor:
+        """(n, C, S, S) in [-1, 1]."""
+        return to_unit_range(self.images[self.indices(n)])
+
+
+def load_digits_tensor(image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 8x8 digits as uint8 (N, 1, S, S) and their labels (N,)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = torch.from_numpy(digits.images).float().unsqueeze(1) / 16.0  # (1797, 1, 8, 8), values 0..16
+    return to_uint8_images(x, image_size), torch.from_numpy(digits.target).long()
+
+
+class Digits(InMemoryImages):
+    """scikit-learn's real handwritten digits, upsampled to image_size, 1 channel."""
+
+    def __init__(self, image_size: int, device: torch.device | str = "cpu") -> None:
+        images, self.labels = load_digits_tensor(image_size)
+        super().__init__(images, device)
+
+
+class StackedDigits:
+    """Three independently drawn digits as the R, G, B channels: 1,000 modes (Stacked MNIST, from the digits)."""
+
+    modes = None
+    n_modes = 1000
+
+    def __init__(self, image_size: int, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        images, labels = load_digits_tensor(image_size)
+        self.digits, self.digit_labels = images.to(self.device), labels.to(self.device)
+        self.shape = (3, image_size, image_size)
+
+    def sample_with_labels(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(n, 3, S, S) in [-1, 1] and the (n, 3) digit of each channel; mode = 100 d0 + 10 d1 + d2."""
+        idx = torch.randint(len(self.digits), (n, 3), device=self.device)
+        return to_unit_range(self.digits[idx].squeeze(2)), self.digit_labels[idx]
+
+    def sample(self, n: int) -> torch.Tensor:
+        return self.sample_with_labels(n)[0]
+
+
+# --------------------------------------------------------------------------- torchvision data sets
+class ImageFiles(Dataset):
+    """Every image file under a folder, recursively (torchvision's ImageFolder needs class sub-folders)."""
+
+    def __init__(self, root: str | Path, transform: Any) -> None:
+        from torchvision.datasets.folder import IMG_EXTENSIONS
+
+        self.files = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMG_EXTENSIONS)
+        if not self.files:
+            raise FileNotFoundError(f"no image files ({', '.join(IMG_EXTENSIONS)}) under {root}")
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        from torchvision.datasets.folder import default_loader
+
+        return self.transform(default_loader(str(self.files[i]))), 0
+
+
+class StreamedImages:
+    """A map-style data set streamed through a shuffling DataLoader with workers; batches moved to the device."""
+
+    modes = None
+
+    def __init__(self, dataset: Dataset, shape: tuple[int, ...], device: torch.device | str, num_workers: int,
+                 batch_size: int = 64) -> None:
+        self.device, self.shape = torch.device(device), shape
+        self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=False,
+                                 num_workers=num_workers, pin_memory=self.device.type == "cuda",
+                                 persistent_workers=num_workers > 0)
+        self._it = iter(self.loader)
+        self._buffer = torch.empty(0, *shape, device=self.device)
+
+    def _next_batch(self) -> torch.Tensor:
+        try:
+            return next(self._it)[0]
+        except StopIteration:  # end of an epoch: start the next, reshuffled
+            self._it = iter(self.loader)
+            return next(self._it)[0]
+
+    def sample(self, n: int) -> torch.Tensor:
+        while len(self._buffer) < n:
+            batch = self._next_batch().to(self.device, non_blocking=True)
+            self._buffer = torch.cat([self._buffer, batch])
+        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        return out
+
+
+GET_IT = {
+    "mnist": "set data.download=true to let torchvision download it into data.root",
+    "fashion_mnist": "set data.download=true to let torchvision download it into data.root",
+    "cifar10": "set data.download=true to let torchvision download it into data.root",
+    "celeba": "set data.download=true (torchvision fetches it from Google Drive, which often refuses; otherwise "
+              "place the celeba/ folder of img_align_celeba and its list files under data.root)",
+    "lsun": "torchvision cannot download LSUN: fetch <category>_lmdb with the LSUN project's download.py and "
+            "set data.root to the folder that holds it (needs `pip install lmdb`)",
+    "folder": "set data.root to a folder holding image files (png, jpg, ...), searched recursively",
+}
+
+
+def _transform(image_size: int, channels: int) -> Any:
+    from torchvision import transforms as T
+
+    steps = [T.Resize(image_size), T.CenterCrop(image_size)]
+    if channels == 1:
+        steps.append(T.Grayscale(1))
+    return T.Compose(steps + [T.ToTensor(), T.Normalize([0.5] * channels, [0.5] * channels)])
+
+
+def _open(name: str, root: str, image_size: int, download: bool, lsun_classes: list[str]) -> Any:
+    from torchvision import datasets
+
+    if name == "mnist":
+        return datasets.MNIST(root, train=True, download=download)
+    if name == "fashion_mnist":
+        return datasets.FashionMNIST(root, train=True, download=download)
+    if name == "cifar10":
+        return datasets.CIFAR10(root, train=True, download=download)
+    if name == "celeba":
+        return datasets.CelebA(root, split="train", download=download, transform=_transform(image_size, 3))
+    if name == "lsun":
+        return datasets.LSUN(root, classes=list(lsun_classes), transform=_transform(image_size, 3))
+    if name == "folder":
+        return ImageFiles(root, _transform(image_size, 3))
+    raise ConfigError(f"data.name must be one of {', '.join(GET_IT)}, got {name!r}")
+
+
+def torchvision_data(name: str, root: str, image_size: int, download: bool, num_workers: int,
+                     lsun_classes: list[str], device: torch.device | str = "cpu"):
+    """A torchvision data set from data.root; stops at once, saying where it looked, when the data is missing."""
+    if image_size < 4 or image_size & (image_size - 1):
+        raise ConfigError(f"data.image_size must be a power of two, got {image_size}")
+    if name not in GET_IT:
+        raise ConfigError(f"data.name must be one of {', '.join(GET_IT)}, got {name!r}")
+    try:
+        ds = _open(name, root, image_size, download, lsun_classes)
+    except (RuntimeError, FileNotFoundError, OSError, ImportError) as exc:
+        raise ConfigError(f"data={name}: no data found under data.root={Path(root).resolve()} ({exc}). "
+                          f"To get it: {GET_IT[name]}.") from exc
+    if name in ("mnist", "fashion_mnist"):
+        return InMemoryImages(to_uint8_images(ds.data.unsqueeze(1).float() / 255, image_size), device)
+    if name == "cifar10":
+        x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).float() / 255  # (N, 3, 32, 32)
+        return InMemoryImages(to_uint8_images(x, image_size), device)
+    return StreamedImages(ds, (3, image_size, image_size), device, num_workers)
