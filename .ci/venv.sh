@@ -6,7 +6,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import wgan_repro, torch, torchvision, hydra, mlflow, ot, torch_fidelity, pytest" 2>/dev/null; then
   echo "installing wgan_repro and its dependencies into .venv (a few minutes the first time)" >&2
-  .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e '.[dev]'
 fi
 export PATH="$PWD/.venv/bin:$PATH" MPLBACKEND=Agg

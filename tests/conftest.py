@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
-from hydra import compose as hydra_compose
-from hydra import initialize_config_dir
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from wgan_repro.config import register_configs
+from wgan_repro import config
 
-ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
+CONF = config.CONF_DIR
 TINY = ["train.iterations=4", "train.warmup=false", "train.batch_size=16", "train.log_every=2", "eval.every=2",
         "eval.n_samples=200", "eval.w1_points=100", "arch.hidden=16", "critic.hidden=16", "train.progress=false"]
-
-register_configs()
 
 
 def compose(*overrides: str) -> tuple[DictConfig, dict[str, str]]:
     """The config `python -m wgan_repro <overrides>` would run, and the group choices Hydra made."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
-    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if not k.startswith("hydra")}
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg, choices
+    return config.compose(overrides)
 
 
 @pytest.fixture(scope="session")

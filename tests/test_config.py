@@ -10,7 +10,7 @@ import pytest
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
 from omegaconf.errors import ValidationError
 
-from conftest import CONF, ROOT, compose
+from conftest import CONF, compose
 from wgan_repro.config import ConfigError, validate
 
 GROUP_CHOICES = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml")) for g in
@@ -99,4 +99,3 @@ def test_cli_rejects_bad_value_before_any_run(tmp_path) -> None:
     assert out.returncode == 2, out.stderr
     assert "optimizer.lr must be > 0, got -1" in out.stderr
     assert not db.exists()
-    assert ROOT.exists()

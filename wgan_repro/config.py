@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -55,6 +57,8 @@ class TrainConfig:
     log_every: int = knob(50, "generator iterations between metric flushes (metrics stay on the device between)", ge=1)
     progress: bool = knob(True, "show a progress bar on stderr (always off when CI is set or stderr is not a terminal)")
     divergence_threshold: float = knob(1e6, "a logged loss above this (or NaN) marks the run failed", gt=0)
+    resume: Optional[str] = knob(None, "checkpoint.pt of a killed run: rerun the same command with this set to "
+                                       "continue it (same MLflow run) from its last evaluation")
 
 
 @dataclass
@@ -242,6 +246,24 @@ def register_configs() -> None:
             cs.store(group=f"schema/{group}", name=name, node=node)
 
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def compose(overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, dict[str, str]]:
+    """The config `python -m wgan_repro <overrides>` would run, and the group choices Hydra made (for tags)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import open_dict
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
+    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if not k.startswith("hydra")}
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg, choices
+
+
 def build(node: DictConfig, **kwargs: Any) -> Any:
     """hydra.utils.instantiate, letting a ConfigError raised by the target through unwrapped."""
     from hydra.errors import InstantiationException
@@ -262,8 +284,7 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
 def _check_range(key: str, value: Any, meta: dict[str, Any]) -> None:
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return
-    for bound, ok, words in (("gt", lambda v, b: v > b, ">"), ("ge", lambda v, b: v >= b, ">="),
-                             ("le", lambda v, b: v <= b, "<=")):
+    for bound, ok, words in (("gt", operator.gt, ">"), ("ge", operator.ge, ">="), ("le", operator.le, "<=")):
         limit = meta.get(bound)
         if limit is not None and not ok(value, limit):
             raise ConfigError(f"{key} must be {words} {limit:g}, got {value!r} ({meta.get('doc', '')})")

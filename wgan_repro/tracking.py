@@ -76,19 +76,24 @@ class NullTracker:
 class MLflowTracker:
     """One MLflow run: params, batched metrics (step = generator iteration), artifacts, tags, status."""
 
-    def __init__(self, uri: str, experiment: str, run_name: str, tags: Mapping[str, str]) -> None:
+    def __init__(self, uri: str, experiment: str, run_name: str, tags: Mapping[str, str],
+                 run_id: str | None = None) -> None:
         import mlflow
         from mlflow.tracking import MlflowClient
 
         self._mlflow = mlflow
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
+        self._pending: list[Any] = []
+        if run_id:  # resuming: the same run goes on
+            self.run_id, self.experiment_id = run_id, self.client.get_run(run_id).info.experiment_id
+            self.client.update_run(run_id, status="RUNNING")
+            return
         exp = self.client.get_experiment_by_name(experiment)
         self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
             experiment, artifact_location=artifact_location(uri, experiment))
         run = self.client.create_run(self.experiment_id, run_name=run_name, tags=dict(tags))
         self.run_id = run.info.run_id
-        self._pending: list[Any] = []
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
@@ -139,9 +144,9 @@ class MLflowTracker:
 
 
 def start_tracker(uri: str | None, experiment: str, run_name: str, tags: Mapping[str, str],
-                  enabled: bool = True) -> MLflowTracker | NullTracker:
-    """An MLflow run on the resolved store, or a NullTracker when tracking is disabled."""
+                  enabled: bool = True, run_id: str | None = None) -> MLflowTracker | NullTracker:
+    """A new MLflow run on the resolved store (or run_id, reopened), or a NullTracker when tracking is disabled."""
     if not enabled:
         return NullTracker()
     logging.getLogger("alembic").setLevel(logging.WARNING)  # store migrations are noise to the user
-    return MLflowTracker(resolve_uri(uri), experiment, run_name, tags)
+    return MLflowTracker(resolve_uri(uri), experiment, run_name, tags, run_id)

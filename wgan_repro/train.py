@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from tqdm import tqdm
 
-from wgan_repro.config import build, validate
+from wgan_repro.config import ConfigError, build, validate
 from wgan_repro.data import build_data
 from wgan_repro.evaluate import build_evaluator
 from wgan_repro.models import build_critic, build_generator, n_params
@@ -53,12 +53,45 @@ class TrainState:
                                                    "python": random.getstate(),
                                                    "cuda": torch.cuda.get_rng_state_all()}}
 
-    def save(self, path: Path, cfg: DictConfig) -> None:
-        """Write the state with the resolved config beside it (the config travels with the weights)."""
+    def load_state_dict(self, ckpt: Mapping[str, Any]) -> None:
+        for name in ("generator", "critic", "opt_generator", "opt_critic"):
+            getattr(self, name).load_state_dict(ckpt[name])
+        self.gen_iter = ckpt["gen_iter"]
+        rng = ckpt["rng"]
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+    def save(self, path: Path, cfg: DictConfig, run_id: str | None, data: Any) -> None:
+        """Write the state with the resolved config, the tracking run and the data order beside it."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        torch.save({**self.state_dict(), "config": OmegaConf.to_yaml(cfg)}, tmp)
+        extra = {"config": OmegaConf.to_yaml(cfg), "run_id": run_id,
+                 "data": data.state_dict() if hasattr(data, "state_dict") else None}
+        torch.save({**self.state_dict(), **extra}, tmp)
         os.replace(tmp, path)  # never leave a half-written checkpoint
+
+
+RESUMABLE_CHANGES = {"train.iterations", "train.resume", "train.progress", "train.device"}
+
+
+def load_resume(cfg: DictConfig) -> dict[str, Any]:
+    """The checkpoint named by train.resume, refused unless it was written by the same command
+    (only train.iterations, train.device and train.progress may differ)."""
+    path = Path(cfg.train.resume)
+    if not path.is_file():
+        raise ConfigError(f"train.resume={cfg.train.resume}: no such checkpoint file (each run writes "
+                          "checkpoint.pt into its output folder, outputs/<date>/<time>/)")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    saved, now = flat_params(OmegaConf.create(ckpt["config"])), flat_params(cfg)
+    differ = sorted(k for k in saved.keys() | now.keys()
+                    if k not in RESUMABLE_CHANGES and str(saved.get(k)) != str(now.get(k)))
+    if differ:
+        raise ConfigError(f"train.resume={path}: the checkpoint was written with other settings; rerun its command. "
+                          "Differing: " + ", ".join(f"{k} ({saved.get(k)} there, {now.get(k)} here)" for k in differ))
+    return ckpt
 
 
 def seed_everything(seed: int) -> None:
@@ -155,7 +188,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
             tracker.log_metrics(metrics, step=done)
             tracker.flush()
             log.info("iter %d: %s", done, "  ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
-            state.save(out_dir / "checkpoint.pt", cfg)
+            state.save(out_dir / "checkpoint.pt", cfg, tracker.run_id, data)
         bar.update(1)
     bar.close()
     return None, metrics
@@ -235,16 +268,24 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str,
                        make_optimizer(cfg.optimizer, critic.parameters(), cfg.optimizer.lr_critic))
     objective, constraint = build(cfg.objective), build(cfg.constraint)
     evaluator = build_evaluator(data, cfg.eval, cfg.arch.nz)
+    ckpt = load_resume(cfg) if cfg.train.resume else None
     log.info("generator %s params, critic %s params, device %s", f"{n_params(generator):,}",
              f"{n_params(critic):,}", device)
 
     tags = run_tags(cfg, choices)
     name = cfg.tracking.run_name or f"{tags['objective']}-{tags['arch']}-{tags['data']}-s{cfg.train.seed}"
-    tracker = start_tracker(cfg.tracking.uri, cfg.tracking.experiment, name, tags, cfg.tracking.enabled)
+    tracker = start_tracker(cfg.tracking.uri, cfg.tracking.experiment, name, tags, cfg.tracking.enabled,
+                            run_id=ckpt["run_id"] if ckpt else None)
     try:
-        tracker.log_params(flat_params(cfg))
-        (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
-        tracker.log_artifact(out_dir / "config.yaml")
+        if ckpt:
+            state.load_state_dict(ckpt)
+            if ckpt["data"] is not None:
+                data.load_state_dict(ckpt["data"])
+            log.info("resuming %s at generator iteration %d", tracker.run_id or "(untracked run)", state.gen_iter)
+        else:
+            tracker.log_params(flat_params(cfg))
+            (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+            tracker.log_artifact(out_dir / "config.yaml")
         failure, metrics = train(cfg, state, data, objective, constraint, evaluator, tracker, out_dir)
     except KeyboardInterrupt:
         tracker.finish("KILLED", f"interrupted at generator iteration {state.gen_iter}")
@@ -253,7 +294,7 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str,
         tracker.finish("FAILED", f"{type(exc).__name__}: {exc}")
         raise
     evaluator.finish(state.generator, out_dir, tracker)
-    state.save(out_dir / "checkpoint.pt", cfg)
+    state.save(out_dir / "checkpoint.pt", cfg, tracker.run_id, data)
     tracker.log_artifact(out_dir / "checkpoint.pt", "checkpoints")
     status = "FAILED" if failure else "FINISHED"
     if failure:

@@ -59,6 +59,13 @@ class InMemoryImages:
         """(n, C, S, S) in [-1, 1]."""
         return to_unit_range(self.images[self.indices(n)])
 
+    def state_dict(self) -> dict[str, Any]:
+        """The shuffled order and the position in it, so that a resumed run draws the same batches."""
+        return {"order": self._order.cpu(), "pos": self._pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._order, self._pos = state["order"].to(self.device), state["pos"]
+
 
 def load_digits_tensor(image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's 1,797 8x8 digits as uint8 (N, 1, S, S) and their labels (N,)."""
