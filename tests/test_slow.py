@@ -24,8 +24,8 @@ def _cli(tmp_path, *overrides: str):
 
 @pytest.mark.slow
 def test_default_run_covers_all_eight_modes(tmp_path) -> None:
-    """`python -m wgan_repro` reaches 8/8 modes (Fig. 2: no mode collapse). Measured with seed 0: 8 at
-    iterations 5,000, 8,000 and 9,000, 7 at the final 10,000 (one mode's samples hover just past 3 std)."""
+    """`python -m wgan_repro` reaches 8/8 modes (Fig. 2: no mode collapse). Measured with seed 0: 8 at 2,000,
+    5,000, 8,000 and 9,000 iterations, 7 at the final 10,000 (one mode's samples hover just past 3 std)."""
     client, run = _cli(tmp_path)
     history = [m.value for m in client.get_metric_history(run.info.run_id, "eval/modes")]
     assert len(history) == 10 and max(history) == 8 and history[-1] >= 7

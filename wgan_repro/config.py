@@ -264,7 +264,7 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, di
     return cfg, choices
 
 
-def build(node: DictConfig, **kwargs: Any) -> Any:
+def build(node: DictConfig | dict[str, Any], **kwargs: Any) -> Any:
     """hydra.utils.instantiate, letting a ConfigError raised by the target through unwrapped."""
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate

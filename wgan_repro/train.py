@@ -19,7 +19,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from tqdm import tqdm
@@ -110,7 +109,7 @@ def resolve_device(name: str) -> torch.device:
 def make_optimizer(cfg: DictConfig, params, lr: float | None) -> torch.optim.Optimizer:
     """torch.optim from conf/optimizer (a `_partial_` target); per-network lr falls back to optimizer.lr."""
     kwargs = {k: v for k, v in OmegaConf.to_container(cfg).items() if k not in ("lr_critic", "lr_generator")}
-    return instantiate(kwargs, _convert_="all")(params, lr=lr if lr is not None else cfg.lr)
+    return build(kwargs)(params, lr=lr if lr is not None else cfg.lr)
 
 
 def critic_iterations(gen_iter: int, train: DictConfig) -> int:
