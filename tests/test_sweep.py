@@ -1,0 +1,26 @@
+"""A multirun sweep through the real CLI: every job is tracked, and a diverged job does not stop the sweep."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from mlflow.tracking import MlflowClient
+
+from conftest import TINY
+
+
+def test_multirun_goes_on_past_a_diverged_job(tmp_path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cmd = [sys.executable, "-m", "wgan_repro", "--multirun", "train.divergence_threshold=1e-12,1e6",
+           "optimizer=rmsprop,adam", *TINY, "eval.figures=false", "sweep=test", f"hydra.sweep.dir={tmp_path}/multirun"]
+    out = subprocess.run(cmd, cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("wgan_repro").experiment_id])
+    seen = sorted((r.data.tags["optimizer"], r.data.params["train.divergence_threshold"], r.info.status,
+                   r.data.tags["sweep"]) for r in runs)
+    assert seen == [("adam", "1000000.0", "FINISHED", "test"), ("adam", "1e-12", "FAILED", "test"),
+                    ("rmsprop", "1000000.0", "FINISHED", "test"), ("rmsprop", "1e-12", "FAILED", "test")]
