@@ -12,8 +12,10 @@ from conftest import TINY
 
 
 def test_multirun_goes_on_past_a_diverged_job(tmp_path) -> None:
+    """Two parallel joblib workers on a fresh store: the store is prepared once, before the jobs start."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    cmd = [sys.executable, "-m", "wgan_repro", "--multirun", "train.divergence_threshold=1e-12,1e6",
+    cmd = [sys.executable, "-m", "wgan_repro", "--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+           "train.divergence_threshold=1e-12,1e6",
            "optimizer=rmsprop,adam", *TINY, "eval.figures=false", "sweep=test", f"hydra.sweep.dir={tmp_path}/multirun"]
     out = subprocess.run(cmd, cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, capture_output=True,
                          text=True, timeout=600)

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from hydra.experimental.callback import Callback
+
 log = logging.getLogger(__name__)
 
 DEFAULT_URI = "sqlite:///mlflow.db"
@@ -141,6 +143,26 @@ class MLflowTracker:
         store = self.uri if "://" in self.uri else Path(self.uri).resolve().as_uri()
         return (f"MLflow UI:  mlflow ui --backend-store-uri {store}\n"
                 f"this run:   http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs/{self.run_id}")
+
+
+def prepare_store(uri: str | None, experiment: str) -> None:
+    """Create (and migrate) the store and the experiment once, so that parallel jobs only open them."""
+    from mlflow.tracking import MlflowClient
+
+    resolved = resolve_uri(uri)
+    client = MlflowClient(tracking_uri=resolved)
+    if client.get_experiment_by_name(experiment) is None:
+        client.create_experiment(experiment, artifact_location=artifact_location(resolved, experiment))
+
+
+class PrepareStoreCallback(Callback):
+    """Hydra callback: before a sweep's jobs start (joblib runs them in parallel processes), prepare the store
+    in the launching process; otherwise parallel jobs race to create a fresh SQLite store."""
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        if config.tracking.enabled:
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+            prepare_store(config.tracking.uri, config.tracking.experiment)
 
 
 def start_tracker(uri: str | None, experiment: str, run_name: str, tags: Mapping[str, str],
