@@ -48,7 +48,8 @@ class TrainConfig:
     iterations: int = knob(10000, "generator iterations (the loop's counter)", ge=1)
     batch_size: int = knob(64, "m in Algorithm 1: real and fake samples per step", ge=1)
     n_critic: int = knob(5, "critic iterations per generator iteration (Algorithm 1, line 2)", ge=1)
-    warmup: bool = knob(True, "official code, not in Algorithm 1: warmup_critic_iters critic steps early and periodically")
+    warmup: bool = knob(True, "official code, not in Algorithm 1: warmup_critic_iters critic steps early and "
+                              "periodically")
     warmup_critic_iters: int = knob(100, "critic iterations during a warm-up burst (official main.py: 100)", ge=1)
     warmup_first: int = knob(25, "burst on each of the first this-many generator iterations (official: 25)", ge=0)
     warmup_every: int = knob(500, "and on every this-many-th generator iteration (official: 500)", ge=1)
@@ -233,7 +234,8 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "constraint": {"clip": ClipConfig, "none": NoConstraintConfig},
     "optimizer": {"rmsprop": RMSpropConfig, "adam": AdamConfig},
     "data": {"ring": RingDataConfig, "grid": GridDataConfig, "swiss_roll": SwissRollDataConfig,
-             "digits": DigitsDataConfig, "stacked_digits": StackedDigitsDataConfig, "torchvision": TorchvisionDataConfig},
+             "digits": DigitsDataConfig, "stacked_digits": StackedDigitsDataConfig,
+             "torchvision": TorchvisionDataConfig},
 }
 
 

@@ -48,6 +48,22 @@ def artifact_location(uri: str, experiment: str) -> str | None:
     return (db.parent / "mlruns" / safe).as_uri()
 
 
+def _client(uri: str) -> Any:
+    """An MlflowClient on `uri`; creating a fresh store runs migrations, whose log lines are noise to the user."""
+    from mlflow.tracking import MlflowClient
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return MlflowClient(tracking_uri=uri)
+
+
+def _experiment_id(client: Any, uri: str, experiment: str) -> str:
+    """The id of `experiment`, created (artifacts beside a SQLite store) when it does not exist yet."""
+    exp = client.get_experiment_by_name(experiment)
+    if exp is not None:
+        return exp.experiment_id
+    return client.create_experiment(experiment, artifact_location=artifact_location(uri, experiment))
+
+
 class NullTracker:
     """Tracks nothing."""
 
@@ -80,20 +96,14 @@ class MLflowTracker:
 
     def __init__(self, uri: str, experiment: str, run_name: str, tags: Mapping[str, str],
                  run_id: str | None = None) -> None:
-        import mlflow
-        from mlflow.tracking import MlflowClient
-
-        self._mlflow = mlflow
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
+        self.client = _client(uri)
         self._pending: list[Any] = []
         if run_id:  # resuming: the same run goes on
             self.run_id, self.experiment_id = run_id, self.client.get_run(run_id).info.experiment_id
             self.client.update_run(run_id, status="RUNNING")
             return
-        exp = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
-            experiment, artifact_location=artifact_location(uri, experiment))
+        self.experiment_id = _experiment_id(self.client, uri, experiment)
         run = self.client.create_run(self.experiment_id, run_name=run_name, tags=dict(tags))
         self.run_id = run.info.run_id
 
@@ -147,12 +157,8 @@ class MLflowTracker:
 
 def prepare_store(uri: str | None, experiment: str) -> None:
     """Create (and migrate) the store and the experiment once, so that parallel jobs only open them."""
-    from mlflow.tracking import MlflowClient
-
     resolved = resolve_uri(uri)
-    client = MlflowClient(tracking_uri=resolved)
-    if client.get_experiment_by_name(experiment) is None:
-        client.create_experiment(experiment, artifact_location=artifact_location(resolved, experiment))
+    _experiment_id(_client(resolved), resolved, experiment)
 
 
 class PrepareStoreCallback(Callback):
@@ -161,7 +167,6 @@ class PrepareStoreCallback(Callback):
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         if config.tracking.enabled:
-            logging.getLogger("alembic").setLevel(logging.WARNING)
             prepare_store(config.tracking.uri, config.tracking.experiment)
 
 
@@ -170,5 +175,4 @@ def start_tracker(uri: str | None, experiment: str, run_name: str, tags: Mapping
     """A new MLflow run on the resolved store (or run_id, reopened), or a NullTracker when tracking is disabled."""
     if not enabled:
         return NullTracker()
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # store migrations are noise to the user
     return MLflowTracker(resolve_uri(uri), experiment, run_name, tags, run_id)

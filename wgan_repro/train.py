@@ -187,7 +187,8 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
             tracker.log_metrics(metrics, step=done)
             tracker.flush()
             log.info("iter %d: %s", done, "  ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
-            state.save(out_dir / "checkpoint.pt", cfg, tracker.run_id, data)
+            if not last:  # run() writes the final checkpoint once the run is finished
+                state.save(out_dir / "checkpoint.pt", cfg, tracker.run_id, data)
         bar.update(1)
     bar.close()
     return None, metrics
@@ -220,7 +221,8 @@ class MetricHistory:
             tracker.log_metrics(row, step=step_)
             bad = {k: v for k, v in row.items() if not math.isfinite(v) or abs(v) > self.threshold}
             if bad and failure is None:
-                failure = f"diverged at generator iteration {step_}: " + ", ".join(f"{k}={v:.4g}" for k, v in bad.items())
+                listed = ", ".join(f"{k}={v:.4g}" for k, v in bad.items())
+                failure = f"diverged at generator iteration {step_}: {listed}"
         tracker.log_metrics({"perf/gen_iters_per_s": rate}, step=self.steps[-1])
         tracker.flush()
         bar.set_postfix({estimate_key.split("/")[1]: f"{float(values[keys.index(estimate_key), -1]):.4f}"}

@@ -26,9 +26,8 @@ def to_uint8_images(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def to_unit_range(x: torch.Tensor) -> torch.Tensor:
-    """uint8 (or [0, 1] float) images -> float in [-1, 1] (official: Normalize(0.5, 0.5))."""
-    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
-    return x * 2 - 1
+    """uint8 images -> float in [-1, 1] (official: Normalize(0.5, 0.5))."""
+    return x.float() / 255 * 2 - 1
 
 
 class InMemoryImages:
@@ -88,7 +87,6 @@ class StackedDigits:
     """Three independently drawn digits as the R, G, B channels: 1,000 modes (Stacked MNIST, from the digits)."""
 
     modes = None
-    n_modes = 1000
 
     def __init__(self, image_size: int, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
@@ -167,13 +165,12 @@ GET_IT = {
 }
 
 
-def _transform(image_size: int, channels: int) -> Any:
+def _transform(image_size: int) -> Any:
+    """The official code's RGB pipeline: Resize -> CenterCrop -> ToTensor -> Normalize(0.5, 0.5)."""
     from torchvision import transforms as T
 
-    steps = [T.Resize(image_size), T.CenterCrop(image_size)]
-    if channels == 1:
-        steps.append(T.Grayscale(1))
-    return T.Compose(steps + [T.ToTensor(), T.Normalize([0.5] * channels, [0.5] * channels)])
+    return T.Compose([T.Resize(image_size), T.CenterCrop(image_size), T.ToTensor(),
+                      T.Normalize([0.5] * 3, [0.5] * 3)])
 
 
 def _open(name: str, root: str, image_size: int, download: bool, lsun_classes: list[str]) -> Any:
@@ -186,12 +183,10 @@ def _open(name: str, root: str, image_size: int, download: bool, lsun_classes: l
     if name == "cifar10":
         return datasets.CIFAR10(root, train=True, download=download)
     if name == "celeba":
-        return datasets.CelebA(root, split="train", download=download, transform=_transform(image_size, 3))
+        return datasets.CelebA(root, split="train", download=download, transform=_transform(image_size))
     if name == "lsun":
-        return datasets.LSUN(root, classes=list(lsun_classes), transform=_transform(image_size, 3))
-    if name == "folder":
-        return ImageFiles(root, _transform(image_size, 3))
-    raise ConfigError(f"data.name must be one of {', '.join(GET_IT)}, got {name!r}")
+        return datasets.LSUN(root, classes=list(lsun_classes), transform=_transform(image_size))
+    return ImageFiles(root, _transform(image_size))  # "folder": torchvision_data has checked the name
 
 
 def torchvision_data(name: str, root: str, image_size: int, download: bool, num_workers: int,
