@@ -135,7 +135,8 @@ def test_cli_missing_data_leaves_no_run(tmp_path) -> None:
 
 
 ARCHS, CRITICS = ["dcgan", "dcgan_nobn", "dcgan_nobn_const", "mlp"], ["dcgan", "dcgan_nobn", "mlp"]
-SMALL_IMAGES = ["data.image_size=16", "arch.nz=8", "train.batch_size=8", "eval.every=2"]
+SMALL_IMAGES = ["data.image_size=16", "arch.nz=8", "train.batch_size=8", "eval.every=2", "eval.digit_samples=32",
+                "eval.n_samples=200"]
 
 
 @pytest.mark.parametrize("arch,critic,objective", list(itertools.product(ARCHS, CRITICS, ["wgan", "gan"])))

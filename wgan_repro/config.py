@@ -64,12 +64,36 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
+    _target_: str = MISSING
     every: int = knob(1000, "generator iterations between evaluations (and once at the end)", ge=1)
+
+
+@dataclass
+class ToyEvalConfig(EvalConfig):
+    _target_: str = "wgan_repro.evaluate.toy.ToyEvaluator"
     n_samples: int = knob(2500, "generated samples for mode metrics (VEEGAN/PacGAN: 2,500)", ge=1)
     w1_points: int = knob(1000, "points per side for exact W1 (POT ot.emd2)", ge=1)
     hq_threshold: float = knob(3.0, "a sample is high quality when its std-normalised distance to a mode is below this",
                                gt=0)
     figures: bool = knob(True, "save and log a figure at each evaluation")
+
+
+@dataclass
+class ImageEvalConfig(EvalConfig):
+    _target_: str = "wgan_repro.evaluate.images.ImageEvaluator"
+    fid: bool = knob(False, "FID and KID (torch-fidelity, TF Inception, offline weights) at each evaluation; "
+                            "Inception costs ~0.2 s per image on a 2-core CPU")
+    fid_samples: Optional[int] = knob(None, "generated samples per FID; null: 10,000 on a GPU, 2,000 on a CPU",
+                                      ge=2)
+    fid_real_samples: Optional[int] = knob(None, "real samples behind the cached real statistics (capped by the "
+                                                 "set's size); null: as many as generated", ge=2)
+    kid_subset_size: int = knob(1000, "KID subset size (torch-fidelity's default; capped by the sample counts)",
+                                ge=2)
+    digit_fid: bool = knob(False, "eval/fid_digits: Fréchet distance in the digit classifier's features")
+    digit_samples: int = knob(2000, "generated (and real) samples per digit FID", ge=2)
+    stacked_modes: bool = knob(False, "eval/modes and eval/kl_modes over the 1,000 digit triples (stacked digits)")
+    n_samples: int = knob(26000, "generated samples for the 1,000-mode count (VEEGAN, PacGAN: 26,000)", ge=1)
+    batch_size: int = knob(250, "images per feature-extraction batch", ge=1)
 
 
 @dataclass
@@ -221,7 +245,7 @@ class Config:
     optimizer: Any = MISSING
     data: Any = MISSING
     train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    eval: Any = MISSING
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     experiment: Optional[str] = knob(None, "name of the experiment preset, when one is used (logged as a tag)")
     sweep: Optional[str] = knob(None, "name of the sweep this run belongs to (logged as a tag)")
@@ -233,6 +257,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "critic": {"mlp": MLPCriticConfig, "dcgan": DCGANCriticConfig},
     "constraint": {"clip": ClipConfig, "none": NoConstraintConfig},
     "optimizer": {"rmsprop": RMSpropConfig, "adam": AdamConfig},
+    "eval": {"toy": ToyEvalConfig, "images": ImageEvalConfig},
     "data": {"ring": RingDataConfig, "grid": GridDataConfig, "swiss_roll": SwissRollDataConfig,
              "digits": DigitsDataConfig, "stacked_digits": StackedDigitsDataConfig,
              "torchvision": TorchvisionDataConfig},

@@ -87,6 +87,9 @@ class NullTracker:
     def set_tags(self, tags: Mapping[str, str]) -> None:
         pass
 
+    def log_generator(self, generator: Any, nz: int) -> None:
+        pass
+
     def finish(self, status: str = "FINISHED", reason: str | None = None) -> None:
         pass
 
@@ -138,6 +141,27 @@ class MLflowTracker:
     def set_tags(self, tags: Mapping[str, str]) -> None:
         for k, v in tags.items():
             self.client.set_tag(self.run_id, k, str(v))
+
+    def log_generator(self, generator: Any, nz: int) -> None:
+        """The trained generator as an MLflow model `generator` (TorchScript: loads without the harness) with its
+        input signature z (B, nz) -> samples; `mlflow.pytorch.load_model("runs:/<id>/generator")` gives it back."""
+        import copy
+
+        import mlflow
+        import numpy as np
+        import torch
+        from mlflow.models import infer_signature
+
+        module = copy.deepcopy(generator).cpu()
+        z = torch.randn(2, nz, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            out = module(z)
+        signature = infer_signature(z.numpy().astype(np.float32), out.numpy().astype(np.float32))
+        scripted = torch.jit.script(module)
+        mlflow.set_tracking_uri(self.uri)
+        with mlflow.start_run(run_id=self.run_id):  # the fluent API is the only one that logs models
+            mlflow.pytorch.log_model(scripted, name="generator", signature=signature, serialization_format="pickle",
+                                     pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
 
     def finish(self, status: str = "FINISHED", reason: str | None = None) -> None:
         """Flush, record why the run failed (tag status_reason) and close it with `status`."""

@@ -268,7 +268,7 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str,
                        make_optimizer(cfg.optimizer, generator.parameters(), cfg.optimizer.lr_generator),
                        make_optimizer(cfg.optimizer, critic.parameters(), cfg.optimizer.lr_critic))
     objective, constraint = build(cfg.objective), build(cfg.constraint)
-    evaluator = build_evaluator(data, cfg.eval, cfg.arch.nz)
+    evaluator = build_evaluator(cfg.eval, data, cfg.arch.nz, cfg.train.seed)
     ckpt = load_resume(cfg) if cfg.train.resume else None
     log.info("generator %s params, critic %s params, device %s", f"{n_params(generator):,}",
              f"{n_params(critic):,}", device)
@@ -284,7 +284,8 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str,
                 data.load_state_dict(ckpt["data"])
             log.info("resuming %s at generator iteration %d", tracker.run_id or "(untracked run)", state.gen_iter)
         else:
-            tracker.log_params(flat_params(cfg))
+            tracker.log_params({**flat_params(cfg), **evaluator.params()})
+            tracker.set_tags(evaluator.tags())
             (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
             tracker.log_artifact(out_dir / "config.yaml")
         failure, metrics = train(cfg, state, data, objective, constraint, evaluator, tracker, out_dir)
@@ -297,6 +298,8 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str,
     evaluator.finish(state.generator, out_dir, tracker)
     state.save(out_dir / "checkpoint.pt", cfg, tracker.run_id, data)
     tracker.log_artifact(out_dir / "checkpoint.pt", "checkpoints")
+    if not failure:
+        tracker.log_generator(state.generator, cfg.arch.nz)
     status = "FAILED" if failure else "FINISHED"
     if failure:
         log.error("run failed: %s", failure)

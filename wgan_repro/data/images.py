@@ -8,6 +8,7 @@ shuffled DataLoader does (the official code's loader).
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,21 @@ def to_unit_range(x: torch.Tensor) -> torch.Tensor:
     return x.float() / 255 * 2 - 1
 
 
+def draw_indices(n_total: int, n: int, generator: torch.Generator) -> torch.Tensor:
+    """n indices of n_total drawn by `generator`: without replacement while n <= n_total, else with."""
+    if n <= n_total:
+        return torch.randperm(n_total, generator=generator, device=generator.device)[:n]
+    return torch.randint(n_total, (n,), generator=generator, device=generator.device)
+
+
 class InMemoryImages:
     """A uint8 image tensor (N, C, S, S) on the device, sampled in shuffled epochs."""
 
     modes = None
+    split = "train"
 
-    def __init__(self, images: torch.Tensor, device: torch.device | str) -> None:
-        self.device = torch.device(device)
+    def __init__(self, images: torch.Tensor, device: torch.device | str, cache_key: str) -> None:
+        self.device, self.cache_key = torch.device(device), cache_key
         self.images = images.to(self.device)
         self.shape = tuple(self.images.shape[1:])
         self._order = torch.randperm(len(self.images), device=self.device)
@@ -54,9 +63,15 @@ class InMemoryImages:
             out.append(take)
         return torch.cat(out)
 
-    def sample(self, n: int) -> torch.Tensor:
-        """(n, C, S, S) in [-1, 1]."""
-        return to_unit_range(self.images[self.indices(n)])
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, C, S, S) in [-1, 1]: the next n of the shuffled epochs, or, with `generator` (evaluation), n drawn
+        by it (draw_indices), leaving the training order untouched."""
+        if generator is None:
+            return to_unit_range(self.images[self.indices(n)])
+        return to_unit_range(self.images[draw_indices(len(self.images), n, generator).to(self.device)])
 
     def state_dict(self) -> dict[str, Any]:
         """The shuffled order and the position in it, so that a resumed run draws the same batches."""
@@ -78,29 +93,33 @@ def load_digits_tensor(image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
 class Digits(InMemoryImages):
     """scikit-learn's real handwritten digits, upsampled to image_size, 1 channel."""
 
+    split = "all"
+
     def __init__(self, image_size: int, device: torch.device | str = "cpu") -> None:
         images, self.labels = load_digits_tensor(image_size)
-        super().__init__(images, device)
+        super().__init__(images, device, f"digits-{image_size}")
 
 
 class StackedDigits:
     """Three independently drawn digits as the R, G, B channels: 1,000 modes (Stacked MNIST, from the digits)."""
 
     modes = None
+    split = "triples of all digits"
 
     def __init__(self, image_size: int, device: torch.device | str = "cpu") -> None:
-        self.device = torch.device(device)
+        self.device, self.cache_key = torch.device(device), f"stacked_digits-{image_size}"
         images, labels = load_digits_tensor(image_size)
         self.digits, self.digit_labels = images.to(self.device), labels.to(self.device)
         self.shape = (3, image_size, image_size)
 
-    def sample_with_labels(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_with_labels(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(n, 3, S, S) in [-1, 1] and the (n, 3) digit of each channel; mode = 100 d0 + 10 d1 + d2."""
-        idx = torch.randint(len(self.digits), (n, 3), device=self.device)
+        device = generator.device if generator is not None else self.device
+        idx = torch.randint(len(self.digits), (n, 3), device=device, generator=generator).to(self.device)
         return to_unit_range(self.digits[idx].squeeze(2)), self.digit_labels[idx]
 
-    def sample(self, n: int) -> torch.Tensor:
-        return self.sample_with_labels(n)[0]
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.sample_with_labels(n, generator)[0]
 
 
 # --------------------------------------------------------------------------- torchvision data sets
@@ -128,10 +147,11 @@ class StreamedImages:
     """A map-style data set streamed through a shuffling DataLoader with workers; batches moved to the device."""
 
     modes = None
+    split = "train"
 
     def __init__(self, dataset: Dataset, shape: tuple[int, ...], device: torch.device | str, num_workers: int,
-                 batch_size: int = 64) -> None:
-        self.device, self.shape = torch.device(device), shape
+                 cache_key: str, batch_size: int = 64) -> None:
+        self.device, self.shape, self.cache_key, self.dataset = torch.device(device), shape, cache_key, dataset
         self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=False,
                                  num_workers=num_workers, pin_memory=self.device.type == "cuda",
                                  persistent_workers=num_workers > 0)
@@ -145,7 +165,14 @@ class StreamedImages:
             self._it = iter(self.loader)
             return next(self._it)[0]
 
-    def sample(self, n: int) -> torch.Tensor:
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The next n of the stream, or, with `generator` (evaluation), n items read by index, drawn by it."""
+        if generator is not None:
+            idx = draw_indices(len(self.dataset), n, generator).tolist()
+            return torch.stack([self.dataset[i][0] for i in idx]).to(self.device)
         while len(self._buffer) < n:
             batch = self._next_batch().to(self.device, non_blocking=True)
             self._buffer = torch.cat([self._buffer, batch])
@@ -201,9 +228,12 @@ def torchvision_data(name: str, root: str, image_size: int, download: bool, num_
     except (RuntimeError, FileNotFoundError, OSError, ImportError) as exc:
         raise ConfigError(f"data={name}: no data found under data.root={Path(root).resolve()} ({exc}). "
                           f"To get it: {GET_IT[name]}.") from exc
+    # real-data statistics are cached under this key: a folder's path is part of it
+    key = f"{name}-train-{image_size}" if name in ("mnist", "fashion_mnist", "cifar10") else \
+        f"{name}-{hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:10]}-{image_size}"
     if name in ("mnist", "fashion_mnist"):
-        return InMemoryImages(to_uint8_images(ds.data.unsqueeze(1).float() / 255, image_size), device)
+        return InMemoryImages(to_uint8_images(ds.data.unsqueeze(1).float() / 255, image_size), device, key)
     if name == "cifar10":
         x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).float() / 255  # (N, 3, 32, 32)
-        return InMemoryImages(to_uint8_images(x, image_size), device)
-    return StreamedImages(ds, (3, image_size, image_size), device, num_workers)
+        return InMemoryImages(to_uint8_images(x, image_size), device, key)
+    return StreamedImages(ds, (3, image_size, image_size), device, num_workers, key)

