@@ -57,6 +57,9 @@ class TrainConfig:
     device: Device = knob(Device.auto, "auto: cuda when available, else cpu")
     log_every: int = knob(50, "generator iterations between metric flushes (metrics stay on the device between)", ge=1)
     progress: bool = knob(True, "show a progress bar on stderr (always off when CI is set or stderr is not a terminal)")
+    log_step_cosine: Optional[bool] = knob(None, "log optim/step_grad_cosine, cos(critic update, -gradient) per "
+                                                 "generator iteration (Sec. 4.3); null: on for optimisers with "
+                                                 "momentum (Adam), off otherwise (~8% of the toy run's time)")
     divergence_threshold: float = knob(1e6, "a logged loss above this (or NaN) marks the run failed", gt=0)
     resume: Optional[str] = knob(None, "checkpoint.pt of a killed run: rerun the same command with this set to "
                                        "continue it (same MLflow run) from its last evaluation")
@@ -129,6 +132,7 @@ class DCGANGeneratorConfig:
     n_extra_layers: int = knob(0, "extra 3x3 conv layers at the last hidden resolution (official --n_extra_layers)",
                                ge=0)
     batch_norm: bool = knob(True, "batch norm after every hidden layer (false: the official --noBN generator)")
+    constant_filters: bool = knob(False, "ngf filters at every layer instead of halving (a Figure 7 reading)")
 
 
 @dataclass
@@ -235,6 +239,31 @@ class TorchvisionDataConfig(ImageDataConfig):
     lsun_classes: list[str] = knob(["bedroom_train"], "LSUN categories (the paper: bedroom_train)")
 
 
+@dataclass
+class ParallelLinesConfig:
+    _target_: str = "wgan_repro.studies.ParallelLines"
+    n_theta: int = knob(21, "values of theta, evenly spaced over [-1, 1] (odd: includes 0)", ge=2)
+    c: float = knob(0.01, "the critic's clipping bound (Algorithm 1: 0.01)", gt=0)
+    lr_critic: float = knob(1e-3, "RMSProp lr of the clipped critic (the fit, not a training run: fast)", gt=0)
+    lr_discriminator: float = knob(1e-3, "Adam lr (beta1 0.5) of the GAN discriminator", gt=0)
+    max_steps: int = knob(3000, "at most this many steps per fit; a fit stops earlier when its estimate is flat",
+                          ge=1)
+    batch_size: int = knob(64, "samples of each distribution per step (Algorithm 1: m = 64)", ge=1)
+
+
+@dataclass
+class OptimalCriticConfig:
+    _target_: str = "wgan_repro.studies.OptimalCritic"
+    real_mean: float = knob(2.0, "mean of the real 1-D Gaussian")
+    fake_mean: float = knob(-2.0, "mean of the fake 1-D Gaussian")
+    std: float = knob(0.3, "standard deviation of both", gt=0)
+    c: float = knob(0.01, "the critic's clipping bound (Algorithm 1: 0.01)", gt=0)
+    lr_critic: float = knob(1e-3, "RMSProp lr of the clipped critic", gt=0)
+    lr_discriminator: float = knob(1e-3, "Adam lr (beta1 0.5) of the GAN discriminator", gt=0)
+    max_steps: int = knob(10000, "at most this many steps per fit (the paper's pictures: about 10,000)", ge=1)
+    batch_size: int = knob(256, "samples of each distribution per step", ge=1)
+
+
 # --------------------------------------------------------------------------- root
 @dataclass
 class Config:
@@ -249,6 +278,7 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     experiment: Optional[str] = knob(None, "name of the experiment preset, when one is used (logged as a tag)")
     sweep: Optional[str] = knob(None, "name of the sweep this run belongs to (logged as a tag)")
+    study: Any = knob(None, "a study that trains no generator (conf/study: Figures 1 and 3), set by its experiment")
 
 
 # Group schemas live under schema/<group>/ so that they never show up as choices of the group itself.
@@ -258,6 +288,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "constraint": {"clip": ClipConfig, "none": NoConstraintConfig},
     "optimizer": {"rmsprop": RMSpropConfig, "adam": AdamConfig},
     "eval": {"toy": ToyEvalConfig, "images": ImageEvalConfig},
+    "study": {"parallel_lines": ParallelLinesConfig, "optimal_critic": OptimalCriticConfig},
     "data": {"ring": RingDataConfig, "grid": GridDataConfig, "swiss_roll": SwissRollDataConfig,
              "digits": DigitsDataConfig, "stacked_digits": StackedDigitsDataConfig,
              "torchvision": TorchvisionDataConfig},
@@ -337,6 +368,8 @@ def validate(cfg: DictConfig) -> None:
     OmegaConf.resolve(cfg)
     for group in ("arch", "critic", "objective", "constraint", "optimizer", "data", "train", "eval", "tracking"):
         _walk(cfg[group], group + ".")
+    if cfg.get("study") is not None:
+        _walk(cfg.study, "study.")
     if cfg.optimizer.get("betas") is not None:
         betas = list(cfg.optimizer.betas)
         if len(betas) != 2 or not all(0 <= b < 1 for b in betas):

@@ -7,6 +7,7 @@ Algorithm 1 line by line; bookkeeping sits under its own banner after it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -15,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -25,13 +26,14 @@ from tqdm import tqdm
 
 from wgan_repro.config import ConfigError, build, validate
 from wgan_repro.data import build_data
+from wgan_repro.diagnostics import StepCosine
 from wgan_repro.evaluate import build_evaluator
 from wgan_repro.models import build_critic, build_generator, n_params
 from wgan_repro.tracking import git_commit, start_tracker
 
 log = logging.getLogger(__name__)
 
-GROUPS = ("arch", "critic", "objective", "constraint", "optimizer", "data")
+GROUPS = ("arch", "critic", "objective", "constraint", "optimizer", "data", "eval", "study")
 
 
 # --------------------------------------------------------------------------- training state
@@ -120,6 +122,13 @@ def critic_iterations(gen_iter: int, train: DictConfig) -> int:
     return train.n_critic
 
 
+def wants_step_cosine(cfg: DictConfig) -> bool:
+    """train.log_step_cosine, or by default: on for optimisers with momentum (Adam's betas, RMSProp's momentum)."""
+    if cfg.train.log_step_cosine is not None:
+        return bool(cfg.train.log_step_cosine)
+    return "betas" in cfg.optimizer or cfg.optimizer.get("momentum", 0) > 0
+
+
 def has_batch_norm(module: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
@@ -132,10 +141,15 @@ def critic_scores(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, joi
     return critic(real), critic(fake)
 
 
-def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, probe: StepCosine | None = None) -> None:
+    """zero_grad, backward, step; a probe (Sec. 4.3's cosine) looks at the parameters around the step."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if probe is not None:
+        probe.before_step()
     optimizer.step()
+    if probe is not None:
+        probe.after_step()
 
 
 def progress_enabled(cfg: DictConfig) -> bool:
@@ -150,6 +164,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
     m, nz, device = cfg.train.batch_size, cfg.arch.nz, data.device
     joint = not has_batch_norm(critic)
     history = MetricHistory(cfg.train.divergence_threshold)
+    probe = StepCosine(critic.parameters()) if wants_step_cosine(cfg) else None
     metrics: dict[str, float] = {}
     bar = tqdm(total=cfg.train.iterations, initial=state.gen_iter, disable=not progress_enabled(cfg),
                unit="it", dynamic_ncols=True, desc=f"{objective.name}")
@@ -163,7 +178,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
             with torch.no_grad():
                 fake = generator(z)
             loss_critic, stats = objective.critic_loss(*critic_scores(critic, x, fake, joint))  # line 5
-            step(state.opt_critic, loss_critic)  # line 6: RMSProp (or the configured optimiser)
+            step(state.opt_critic, loss_critic, probe)  # line 6: RMSProp (or the configured optimiser)
             constraint.after(critic)  # line 7: w <- clip(w, -c, c)
 
         # -- Algorithm 1, lines 9-11: train the generator ------------------------------------
@@ -175,7 +190,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
 
         # -- bookkeeping (not in Algorithm 1) -------------------------------------------------
         history.append(done, {"loss/critic": loss_critic.detach(), "loss/generator": loss_generator.detach(),
-                              **stats})
+                              **stats, **(probe.pop() if probe else {})})
         last = done == cfg.train.iterations
         if done % cfg.train.log_every == 0 or last:
             failure = history.flush(tracker, bar, objective.estimate_key)
@@ -254,11 +269,49 @@ def run_tags(cfg: DictConfig, choices: Mapping[str, str]) -> dict[str, str]:
     return tags
 
 
+def open_tracker(cfg: DictConfig, choices: Mapping[str, str], run_id: str | None = None):
+    """The MLflow run (or a null tracker) named <objective>-<arch>-<data>-s<seed> unless tracking.run_name is set."""
+    tags = run_tags(cfg, choices)
+    default = f"{cfg.experiment}-s{cfg.train.seed}" if cfg.study is not None else \
+        f"{tags['objective']}-{tags['arch']}-{tags['data']}-s{cfg.train.seed}"
+    return start_tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.run_name or default, tags,
+                         cfg.tracking.enabled, run_id=run_id)
+
+
+@contextlib.contextmanager
+def marking_failures(tracker, where: Callable[[], str]) -> Iterator[None]:
+    """An exception marks the run FAILED with the error, Ctrl-C marks it KILLED; what was logged stays."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        tracker.finish("KILLED", f"interrupted {where()}")
+        raise
+    except Exception as exc:
+        tracker.finish("FAILED", f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def run_study(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str, Any]:
+    """A study that trains no generator (Figures 1 and 3): one tracked run, its curves and figure."""
+    seed_everything(cfg.train.seed)
+    study = build(cfg.study)
+    tracker = open_tracker(cfg, choices)
+    with marking_failures(tracker, lambda: "during the study"):
+        tracker.log_params(flat_params(cfg))
+        metrics = study(cfg.critic, tracker, out_dir)
+    tracker.finish("FINISHED")
+    if hasattr(tracker, "ui_hint"):
+        print(tracker.ui_hint(), file=sys.stderr)
+    return {"run_id": tracker.run_id, "status": "FINISHED", "reason": None, "gen_iter": 0, "metrics": metrics}
+
+
 def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str, Any]:
     """Validate, build, then train one run under tracking. Returns the run id, status and final metrics."""
     validate(cfg)  # raises ConfigError before anything is created
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.study is not None:
+        return run_study(cfg, choices, out_dir)
     seed_everything(cfg.train.seed)
     device = resolve_device(cfg.train.device)
     data = build_data(cfg.data, device)
@@ -273,11 +326,8 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str,
     log.info("generator %s params, critic %s params, device %s", f"{n_params(generator):,}",
              f"{n_params(critic):,}", device)
 
-    tags = run_tags(cfg, choices)
-    name = cfg.tracking.run_name or f"{tags['objective']}-{tags['arch']}-{tags['data']}-s{cfg.train.seed}"
-    tracker = start_tracker(cfg.tracking.uri, cfg.tracking.experiment, name, tags, cfg.tracking.enabled,
-                            run_id=ckpt["run_id"] if ckpt else None)
-    try:
+    tracker = open_tracker(cfg, choices, run_id=ckpt["run_id"] if ckpt else None)
+    with marking_failures(tracker, lambda: f"at generator iteration {state.gen_iter}"):
         if ckpt:
             state.load_state_dict(ckpt)
             if ckpt["data"] is not None:
@@ -289,12 +339,6 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str,
             (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
             tracker.log_artifact(out_dir / "config.yaml")
         failure, metrics = train(cfg, state, data, objective, constraint, evaluator, tracker, out_dir)
-    except KeyboardInterrupt:
-        tracker.finish("KILLED", f"interrupted at generator iteration {state.gen_iter}")
-        raise
-    except Exception as exc:
-        tracker.finish("FAILED", f"{type(exc).__name__}: {exc}")
-        raise
     evaluator.finish(state.generator, out_dir, tracker)
     state.save(out_dir / "checkpoint.pt", cfg, tracker.run_id, data)
     tracker.log_artifact(out_dir / "checkpoint.pt", "checkpoints")

@@ -42,23 +42,27 @@ def _block(conv: nn.Module, channels: int, batch_norm: bool, act: nn.Module) -> 
 
 
 class DCGANGenerator(nn.Module):
-    """Official DCGAN_G (batch_norm=True) and DCGAN_G_nobn (False): filters halve as the image doubles.
+    """Official DCGAN_G (batch_norm=True) and DCGAN_G_nobn (False): filters halve as the image doubles
+    (constant_filters=True: ngf at every layer, the DCGAN_G-shaped reading of the paper's Figure 7 generator).
 
     z (B, nz) -> (B, nz, 1, 1) -> ConvT 4x4 to (B, 8 ngf, 4, 4) -> ... -> (B, ngf, size/2, size/2) -> (B, C, size, size)
     """
 
     def __init__(self, nz: int, ngf: int, n_extra_layers: int, out_shape: tuple[int, ...],
-                 batch_norm: bool = True) -> None:
+                 batch_norm: bool = True, constant_filters: bool = False) -> None:
         super().__init__()
         nc, size = _check_size(out_shape)
         self.nz, self.out_shape = nz, tuple(out_shape)
         cngf = ngf // 2 * size // 4  # official: ngf/2 doubled until 4 -> size (512 for 64x64)
+        half = 2
+        if constant_filters:  # Figure 7, DCGAN_G-shaped reading: ngf filters at every layer
+            cngf, half = ngf, 1
         layers = _block(nn.ConvTranspose2d(nz, cngf, 4, 1, 0, bias=False), cngf, batch_norm, nn.ReLU(True))
         csize = 4
         while csize < size // 2:  # pyramid: (cngf, csize) -> (cngf/2, 2 csize)
-            layers += _block(nn.ConvTranspose2d(cngf, cngf // 2, 4, 2, 1, bias=False), cngf // 2, batch_norm,
+            layers += _block(nn.ConvTranspose2d(cngf, cngf // half, 4, 2, 1, bias=False), cngf // half, batch_norm,
                              nn.ReLU(True))
-            cngf, csize = cngf // 2, csize * 2
+            cngf, csize = cngf // half, csize * 2
         for _ in range(n_extra_layers):
             layers += _block(nn.Conv2d(cngf, cngf, 3, 1, 1, bias=False), cngf, batch_norm, nn.ReLU(True))
         layers += [nn.ConvTranspose2d(cngf, nc, 4, 2, 1, bias=False), nn.Tanh()]

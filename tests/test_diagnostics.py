@@ -1,0 +1,85 @@
+"""Sec. 4.3's cosine between the critic's update and its gradient; the paper's baselines and generators by name."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from conftest import TINY, compose
+from wgan_repro.diagnostics import StepCosine
+from wgan_repro.models import build_generator, n_params
+from wgan_repro.train import run, step
+
+
+def cosine_of(optimizer_cls, steps: int, **kwargs) -> list[float]:
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(10))
+    opt = optimizer_cls([w], **kwargs)
+    probe = StepCosine([w])
+    out = []
+    for t in range(steps):
+        target = torch.ones(10) * (1 if t % 20 < 10 else -1)  # a moving target: momentum lags behind
+        step(opt, ((w - target) ** 2).sum(), probe)
+        out.append(float(probe.pop()[StepCosine.key]))
+    return out
+
+
+def test_step_cosine_definition() -> None:
+    sgd = cosine_of(torch.optim.SGD, 5, lr=0.01)
+    assert sgd == pytest.approx([1.0] * 5, abs=1e-6)  # a plain gradient step is along -grad
+    assert min(cosine_of(torch.optim.RMSprop, 40, lr=0.01)) > 0  # positive per-coordinate rescaling
+    assert min(cosine_of(torch.optim.Adam, 40, lr=0.05, betas=(0.9, 0.999))) < 0  # momentum against the gradient
+
+
+def test_wgan_with_adam_logs_the_cosine_every_generator_iteration(tmp_path, mlflow_uri) -> None:
+    cfg, choices = compose(*TINY, "optimizer=adam", "eval.figures=false", f"tracking.uri={mlflow_uri}",
+                           "tracking.experiment=diagnostics")
+    result = run(cfg, choices, tmp_path)
+    history = MlflowClient(mlflow_uri).get_metric_history(result["run_id"], "optim/step_grad_cosine")
+    assert sorted(p.step for p in history) == [1, 2, 3, 4]
+    assert all(-1 <= p.value <= 1 for p in history)
+    shares = MlflowClient(mlflow_uri).get_metric_history(result["run_id"], "optim/negative_cosine_share")
+    assert len(shares) == 4 and all(0 <= p.value <= 1 for p in shares)
+
+
+def test_the_cosine_is_on_by_default_for_momentum_only() -> None:
+    from wgan_repro.train import wants_step_cosine
+
+    assert wants_step_cosine(compose("optimizer=adam")[0])
+    assert wants_step_cosine(compose("optimizer.momentum=0.9")[0])
+    assert not wants_step_cosine(compose()[0])
+    assert wants_step_cosine(compose("train.log_step_cosine=true")[0])
+    assert not wants_step_cosine(compose("optimizer=adam", "train.log_step_cosine=false")[0])
+
+
+def test_the_cosine_does_not_change_training(tmp_path) -> None:
+    weights = []
+    for on in ("true", "false"):
+        cfg, choices = compose(*TINY, f"train.log_step_cosine={on}", "tracking.enabled=false", "eval.figures=false")
+        run(cfg, choices, tmp_path / on)
+        weights.append(torch.load(tmp_path / on / "checkpoint.pt", weights_only=False)["critic"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_dcgan_baseline_by_name() -> None:
+    cfg, choices = compose("objective=gan", "optimizer=adam_dcgan")
+    assert cfg.optimizer._target_ == "torch.optim.Adam" and cfg.optimizer.lr == 2e-4
+    assert list(cfg.optimizer.betas) == [0.5, 0.999] and cfg.train.n_critic == 1
+    plain, _ = compose("objective=gan")  # the other reading: Algorithm 1's hyper-parameters
+    assert plain.optimizer._target_ == "torch.optim.RMSprop" and plain.optimizer.lr == 5e-5
+
+
+def test_generators_as_the_paper_describes_them() -> None:
+    for preset in ("fig4_mlp_g", "fig4_mlp_g_small"):
+        assert compose(f"experiment={preset}")[0].arch.layers == 4  # Figure 4's caption: 4 hidden layers
+    assert compose("arch=mlp")[0].arch.layers == 3  # the official MLP_G
+    cfg, _ = compose("arch=dcgan_nobn_const_4x4", "critic=dcgan", "data=digits", "data.image_size=64")
+    dcgan, _ = compose("arch=dcgan", "critic=dcgan", "data=digits", "data.image_size=64")
+    shape = (3, 64, 64)
+    small, big = n_params(build_generator(cfg.arch, shape)), n_params(build_generator(dcgan.arch, shape))
+    assert small == 302_080 and big == 3_576_704
+    assert 10 < big / small < 13  # "a bit more than an order of magnitude"
+    g = build_generator(cfg.arch, shape)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in g.modules())
+    assert g(torch.randn(2, 100)).shape == (2, 3, 64, 64)

@@ -1,0 +1,56 @@
+"""Diagnostics of the optimisation itself (not in Algorithm 1): Sec. 4.3's cosine between the step and the gradient.
+
+"the cosine between the Adam step and the gradient usually turned negative when things were unstable": for
+each critic update we log cos(applied update, -gradient), over all critic parameters at once. A plain gradient
+step scores 1; RMSProp rescales each coordinate by a positive factor, so it stays positive (the baseline);
+Adam's momentum can point against the current gradient and turn it negative.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from torch import nn
+
+
+class StepCosine:
+    """cos(theta_after - theta_before, -grad) per optimiser step, averaged per generator iteration, on the device.
+
+    One copy of the parameters per step (into buffers allocated once); the clip that follows the step (Algorithm 1,
+    line 7) is not part of the optimiser's update and is not measured.
+    """
+
+    key = "optim/step_grad_cosine"
+    negative_key = "optim/negative_cosine_share"  # share of this generator iteration's critic updates with cos < 0
+
+    def __init__(self, params: Iterable[nn.Parameter]) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        self.before = [torch.empty_like(p) for p in self.params]
+        self.total: torch.Tensor | None = None
+        self.negative: torch.Tensor | None = None
+        self.count = 0
+
+    def before_step(self) -> None:
+        torch._foreach_copy_(self.before, [p.detach() for p in self.params])
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        pairs = [(p, b, p.grad) for p, b in zip(self.params, self.before) if p.grad is not None]
+        delta = torch._foreach_sub([p for p, _, _ in pairs], [b for _, b, _ in pairs])  # the applied update
+        grads = [g for _, _, g in pairs]
+        dot = torch.stack([torch.vdot(d.flatten(), g.flatten()) for d, g in zip(delta, grads)]).sum()
+        norms = torch.stack(torch._foreach_norm(delta)).norm() * torch.stack(torch._foreach_norm(grads)).norm()
+        cosine = -dot / norms.clamp_min(1e-30)  # against -grad: a descent step scores > 0
+        negative = (cosine < 0).float()
+        self.total = cosine if self.total is None else self.total + cosine
+        self.negative = negative if self.negative is None else self.negative + negative
+        self.count += 1
+
+    def pop(self) -> dict[str, torch.Tensor]:
+        """The mean over the steps since the last pop (a 0-d tensor on the device), then reset."""
+        if not self.count:
+            return {}
+        out = {self.key: self.total / self.count, self.negative_key: self.negative / self.count}
+        self.total, self.negative, self.count = None, None, 0
+        return out
