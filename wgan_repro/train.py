@@ -262,16 +262,21 @@ def flat_params(cfg: DictConfig) -> dict[str, Any]:
     return out
 
 
-def run_tags(cfg: DictConfig, choices: Mapping[str, str]) -> dict[str, str]:
+def run_tags(cfg: DictConfig, choices: Mapping[str, str], command: str | None = None) -> dict[str, str]:
+    """Group choices, seed, commit, experiment, sweep, and the command that reproduces the run (also shown as
+    the run's description in the MLflow UI)."""
     tags = {g: str(choices.get(g, "?")) for g in GROUPS}
     tags.update(seed=str(cfg.train.seed), git_commit=git_commit(), experiment=str(cfg.experiment or ""),
                 sweep=str(cfg.sweep or ""))
+    if command:
+        tags.update({"command": command, "mlflow.note.content": f"Reproduce: `{command}`"})
     return tags
 
 
-def open_tracker(cfg: DictConfig, choices: Mapping[str, str], run_id: str | None = None):
+def open_tracker(cfg: DictConfig, choices: Mapping[str, str], run_id: str | None = None,
+                 command: str | None = None):
     """The MLflow run (or a null tracker) named <objective>-<arch>-<data>-s<seed> unless tracking.run_name is set."""
-    tags = run_tags(cfg, choices)
+    tags = run_tags(cfg, choices, command)
     default = f"{cfg.experiment}-s{cfg.train.seed}" if cfg.study is not None else \
         f"{tags['objective']}-{tags['arch']}-{tags['data']}-s{cfg.train.seed}"
     return start_tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.run_name or default, tags,
@@ -291,11 +296,12 @@ def marking_failures(tracker, where: Callable[[], str]) -> Iterator[None]:
         raise
 
 
-def run_study(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str, Any]:
+def run_study(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str | None = None
+              ) -> dict[str, Any]:
     """A study that trains no generator (Figures 1 and 3): one tracked run, its curves and figure."""
     seed_everything(cfg.train.seed)
     study = build(cfg.study)
-    tracker = open_tracker(cfg, choices)
+    tracker = open_tracker(cfg, choices, command=command)
     with marking_failures(tracker, lambda: "during the study"):
         tracker.log_params(flat_params(cfg))
         metrics = study(cfg.critic, tracker, out_dir)
@@ -305,13 +311,13 @@ def run_study(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dic
     return {"run_id": tracker.run_id, "status": "FINISHED", "reason": None, "gen_iter": 0, "metrics": metrics}
 
 
-def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str, Any]:
+def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str | None = None) -> dict[str, Any]:
     """Validate, build, then train one run under tracking. Returns the run id, status and final metrics."""
     validate(cfg)  # raises ConfigError before anything is created
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.study is not None:
-        return run_study(cfg, choices, out_dir)
+        return run_study(cfg, choices, out_dir, command)
     seed_everything(cfg.train.seed)
     device = resolve_device(cfg.train.device)
     data = build_data(cfg.data, device)
@@ -326,7 +332,7 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path) -> dict[str,
     log.info("generator %s params, critic %s params, device %s", f"{n_params(generator):,}",
              f"{n_params(critic):,}", device)
 
-    tracker = open_tracker(cfg, choices, run_id=ckpt["run_id"] if ckpt else None)
+    tracker = open_tracker(cfg, choices, run_id=ckpt["run_id"] if ckpt else None, command=command)
     with marking_failures(tracker, lambda: f"at generator iteration {state.gen_iter}"):
         if ckpt:
             state.load_state_dict(ckpt)
