@@ -159,6 +159,8 @@ class MLflowTracker:
         signature = infer_signature(z.numpy().astype(np.float32), out.numpy().astype(np.float32))
         scripted = torch.jit.script(module)
         mlflow.set_tracking_uri(self.uri)
+        # TorchScript is saved as such (MLflow's "pickle" format only names the container); its warning is noise here
+        logging.getLogger("mlflow.pytorch").setLevel(logging.ERROR)
         with mlflow.start_run(run_id=self.run_id):  # the fluent API is the only one that logs models
             mlflow.pytorch.log_model(scripted, name="generator", signature=signature, serialization_format="pickle",
                                      pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])

@@ -1,0 +1,32 @@
+"""`python -m wgan_repro.report [overrides]`: compose conf/report.yaml with Hydra and write a report from MLflow."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from wgan_repro.report import build
+from wgan_repro.tracking import resolve_uri
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="report")
+def main(cfg: DictConfig) -> None:
+    r = cfg.report
+    out_dir = Path(r.out_dir or Path("reports") / r.name)
+    preface = Path(r.preface).read_text() if r.preface else ""
+    verdicts = Path(r.verdicts).read_text() if r.verdicts else ""
+    try:
+        result = build(resolve_uri(cfg.tracking.uri), cfg.tracking.experiment, out_dir, r.name, r.filter, r.sweep,
+                       preface, verdicts)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(f"report: {out_dir / 'report.md'}, {out_dir / 'report.html'} ({len(result['runs'])} runs, "
+          f"{len(result['figures'])} figures)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

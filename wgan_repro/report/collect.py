@@ -1,0 +1,58 @@
+"""MLflow -> pandas: the runs behind a report and their metric histories. The only module of the report that
+talks to MLflow; everything downstream takes DataFrames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+CURVE_KEYS = ("estimate/em", "estimate/js", "eval/w1", "eval/fid", "eval/fid_digits", "eval/modes",
+              "eval/high_quality", "optim/step_grad_cosine", "optim/negative_cosine_share", "fig1/theta")
+
+
+def search(uri: str, experiment: str, filter_string: str | None = None, sweep: str | None = None) -> pd.DataFrame:
+    """One row per run: run_id, status, start_time, params.*, metrics.* (last values), tags.*."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    clauses = [c for c in (filter_string, f"tags.sweep = '{sweep}'" if sweep else None) if c]
+    runs = mlflow.search_runs(experiment_names=[experiment], filter_string=" and ".join(clauses),
+                              output_format="pandas", max_results=50_000)
+    if "tags.sweep_parent" in runs:  # a sweep's parent run holds no results of its own
+        runs = runs[runs["tags.sweep_parent"] != "true"]
+    return runs.reset_index(drop=True)
+
+
+def histories(uri: str, run_ids: Iterable[str], keys: Iterable[str] = CURVE_KEYS) -> pd.DataFrame:
+    """Long table (run_id, key, step, value) of every logged point of `keys`."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    rows = [(rid, key, m.step, m.value) for rid in run_ids for key in keys
+            for m in client.get_metric_history(rid, key)]
+    return pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])
+
+
+def artifact(uri: str, run_id: str, path: str, into: Path) -> Path | None:
+    """Download one artifact of a run (None when the run has no such file)."""
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return Path(MlflowClient(uri).download_artifacts(run_id, path, str(into)))
+    except Exception:  # noqa: BLE001 - MLflow raises several kinds for a missing artifact
+        return None
+
+
+def log_to_parent(uri: str, runs: pd.DataFrame, sweep: str | None, out_dir: Path) -> str | None:
+    """Log the report folder into the sweep's parent run, when the sweep has one (tag sweep_parent=true)."""
+    if not sweep or runs.empty or "tags.mlflow.parentRunId" not in runs:
+        return None
+    parents = runs["tags.mlflow.parentRunId"].dropna().unique()
+    if len(parents) != 1:
+        return None
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(uri).log_artifacts(parents[0], str(out_dir), "report")
+    return str(parents[0])

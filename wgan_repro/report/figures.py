@@ -1,0 +1,114 @@
+"""Figures a researcher would put in a paper: estimate curves beside sample quality, grids and toy panels side by
+side, and the sample-diversity measure behind T3's collapse rate. Inputs are DataFrames and image files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from wgan_repro.report.tables import median_filter, quality_key  # noqa: E402
+
+LABELS = {"eval/w1": "exact W1 (lower is better)", "eval/fid_digits": "digit FID (lower is better)",
+          "eval/fid": "FID (lower is better)", "estimate/em": "EM estimate", "estimate/js": "JS estimate"}
+
+
+def config_label(row: pd.Series) -> str:
+    exp = row.get("tags.experiment") or row.get("tags.data")
+    return f"{exp} · {row.get('tags.objective')}"
+
+
+def curves(runs: pd.DataFrame, hist: pd.DataFrame, path: Path, title: str) -> Path | None:
+    """One panel per configuration: each seed's median-filtered estimate (left axis) and its quality metric at the
+    evaluations (right axis, dashed with markers), over generator iterations."""
+    runs = runs[runs["status"] == "FINISHED"].copy()
+    if runs.empty:
+        return None
+    runs["label"], runs["quality"] = runs.apply(config_label, axis=1), quality_key(runs)
+    groups = list(runs.groupby("label", sort=True))
+    cols = min(3, len(groups))
+    rows = math.ceil(len(groups) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
+    for ax, (label, group) in zip(axes.flat, groups):
+        twin = ax.twinx()
+        for i, (_, r) in enumerate(group.sort_values("tags.seed").iterrows()):
+            key = "estimate/em" if r["tags.objective"] == "wgan" else "estimate/js"
+            h = hist[hist["run_id"] == r["run_id"]]
+            est, qual = h[h["key"] == key].sort_values("step"), h[h["key"] == r["quality"]].sort_values("step")
+            color = f"C{i}"
+            if len(est):
+                ax.plot(est["step"], median_filter(est["value"].to_numpy()), color=color, lw=1.2,
+                        label=f"seed {r.get('tags.seed')}")
+            if len(qual):
+                twin.plot(qual["step"], qual["value"], color=color, ls="--", marker="o", ms=3)
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("generator iterations")
+        ax.set_ylabel(LABELS.get(key, key) + " (solid, median-filtered)", fontsize=8)
+        twin.set_ylabel(LABELS.get(group["quality"].iloc[0], "quality") + " (dashed)", fontsize=8)
+        ax.legend(fontsize=7, loc="upper right")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def side_by_side(images: dict[str, Path], path: Path, title: str, cols: int = 4) -> Path | None:
+    """Images (sample grids, toy panels, study figures) in a grid with their labels."""
+    if not images:
+        return None
+    cols = min(cols, len(images))
+    rows = math.ceil(len(images) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4.2 * rows), squeeze=False)
+    for ax, (label, file) in zip(axes.flat, images.items()):
+        ax.imshow(Image.open(file).convert("RGB"))
+        ax.set_title(label, fontsize=9)
+        ax.axis("off")
+    for ax in list(axes.flat)[len(images):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def grid_tiles(png: Path, per_row: int = 8, padding: int = 2) -> np.ndarray:
+    """The tiles of a torchvision make_grid PNG (8 per row, 2 px padding) as (n, size*size*channels) floats."""
+    img = np.asarray(Image.open(png).convert("RGB"), dtype=np.float64) / 255
+    size = (img.shape[1] - padding) // per_row - padding
+    rows = (img.shape[0] - padding) // (size + padding)
+    tiles = [img[padding + r * (size + padding): padding + r * (size + padding) + size,
+                 padding + c * (size + padding): padding + c * (size + padding) + size].ravel()
+             for r in range(rows) for c in range(per_row)]
+    return np.stack(tiles)
+
+
+def diversity(samples_png: Path, real_png: Path) -> float:
+    """Mean pairwise L2 distance between the final grid's samples over that between the real grid's: ~1 for a
+    varied generator, ~0 when every cell shows the same image (collapse)."""
+    def mean_pairwise(x: np.ndarray) -> float:
+        d = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+        return float(d[np.triu_indices(len(x), 1)].mean())
+
+    return mean_pairwise(grid_tiles(samples_png)) / max(mean_pairwise(grid_tiles(real_png)), 1e-12)
+
+
+def save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def save_copy(source: Path, path: Path) -> Path:
+    """A figure some run already drew (Figures 1 and 3), copied into the report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(Path(source).read_bytes())
+    return path

@@ -1,0 +1,169 @@
+"""The paper's comparisons as tables: pure functions of DataFrames (runs from `collect.search`, curves from
+`collect.histories`), so that they are tested on literals. Each cell: mean [bootstrap 95% interval] (n runs)."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.ndimage import median_filter as _median_filter
+from scipy.stats import spearmanr
+
+TOY_DATA = ("eight_gaussians", "twenty_five_gaussians", "swiss_roll", "ring_pacgan", "grid_pacgan", "ring_metz")
+DIGIT_DATA = ("digits", "stacked_digits")
+COLLAPSE_DIVERSITY = 0.25  # collapsed: final samples' mean pairwise distance < 25% of real samples' (figures.py)
+
+# Published numbers whose protocol matches ours (2,500 samples, 3-std high quality; FIDELITY.md)
+PUBLISHED = {
+    ("gan", "ring_pacgan"): "PacGAN T1 (GAN): 6.3 ± 0.5 modes; VEEGAN's GAN run: 1 mode",
+    ("gan", "grid_pacgan"): "PacGAN T1 (GAN): 17.3 ± 0.8 modes",
+}
+
+
+def bootstrap(values: Sequence[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float, int]:
+    """(mean, 2.5% and 97.5% percentiles of the bootstrap mean, number of finite values)."""
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if len(x) == 0:
+        return math.nan, math.nan, math.nan, 0
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
+    return float(x.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)), len(x)
+
+
+def cell(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> str:
+    mean, lo, hi, n = bootstrap(values)
+    if n == 0:
+        return "—"
+    f = lambda v: f"{v * scale:.{digits}g}"  # noqa: E731
+    return f"{f(mean)} [{f(lo)}, {f(hi)}] (n={n})" if n > 1 else f"{f(mean)} (n=1)"
+
+
+def column(runs: pd.DataFrame, name: str) -> pd.Series:
+    """A column of `runs`, or NaNs when no run logged it."""
+    return runs[name] if name in runs else pd.Series(np.nan, index=runs.index)
+
+
+def summarise(runs: pd.DataFrame, by: list[str], measures: dict[str, tuple[str, float]],
+              extra: dict[str, Callable[[pd.DataFrame], str]] | None = None) -> pd.DataFrame:
+    """One row per group of `by` columns; measures: label -> (column, scale). Columns no run logged are left out."""
+    present = {label: (col, scale) for label, (col, scale) in measures.items() if column(runs, col).notna().any()}
+    rows = []
+    for key, group in runs.groupby(by, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        row = {b.split(".")[-1]: k for b, k in zip(by, key)}
+        row["runs"] = len(group)
+        row.update({label: cell(column(group, col).astype(float).tolist(), scale)
+                    for label, (col, scale) in present.items()})
+        for label, fn in (extra or {}).items():
+            row[label] = fn(group)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def finished(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["status"] == "FINISHED"]
+
+
+def t1_toy(runs: pd.DataFrame) -> pd.DataFrame:
+    """T1 (F2): objective x data -> modes, high-quality %, reverse KL, exact W1 beside its floor, final estimate."""
+    toy = finished(runs[column(runs, "tags.data").isin(TOY_DATA) & column(runs, "tags.study").isin(["None", None])])
+    if toy.empty:
+        return pd.DataFrame()
+    table = summarise(toy, ["tags.objective", "tags.data", "tags.experiment"], {
+        "modes": ("metrics.eval/modes", 1), "high quality %": ("metrics.eval/high_quality", 100),
+        "reverse KL": ("metrics.eval/kl_modes", 1), "exact W1": ("metrics.eval/w1", 1),
+        "W1 floor": ("metrics.eval/w1_floor", 1), "final EM estimate": ("metrics.estimate/em", 1),
+        "final JS estimate": ("metrics.estimate/js", 1)})
+    table["published (same protocol)"] = [PUBLISHED.get((o, d), "") for o, d in zip(table["objective"], table["data"])]
+    return table
+
+
+def median_filter(values: np.ndarray, width: int = 101) -> np.ndarray:
+    """The paper's curves: a running median of `width` points (at most the series' length; edges repeat the end
+    values rather than padding with zeros)."""
+    w = min(width, len(values))
+    return _median_filter(np.asarray(values, dtype=float), size=w, mode="nearest") if w >= 3 else values
+
+
+def meaningful_loss(curves: pd.DataFrame, run_id: str, estimate: str, quality: str) -> tuple[float, float]:
+    """(Spearman(median-filtered estimate at the evaluation steps, quality), Spearman(filtered estimate, step)):
+    the first > 0 when a lower estimate goes with better (lower) quality numbers; the second < 0 when it falls."""
+    c = curves[curves["run_id"] == run_id]
+    est = c[c["key"] == estimate].sort_values("step")
+    qual = c[c["key"] == quality].sort_values("step")
+    if len(est) < 3 or len(qual) < 3:
+        return math.nan, math.nan
+    filtered = pd.Series(median_filter(est["value"].to_numpy()), index=est["step"].to_numpy())
+    at_eval = filtered.reindex(qual["step"].to_numpy(), method="nearest")
+    rho_q = spearmanr(at_eval.to_numpy(), qual["value"].to_numpy()).statistic
+    rho_t = spearmanr(filtered.index.to_numpy(), filtered.to_numpy()).statistic
+    return float(rho_q), float(rho_t)
+
+
+def quality_key(runs: pd.DataFrame) -> pd.Series:
+    """Per run, the quality metric its curves are judged by: exact W1 on toys, digit FID or FID on images."""
+    data = column(runs, "tags.data")
+    return pd.Series(np.where(data.isin(TOY_DATA), "eval/w1",
+                              np.where(data.isin(DIGIT_DATA), "eval/fid_digits", "eval/fid")), index=runs.index)
+
+
+def t2_meaningful_loss(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """T2 (F4/F5): configuration -> Spearman(estimate, quality) over training, and how the estimate moves."""
+    trained = finished(runs[column(runs, "tags.study").isin(["None", None])]).copy()
+    if trained.empty:
+        return pd.DataFrame()
+    trained["quality"] = quality_key(trained)
+    rho = [meaningful_loss(curves, r.run_id, "estimate/em" if r["tags.objective"] == "wgan" else "estimate/js",
+                           r.quality) for _, r in trained.iterrows()]
+    trained["rho_quality"], trained["rho_step"] = [r[0] for r in rho], [r[1] for r in rho]
+    return summarise(trained, ["tags.experiment", "tags.objective", "tags.data", "quality"], {
+        "Spearman(estimate, quality)": ("rho_quality", 1), "Spearman(estimate, iteration)": ("rho_step", 1)})
+
+
+def t3_architecture(runs: pd.DataFrame, diversity: pd.Series | None = None) -> pd.DataFrame:
+    """T3 (F6): generator x objective -> final quality, collapse rate over seeds (diversity < COLLAPSE_DIVERSITY)."""
+    images = finished(runs[~column(runs, "tags.data").isin(TOY_DATA) & column(runs, "tags.study").isin(["None", None])]
+                      ).copy()
+    if images.empty:
+        return pd.DataFrame()
+    images["diversity"] = diversity.reindex(images["run_id"]).to_numpy() if diversity is not None else np.nan
+    collapse = lambda g: (f"{int((g['diversity'] < COLLAPSE_DIVERSITY).sum())}/{int(g['diversity'].notna().sum())}"  # noqa: E731
+                          if g["diversity"].notna().any() else "—")
+    return summarise(images, ["tags.experiment", "tags.arch", "tags.objective"], {
+        "FID": ("metrics.eval/fid", 1), "digit FID": ("metrics.eval/fid_digits", 1),
+        "modes (of 1,000)": ("metrics.eval/modes", 1), "sample diversity": ("diversity", 1)},
+        extra={"collapsed": collapse})
+
+
+def t4_optimizer(runs: pd.DataFrame) -> pd.DataFrame:
+    """T4 (F7): optimiser x learning rate -> diverged/runs, final quality, negative-cosine share of critic steps."""
+    swept = runs[column(runs, "params.optimizer._target_").notna()].copy()
+    swept = swept[column(swept, "tags.sweep") == "lr_x_optimizer"]
+    if swept.empty:
+        return pd.DataFrame()
+    diverged = lambda g: f"{int((g['status'] == 'FAILED').sum())}/{len(g)}"  # noqa: E731
+    return summarise(swept, ["tags.optimizer", "params.optimizer.lr"], {
+        "modes": ("metrics.eval/modes", 1), "high quality %": ("metrics.eval/high_quality", 100),
+        "exact W1": ("metrics.eval/w1", 1), "negative-cosine share %": ("negative_share", 100),
+        "mean cosine": ("mean_cosine", 1)}, extra={"diverged": diverged})
+
+
+def cosine_summary(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """Per run: the mean over generator iterations of optim/negative_cosine_share and of optim/step_grad_cosine."""
+    out = runs.copy()
+    for key, name in (("optim/negative_cosine_share", "negative_share"), ("optim/step_grad_cosine", "mean_cosine")):
+        means = curves[curves["key"] == key].groupby("run_id")["value"].mean()
+        out[name] = out["run_id"].map(means)
+    return out
+
+
+def missing(expected: dict[str, str], runs: pd.DataFrame, n_seeds: int = 3) -> list[str]:
+    """Configurations (label -> command prefix) with fewer than n_seeds finished runs, with the command to run."""
+    notes = []
+    for label, command in expected.items():
+        have = int((finished(runs)["tags.experiment"] == label).sum()) if "tags.experiment" in runs else 0
+        if have < n_seeds:
+            notes.append(f"{label}: {have} of {n_seeds} seeds finished; run `{command}`")
+    return notes
