@@ -28,7 +28,8 @@ def test_every_choice_composes_and_validates(group: str, choice: str) -> None:
 def test_defaults_are_algorithm_1() -> None:
     cfg, choices = compose()
     assert choices == {"arch": "mlp", "critic": "mlp", "objective": "wgan", "constraint": "clip",
-                       "optimizer": "rmsprop", "data": "eight_gaussians", "eval": "toy", "experiment": None}
+                       "optimizer": "rmsprop", "data": "eight_gaussians", "eval": "toy", "study": None,
+                       "experiment": None}
     assert (cfg.optimizer.lr, cfg.constraint.c, cfg.train.batch_size, cfg.train.n_critic) == (5e-5, 0.01, 64, 5)
     assert cfg.constraint.when == "after" and cfg.train.warmup is True
     assert cfg.optimizer.momentum == 0.0

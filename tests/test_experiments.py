@@ -10,13 +10,27 @@ from wgan_repro.train import run
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 PAPER = ["fig4_mlp_g", "fig4_dcgan", "fig4_mlp_both_high_lr", "fig6_dcgan", "fig7_nobn", "fig8_mlp"]
+IMAGES = sorted(PAPER + [f"{name}_small" for name in PAPER])
+FIGURES = {"fig1_parallel_lines": "parallel_lines", "fig2_wgan": None, "fig2_gan": None,
+           "fig3_optimal_critic": "optimal_critic"}
 
 
 def test_every_paper_preset_has_a_small_twin() -> None:
-    assert set(EXPERIMENTS) == set(PAPER) | {f"{name}_small" for name in PAPER}
+    assert set(EXPERIMENTS) == set(IMAGES) | set(FIGURES)
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figure_presets_compose(name: str) -> None:
+    cfg, choices = compose(f"experiment={name}")
+    validate(cfg)
+    assert choices.get("study") == FIGURES[name]
+    if name.startswith("fig2"):
+        assert choices["data"] == "ring_metz" and cfg.data.scale == 1.0 and cfg.data.radius == 2.0
+        assert choices["objective"] == name.split("_")[1] and cfg.train.batch_size == 512
+        assert (cfg.arch.hidden, cfg.arch.layers, cfg.arch.nz, cfg.critic.layers) == (128, 2, 256, 1)
+
+
+@pytest.mark.parametrize("name", IMAGES)
 @pytest.mark.parametrize("objective", ["wgan", "gan"])
 def test_presets_compose_for_both_objectives(name: str, objective: str) -> None:
     cfg, choices = compose(f"experiment={name}", f"objective={objective}")
