@@ -85,7 +85,7 @@ class ToyEvalConfig(EvalConfig):
 class ImageEvalConfig(EvalConfig):
     _target_: str = "wgan_repro.evaluate.images.ImageEvaluator"
     fid: bool = knob(False, "FID and KID (torch-fidelity, TF Inception, offline weights) at each evaluation; "
-                            "Inception costs ~0.2 s per image on a 2-core CPU")
+                            "Inception costs ~0.25 s per image on a 2-core CPU")
     fid_samples: Optional[int] = knob(None, "generated samples per FID; null: 10,000 on a GPU, 2,000 on a CPU",
                                       ge=2)
     fid_real_samples: Optional[int] = knob(None, "real samples behind the cached real statistics (capped by the "

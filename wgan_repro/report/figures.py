@@ -67,7 +67,9 @@ def side_by_side(images: dict[str, Path], path: Path, title: str, cols: int = 4)
         return None
     cols = min(cols, len(images))
     rows = math.ceil(len(images) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4.2 * rows), squeeze=False)
+    width, height = Image.open(next(iter(images.values()))).size
+    aspect = width / height
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * aspect * cols, 4.3 * rows), squeeze=False)
     for ax, (label, file) in zip(axes.flat, images.items()):
         ax.imshow(Image.open(file).convert("RGB"))
         ax.set_title(label, fontsize=9)
