@@ -61,10 +61,11 @@ def test_report_tables_match_mlflow(store, tmp_path) -> None:
     assert first_number(t3.iloc[0]["digit FID"]) == pytest.approx(image["eval/fid_digits"], rel=5e-3)
     runs = pd.read_csv(tmp_path / "runs.csv")
     assert set(runs["run id"]) == set(ids) and "test wgan 0" in set(runs["command"])
-    for png in ("fig_curves_toy.png", "fig_curves_images.png", "fig_grids.png", "fig_toy_panels.png"):
+    for png in ("fig_curves_toy.png", "fig_curves_images.png", "fig_grids.png", "fig_toy_panels.png",
+                "fig_toy_over_time.png"):
         assert (tmp_path / png).stat().st_size > 1000, png
     html = (tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4 and "<table" in html
+    assert html.count("data:image/png;base64,") == 5 and "<table" in html
     md = (tmp_path / "report.md").read_text()
     assert "![" in md and "T4" in md and "No run in this report logs what this table needs" in md
 

@@ -71,7 +71,7 @@ def is_study(r: pd.Series) -> bool:
 
 def artifacts(uri: str, runs: pd.DataFrame, tmp: Path) -> tuple[pd.Series, dict[str, dict[str, Path]]]:
     """Sample diversity per image run (final grid vs real grid), and the images the figures show (seed 0)."""
-    div, images = {}, {"grids": {}, "toy": {}, "studies": {}}
+    div, images = {}, {"grids": {}, "toy": {}, "studies": {}, "toy_time": {}}
     for _, r in runs[runs["status"] == "FINISHED"].iterrows():
         rid, where = r["run_id"], tmp / r["run_id"]
         label, seed0 = f"{figures.config_label(r)} · s{r.get('tags.seed')}", str(r.get("tags.seed")) == "0"
@@ -79,10 +79,15 @@ def artifacts(uri: str, runs: pd.DataFrame, tmp: Path) -> tuple[pd.Series, dict[
             for name in ("fig1_parallel_lines", "fig3_optimal_critic"):
                 if (p := collect.artifact(uri, rid, f"figures/{name}.png", where)) is not None:
                     images["studies"][name] = p
-        elif r.get("tags.data") in tables.TOY_DATA:
-            final = f"figures/samples_{int(r['params.train.iterations']):07d}.png"
-            if seed0 and (p := collect.artifact(uri, rid, final, where)) is not None:
+        elif r.get("tags.data") in tables.TOY_DATA and seed0 and r.get("tags.experiment"):  # the F2 presets
+            iterations, every = int(r["params.train.iterations"]), int(r["params.eval.every"])
+            if (p := collect.artifact(uri, rid, f"figures/samples_{iterations:07d}.png", where)) is not None:
                 images["toy"][label] = p
+            steps = list(range(every, iterations + 1, every))
+            picks = [steps[round(i * (len(steps) - 1) / 4)] for i in range(5)] if len(steps) >= 5 else steps
+            frames = [(s, p) for s in dict.fromkeys(picks)
+                      if (p := collect.artifact(uri, rid, f"figures/samples_{s:07d}.png", where)) is not None]
+            images["toy_time"][label] = frames
         else:
             final = collect.artifact(uri, rid, "samples/samples_final.png", where)
             real = collect.artifact(uri, rid, "samples/real.png", where)
@@ -108,6 +113,9 @@ def draw(runs: pd.DataFrame, curves: pd.DataFrame, images: dict[str, dict[str, P
          figures.side_by_side(images["grids"], out_dir / "fig_grids.png", "final samples (seed 0)")),
         ("Toy mixtures at the end of training, seed 0: samples over their KDE, and the critic (F2)",
          figures.side_by_side(images["toy"], out_dir / "fig_toy_panels.png", "toy mixtures (seed 0)", cols=2)),
+        ("Toy mixtures over training, seed 0: where the generated samples sit at five evaluations (F2: a generator "
+         "that rotates between modes shows as a cloud moving from mode to mode)",
+         figures.over_time(images["toy_time"], out_dir / "fig_toy_over_time.png", "toy mixtures over training")),
     ]
     for name, p in images["studies"].items():
         made.append((f"{name}: the study run's figure (F1/F3)", figures.save_copy(p, out_dir / f"{name}.png")))

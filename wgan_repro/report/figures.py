@@ -21,8 +21,11 @@ LABELS = {"eval/w1": "exact W1 (lower is better)", "eval/fid_digits": "digit FID
 
 
 def config_label(row: pd.Series) -> str:
-    exp = row.get("tags.experiment") or row.get("tags.data")
-    return f"{exp} · {row.get('tags.objective')}"
+    """experiment · objective for a preset's runs; data · objective · optimiser lr otherwise (sweeps over them)."""
+    if row.get("tags.experiment"):
+        return f"{row['tags.experiment']} · {row.get('tags.objective')}"
+    return (f"{row.get('tags.data')} · {row.get('tags.objective')} · {row.get('tags.optimizer')} "
+            f"lr {float(row.get('params.optimizer.lr')):g}")
 
 
 def curves(runs: pd.DataFrame, hist: pd.DataFrame, path: Path, title: str) -> Path | None:
@@ -114,3 +117,24 @@ def save_copy(source: Path, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(Path(source).read_bytes())
     return path
+
+
+def over_time(rows: dict[str, list[tuple[int, Path]]], path: Path, title: str) -> Path | None:
+    """One row per configuration: the left panel (samples over their KDE) of its toy figures at several
+    evaluations, so that a generator hopping between modes shows as a dot moving along the row."""
+    if not rows:
+        return None
+    cols = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(len(rows), cols, figsize=(2.6 * cols, 2.8 * len(rows)), squeeze=False)
+    for r, (label, frames) in enumerate(rows.items()):
+        for c in range(cols):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c < len(frames):
+                step, file = frames[c]
+                img = Image.open(file).convert("RGB")
+                ax.imshow(img.crop((0, 0, img.size[0] // 2, img.size[1])))
+                ax.set_title(f"{label}\niteration {step}" if c == 0 else f"iteration {step}", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path)

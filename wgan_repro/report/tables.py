@@ -140,7 +140,7 @@ def t3_architecture(runs: pd.DataFrame, diversity: pd.Series | None = None) -> p
 def t4_optimizer(runs: pd.DataFrame) -> pd.DataFrame:
     """T4 (F7): optimiser x learning rate -> diverged/runs, final quality, negative-cosine share of critic steps."""
     swept = runs[column(runs, "params.optimizer._target_").notna()].copy()
-    swept = swept[column(swept, "tags.sweep") == "lr_x_optimizer"]
+    swept = swept[(column(swept, "tags.sweep") == "lr_x_optimizer") & swept["status"].isin(["FINISHED", "FAILED"])]
     if swept.empty:
         return pd.DataFrame()
     diverged = lambda g: f"{int((g['status'] == 'FAILED').sum())}/{len(g)}"  # noqa: E731
