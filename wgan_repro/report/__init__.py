@@ -79,7 +79,7 @@ def artifacts(uri: str, runs: pd.DataFrame, tmp: Path) -> tuple[pd.Series, dict[
             for name in ("fig1_parallel_lines", "fig3_optimal_critic"):
                 if (p := collect.artifact(uri, rid, f"figures/{name}.png", where)) is not None:
                     images["studies"][name] = p
-        elif r.get("tags.data") in tables.TOY_DATA and seed0 and r.get("tags.experiment"):  # the F2 presets
+        elif r.get("tags.data") in tables.TOY_DATA and seed0 and r.get("tags.sweep") != tables.OPTIMIZER_SWEEP:
             iterations, every = int(r["params.train.iterations"]), int(r["params.eval.every"])
             if (p := collect.artifact(uri, rid, f"figures/samples_{iterations:07d}.png", where)) is not None:
                 images["toy"][label] = p

@@ -13,6 +13,7 @@ from scipy.stats import spearmanr
 
 TOY_DATA = ("eight_gaussians", "twenty_five_gaussians", "swiss_roll", "ring_pacgan", "grid_pacgan", "ring_metz")
 DIGIT_DATA = ("digits", "stacked_digits")
+OPTIMIZER_SWEEP = "lr_x_optimizer"  # T4's grid (its runs get curves, not per-run toy panels)
 COLLAPSE_DIVERSITY = 0.25  # collapsed: final samples' mean pairwise distance < 25% of real samples' (figures.py)
 
 # Published numbers whose protocol matches ours (2,500 samples, 3-std high quality; FIDELITY.md)
@@ -140,7 +141,7 @@ def t3_architecture(runs: pd.DataFrame, diversity: pd.Series | None = None) -> p
 def t4_optimizer(runs: pd.DataFrame) -> pd.DataFrame:
     """T4 (F7): optimiser x learning rate -> diverged/runs, final quality, negative-cosine share of critic steps."""
     swept = runs[column(runs, "params.optimizer._target_").notna()].copy()
-    swept = swept[(column(swept, "tags.sweep") == "lr_x_optimizer") & swept["status"].isin(["FINISHED", "FAILED"])]
+    swept = swept[(column(swept, "tags.sweep") == OPTIMIZER_SWEEP) & swept["status"].isin(["FINISHED", "FAILED"])]
     if swept.empty:
         return pd.DataFrame()
     diverged = lambda g: f"{int((g['status'] == 'FAILED').sum())}/{len(g)}"  # noqa: E731
