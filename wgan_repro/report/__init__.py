@@ -126,6 +126,8 @@ def run_listing(runs: pd.DataFrame) -> pd.DataFrame:
     cols = {"tags.mlflow.runName": "name", "run_id": "run id", "status": "status", "tags.git_commit": "commit",
             "tags.command": "command"}
     out = runs[[c for c in cols if c in runs]].rename(columns=cols)
+    if {"start_time", "end_time"} <= set(runs):
+        out.insert(3, "wall (s)", (runs["end_time"] - runs["start_time"]).dt.total_seconds().round())
     if "commit" in out:
         out["commit"] = out["commit"].astype(str).str[:10]
     return out.sort_values(["name"] if "name" in out else ["run id"]).reset_index(drop=True)

@@ -119,7 +119,8 @@ def t2_meaningful_loss(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame
     rho = [meaningful_loss(curves, r.run_id, "estimate/em" if r["tags.objective"] == "wgan" else "estimate/js",
                            r.quality) for _, r in trained.iterrows()]
     trained["rho_quality"], trained["rho_step"] = [r[0] for r in rho], [r[1] for r in rho]
-    return summarise(trained, ["tags.experiment", "tags.objective", "tags.data", "quality"], {
+    return summarise(trained, ["tags.experiment", "tags.objective", "tags.data", "tags.optimizer",
+                               "params.optimizer.lr", "quality"], {
         "Spearman(estimate, quality)": ("rho_quality", 1), "Spearman(estimate, iteration)": ("rho_step", 1)})
 
 
