@@ -67,8 +67,14 @@ def finished(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["status"] == "FINISHED"]
 
 
+def outside_optimizer_sweep(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs of T4's optimiser x learning-rate grid are compared there, not pooled into T1/T2's rows."""
+    return runs[column(runs, "tags.sweep") != OPTIMIZER_SWEEP]
+
+
 def t1_toy(runs: pd.DataFrame) -> pd.DataFrame:
     """T1 (F2): objective x data -> modes, high-quality %, reverse KL, exact W1 beside its floor, final estimate."""
+    runs = outside_optimizer_sweep(runs)
     toy = finished(runs[column(runs, "tags.data").isin(TOY_DATA) & column(runs, "tags.study").isin(["None", None])])
     if toy.empty:
         return pd.DataFrame()
@@ -112,6 +118,7 @@ def quality_key(runs: pd.DataFrame) -> pd.Series:
 
 def t2_meaningful_loss(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     """T2 (F4/F5): configuration -> Spearman(estimate, quality) over training, and how the estimate moves."""
+    runs = outside_optimizer_sweep(runs)
     trained = finished(runs[column(runs, "tags.study").isin(["None", None])]).copy()
     if trained.empty:
         return pd.DataFrame()
