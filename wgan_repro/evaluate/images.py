@@ -45,7 +45,7 @@ class ImageEvaluator(Evaluator):
         if digit_fid:
             layer = "384" if data.shape[0] == 3 else "128"
             self._add("fid_digits", F.Space.digits(layer), digit_samples, fid_real_samples or digit_samples)
-        self.stacked_modes = stacked_modes
+        self.modes_space = F.Space.digits("384") if stacked_modes else None  # built once, not per evaluation
         self.logged_real = False
 
     def _add(self, name: str, space: F.Space, n_gen: int, n_real: int) -> None:
@@ -85,16 +85,15 @@ class ImageEvaluator(Evaluator):
         return {f"eval/{name}": d["fid"]}
 
     def mode_metrics(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
-        space = F.Space.digits("384")
         batches = F.generated_batches(generator, self.n_samples, self.nz, self.batch_size, rng, self.device)
-        return stacked_mode_metrics(F.features(space, batches, self.device)["logits3"])
+        return stacked_mode_metrics(F.features(self.modes_space, batches, self.device)["logits3"])
 
     def compute(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
         """Every configured metric of `generator` (no figures); re-evaluation calls this directly."""
         metrics: dict[str, float] = {}
         for name in self.spaces:
             metrics.update(self.metrics_in(name, generator, rng))
-        if self.stacked_modes:
+        if self.modes_space is not None:
             metrics.update(self.mode_metrics(generator, rng))
         return metrics
 

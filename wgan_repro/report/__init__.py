@@ -65,17 +65,13 @@ def build(uri: str, experiment: str, out_dir: Path, name: str, filter_string: st
     return {"tables": result, "figures": figs, "runs": runs, "parent": parent}
 
 
-def is_study(r: pd.Series) -> bool:
-    return str(r.get("tags.study")) not in ("None", "nan", "")
-
-
 def artifacts(uri: str, runs: pd.DataFrame, tmp: Path) -> tuple[pd.Series, dict[str, dict[str, Path]]]:
     """Sample diversity per image run (final grid vs real grid), and the images the figures show (seed 0)."""
     div, images = {}, {"grids": {}, "toy": {}, "studies": {}, "toy_time": {}}
     for _, r in runs[runs["status"] == "FINISHED"].iterrows():
         rid, where = r["run_id"], tmp / r["run_id"]
         label, seed0 = f"{figures.config_label(r)} · s{r.get('tags.seed')}", str(r.get("tags.seed")) == "0"
-        if is_study(r):
+        if str(r.get("tags.study")) not in ("None", "nan"):  # Figures 1 and 3
             for name in ("fig1_parallel_lines", "fig3_optimal_critic"):
                 if (p := collect.artifact(uri, rid, f"figures/{name}.png", where)) is not None:
                     images["studies"][name] = p
@@ -101,7 +97,7 @@ def artifacts(uri: str, runs: pd.DataFrame, tmp: Path) -> tuple[pd.Series, dict[
 def draw(runs: pd.DataFrame, curves: pd.DataFrame, images: dict[str, dict[str, Path]], out_dir: Path
          ) -> list[tuple[str, Path]]:
     """Every figure as PNG in out_dir: (caption, path)."""
-    trained = runs[~runs.apply(is_study, axis=1)]
+    trained = runs[tables.trained(runs)]
     toy = trained[trained["tags.data"].isin(tables.TOY_DATA)]
     img = trained[~trained["tags.data"].isin(tables.TOY_DATA)]
     made = [

@@ -63,6 +63,11 @@ def summarise(runs: pd.DataFrame, by: list[str], measures: dict[str, tuple[str, 
     return pd.DataFrame(rows)
 
 
+def trained(runs: pd.DataFrame) -> pd.Series:
+    """Runs that trained a generator (not a study of Figures 1 and 3): their `study` tag is "None"."""
+    return column(runs, "tags.study").isin(["None", None])
+
+
 def finished(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["status"] == "FINISHED"]
 
@@ -75,7 +80,7 @@ def outside_optimizer_sweep(runs: pd.DataFrame) -> pd.DataFrame:
 def t1_toy(runs: pd.DataFrame) -> pd.DataFrame:
     """T1 (F2): objective x data -> modes, high-quality %, reverse KL, exact W1 beside its floor, final estimate."""
     runs = outside_optimizer_sweep(runs)
-    toy = finished(runs[column(runs, "tags.data").isin(TOY_DATA) & column(runs, "tags.study").isin(["None", None])])
+    toy = finished(runs[column(runs, "tags.data").isin(TOY_DATA) & trained(runs)])
     if toy.empty:
         return pd.DataFrame()
     table = summarise(toy, ["tags.objective", "tags.data", "tags.experiment"], {
@@ -119,21 +124,21 @@ def quality_key(runs: pd.DataFrame) -> pd.Series:
 def t2_meaningful_loss(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     """T2 (F4/F5): configuration -> Spearman(estimate, quality) over training, and how the estimate moves."""
     runs = outside_optimizer_sweep(runs)
-    trained = finished(runs[column(runs, "tags.study").isin(["None", None])]).copy()
-    if trained.empty:
+    done = finished(runs[trained(runs)]).copy()
+    if done.empty:
         return pd.DataFrame()
-    trained["quality"] = quality_key(trained)
+    done["quality"] = quality_key(done)
     rho = [meaningful_loss(curves, r.run_id, "estimate/em" if r["tags.objective"] == "wgan" else "estimate/js",
-                           r.quality) for _, r in trained.iterrows()]
-    trained["rho_quality"], trained["rho_step"] = [r[0] for r in rho], [r[1] for r in rho]
-    return summarise(trained, ["tags.experiment", "tags.objective", "tags.data", "tags.optimizer",
+                           r.quality) for _, r in done.iterrows()]
+    done["rho_quality"], done["rho_step"] = [r[0] for r in rho], [r[1] for r in rho]
+    return summarise(done, ["tags.experiment", "tags.objective", "tags.data", "tags.optimizer",
                                "params.optimizer.lr", "quality"], {
         "Spearman(estimate, quality)": ("rho_quality", 1), "Spearman(estimate, iteration)": ("rho_step", 1)})
 
 
 def t3_architecture(runs: pd.DataFrame, diversity: pd.Series | None = None) -> pd.DataFrame:
     """T3 (F6): generator x objective -> final quality, collapse rate over seeds (diversity < COLLAPSE_DIVERSITY)."""
-    images = finished(runs[~column(runs, "tags.data").isin(TOY_DATA) & column(runs, "tags.study").isin(["None", None])]
+    images = finished(runs[~column(runs, "tags.data").isin(TOY_DATA) & trained(runs)]
                       ).copy()
     if images.empty:
         return pd.DataFrame()
