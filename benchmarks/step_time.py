@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from wgan_repro.config import compose
-from wgan_repro.train import run
+from wgan_repro.runner import run
 
 
 def time_run(overrides: list[str], iterations: int) -> float:

@@ -9,7 +9,8 @@ from mlflow.tracking import MlflowClient
 from conftest import TINY, compose
 from wgan_repro.diagnostics import StepCosine
 from wgan_repro.models import build_generator, n_params
-from wgan_repro.train import run, step
+from wgan_repro.runner import run
+from wgan_repro.train import step
 
 
 def cosine_of(optimizer_cls, steps: int, **kwargs) -> list[float]:

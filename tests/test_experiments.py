@@ -6,7 +6,7 @@ import pytest
 
 from conftest import CONF, compose
 from wgan_repro.config import validate
-from wgan_repro.train import run
+from wgan_repro.runner import run
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 PAPER = ["fig4_mlp_g", "fig4_dcgan", "fig4_mlp_both_high_lr", "fig6_dcgan", "fig7_nobn", "fig8_mlp"]

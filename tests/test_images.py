@@ -19,7 +19,7 @@ from wgan_repro.data.images import Digits, StackedDigits, torchvision_data
 from wgan_repro.models import n_params
 from wgan_repro.models.dcgan import ConstantFilterGenerator, DCGANCritic, DCGANGenerator
 from wgan_repro.models.mlp import MLPCritic, MLPGenerator
-from wgan_repro.train import run
+from wgan_repro.runner import run
 
 IMG64 = (3, 64, 64)
 IMG32 = (3, 32, 32)

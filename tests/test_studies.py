@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from conftest import compose
 from wgan_repro.studies import linear_r2
-from wgan_repro.train import run
+from wgan_repro.runner import run
 
 FAST = ["critic.hidden=64", "train.progress=false"]
 

@@ -2,40 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from wgan_repro.config import ConfigError, register_configs
-from wgan_repro.train import run
+from wgan_repro.config import ConfigError, command_line, register_configs
+from wgan_repro.runner import run
+from wgan_repro.tracking import TrackingUnavailable, sweep_parent
 
 register_configs()
-
-
-def reproducing_command(hc) -> str:
-    """The single-run command for this job: its config (a sweep file's, when launched from one) and overrides."""
-    words = ["python -m wgan_repro"]
-    if hc.job.config_name != "config":
-        source = next((s.path for s in hc.runtime.config_sources if s.provider == "command-line"), None)
-        if source:
-            path = Path(source.split("://", 1)[-1])
-            words += ["--config-dir", str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)]
-        words += ["--config-name", hc.job.config_name]
-    return " ".join(words + list(hc.overrides.task))
+log = logging.getLogger("wgan_repro")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> str:
     hc = HydraConfig.get()
-    command = reproducing_command(hc)
+    multirun = hc.mode == RunMode.MULTIRUN
     try:
-        result = run(cfg, dict(hc.runtime.choices), Path(hc.runtime.output_dir), command=command)
-    except ConfigError as exc:
+        parent = sweep_parent(cfg.tracking.uri, cfg.tracking.experiment, hc.sweep.dir) \
+            if multirun and cfg.tracking.enabled else None
+        result = run(cfg, dict(hc.runtime.choices), Path(hc.runtime.output_dir), command=command_line(hc),
+                     parent=parent)
+    except (ConfigError, TrackingUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Exception:
+        if not multirun:
+            raise
+        # the run is already marked FAILED with the error; the sweep goes on with its other jobs
+        log.exception("job %s failed; the sweep goes on", hc.job.num)
+        return "FAILED"
     return result["status"]
 
 

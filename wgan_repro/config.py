@@ -61,8 +61,12 @@ class TrainConfig:
                                                  "generator iteration (Sec. 4.3); null: on for optimisers with "
                                                  "momentum (Adam), off otherwise (~8% of the toy run's time)")
     divergence_threshold: float = knob(1e6, "a logged loss above this (or NaN) marks the run failed", gt=0)
-    resume: Optional[str] = knob(None, "checkpoint.pt of a killed run: rerun the same command with this set to "
-                                       "continue it (same MLflow run) from its last evaluation")
+    resume: Optional[str] = knob(None, "auto: find this config's run in the store by its config_hash tag; skip it "
+                                       "when FINISHED (or diverged), continue it from its last checkpoint otherwise, "
+                                       "start it when absent (the default under submitit, so a requeued job "
+                                       "continues); or the path of a checkpoint.pt to continue (same MLflow run)")
+    checkpoint_every: Optional[int] = knob(None, "generator iterations between checkpoints (written atomically, "
+                                                 "logged to MLflow); null: at each evaluation", ge=1)
 
 
 @dataclass
@@ -363,6 +367,35 @@ def _walk(node: DictConfig, prefix: str) -> None:
             _check_range(key, value, dict(f.metadata))
 
 
+def flat_params(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config flattened to dotted keys, as MLflow params."""
+    out: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            out[prefix[:-1]] = node
+
+    walk(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), "")
+    return out
+
+
+def command_line(hc: Any, multirun: bool = False) -> str:
+    """The command that reruns a job (or, multirun, relaunches its sweep) from its Hydra config `hc`: its config
+    (a sweep file's, when launched from one) and overrides."""
+    words = ["python -m wgan_repro" + (" --multirun" if multirun else "")]
+    if hc.job.config_name != "config":
+        source = next((s.path for s in hc.runtime.config_sources if s.provider == "command-line"), None)
+        if source:
+            path = Path(source.split("://", 1)[-1])
+            words += ["--config-dir", str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)]
+        words += ["--config-name", hc.job.config_name]
+    launch = [o for o in hc.overrides.hydra if not o.startswith("hydra.mode=")] if multirun else []
+    return " ".join(words + launch + list(hc.overrides.task))
+
+
 def validate(cfg: DictConfig) -> None:
     """Check every declared range and the cross-field rules; raise ConfigError before any work starts."""
     OmegaConf.resolve(cfg)
@@ -379,3 +412,6 @@ def validate(cfg: DictConfig) -> None:
 
         if not torch.cuda.is_available():
             raise ConfigError("train.device=cuda but no CUDA device is available; allowed: auto, cpu, cuda")
+    if cfg.train.resume == "auto" and not cfg.tracking.enabled:
+        raise ConfigError("train.resume=auto finds the run in the MLflow store, but tracking.enabled=false; "
+                          "allowed: tracking.enabled=true with auto, or the path of a checkpoint.pt")

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from wgan_repro.report import collect, figures, tables
+from wgan_repro.tracking import download_artifact
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +74,20 @@ def artifacts(uri: str, runs: pd.DataFrame, tmp: Path) -> tuple[pd.Series, dict[
         label, seed0 = f"{figures.config_label(r)} · s{r.get('tags.seed')}", str(r.get("tags.seed")) == "0"
         if str(r.get("tags.study")) not in ("None", "nan"):  # Figures 1 and 3
             for name in ("fig1_parallel_lines", "fig3_optimal_critic"):
-                if (p := collect.artifact(uri, rid, f"figures/{name}.png", where)) is not None:
+                if (p := download_artifact(uri, rid, f"figures/{name}.png", where)) is not None:
                     images["studies"][name] = p
-        elif r.get("tags.data") in tables.TOY_DATA and seed0 and r.get("tags.sweep") != tables.OPTIMIZER_SWEEP:
+        elif r.get("tags.data") in tables.TOY_DATA and seed0 and str(r.get("tags.sweep")).split("@")[0] != tables.OPTIMIZER_SWEEP:
             iterations, every = int(r["params.train.iterations"]), int(r["params.eval.every"])
-            if (p := collect.artifact(uri, rid, f"figures/samples_{iterations:07d}.png", where)) is not None:
+            if (p := download_artifact(uri, rid, f"figures/samples_{iterations:07d}.png", where)) is not None:
                 images["toy"][label] = p
             steps = list(range(every, iterations + 1, every))
             picks = [steps[round(i * (len(steps) - 1) / 4)] for i in range(5)] if len(steps) >= 5 else steps
             frames = [(s, p) for s in dict.fromkeys(picks)
-                      if (p := collect.artifact(uri, rid, f"figures/samples_{s:07d}.png", where)) is not None]
+                      if (p := download_artifact(uri, rid, f"figures/samples_{s:07d}.png", where)) is not None]
             images["toy_time"][label] = frames
         else:
-            final = collect.artifact(uri, rid, "samples/samples_final.png", where)
-            real = collect.artifact(uri, rid, "samples/real.png", where)
+            final = download_artifact(uri, rid, "samples/samples_final.png", where)
+            real = download_artifact(uri, rid, "samples/real.png", where)
             if final is not None and real is not None:
                 div[rid] = figures.diversity(final, real)
                 if seed0:

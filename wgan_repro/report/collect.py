@@ -13,16 +13,25 @@ CURVE_KEYS = ("estimate/em", "estimate/js", "eval/w1", "eval/fid", "eval/fid_dig
 
 
 def search(uri: str, experiment: str, filter_string: str | None = None, sweep: str | None = None) -> pd.DataFrame:
-    """One row per run: run_id, status, start_time, params.*, metrics.* (last values), tags.*."""
+    """One row per run: run_id, status, start_time, params.*, metrics.* (last values), tags.*. `sweep`: one launch
+    (its tag, name@id) or every launch of a sweep (its name)."""
     import mlflow
 
     mlflow.set_tracking_uri(uri)
-    clauses = [c for c in (filter_string, f"tags.sweep = '{sweep}'" if sweep else None) if c]
+    clauses = [c for c in (filter_string, f"tags.sweep LIKE '{sweep.split('@')[0]}%'" if sweep else None) if c]
     runs = mlflow.search_runs(experiment_names=[experiment], filter_string=" and ".join(clauses),
                               output_format="pandas", max_results=50_000)
     if "tags.sweep_parent" in runs:  # a sweep's parent run holds no results of its own
         runs = runs[runs["tags.sweep_parent"] != "true"]
+    if sweep and not runs.empty:
+        runs = runs[runs["tags.sweep"] == sweep] if "@" in sweep else runs[sweep_names(runs) == sweep]
     return runs.reset_index(drop=True)
+
+
+def sweep_names(runs: pd.DataFrame) -> pd.Series:
+    """The sweep each run belongs to, without the launch id (tag sweep is name@id; older runs: the name alone)."""
+    tags = runs["tags.sweep"] if "tags.sweep" in runs else pd.Series("", index=runs.index)
+    return tags.fillna("").str.split("@").str[0]
 
 
 def histories(uri: str, run_ids: Iterable[str], keys: Iterable[str] = CURVE_KEYS) -> pd.DataFrame:
@@ -33,16 +42,6 @@ def histories(uri: str, run_ids: Iterable[str], keys: Iterable[str] = CURVE_KEYS
     rows = [(rid, key, m.step, m.value) for rid in run_ids for key in keys
             for m in client.get_metric_history(rid, key)]
     return pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])
-
-
-def artifact(uri: str, run_id: str, path: str, into: Path) -> Path | None:
-    """Download one artifact of a run (None when the run has no such file)."""
-    from mlflow.tracking import MlflowClient
-
-    try:
-        return Path(MlflowClient(uri).download_artifacts(run_id, path, str(into)))
-    except Exception:  # noqa: BLE001 - MLflow raises several kinds for a missing artifact
-        return None
 
 
 def log_to_parent(uri: str, runs: pd.DataFrame, sweep: str | None, out_dir: Path) -> str | None:

@@ -11,6 +11,8 @@ import pandas as pd
 from scipy.ndimage import median_filter as _median_filter
 from scipy.stats import spearmanr
 
+from wgan_repro.report.collect import sweep_names
+
 TOY_DATA = ("eight_gaussians", "twenty_five_gaussians", "swiss_roll", "ring_pacgan", "grid_pacgan", "ring_metz")
 DIGIT_DATA = ("digits", "stacked_digits")
 OPTIMIZER_SWEEP = "lr_x_optimizer"  # T4's grid (its runs get curves, not per-run toy panels)
@@ -74,7 +76,7 @@ def finished(runs: pd.DataFrame) -> pd.DataFrame:
 
 def outside_optimizer_sweep(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs of T4's optimiser x learning-rate grid are compared there, not pooled into T1/T2's rows."""
-    return runs[column(runs, "tags.sweep") != OPTIMIZER_SWEEP]
+    return runs[sweep_names(runs) != OPTIMIZER_SWEEP]
 
 
 def t1_toy(runs: pd.DataFrame) -> pd.DataFrame:
@@ -154,7 +156,7 @@ def t3_architecture(runs: pd.DataFrame, diversity: pd.Series | None = None) -> p
 def t4_optimizer(runs: pd.DataFrame) -> pd.DataFrame:
     """T4 (F7): optimiser x learning rate -> diverged/runs, final quality, negative-cosine share of critic steps."""
     swept = runs[column(runs, "params.optimizer._target_").notna()].copy()
-    swept = swept[(column(swept, "tags.sweep") == OPTIMIZER_SWEEP) & swept["status"].isin(["FINISHED", "FAILED"])]
+    swept = swept[(sweep_names(swept) == OPTIMIZER_SWEEP) & swept["status"].isin(["FINISHED", "FAILED"])]
     if swept.empty:
         return pd.DataFrame()
     diverged = lambda g: f"{int((g['status'] == 'FAILED').sum())}/{len(g)}"  # noqa: E731

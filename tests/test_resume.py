@@ -1,0 +1,146 @@
+"""Resuming for real: a run killed with SIGKILL continues into the same MLflow run and ends bitwise equal to an
+uninterrupted one; a sweep relaunched with train.resume=auto skips what ended and continues what did not."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from conftest import TINY, compose
+from wgan_repro.checkpoint import config_hash, find_resume, resume_mode
+from wgan_repro.config import ConfigError, validate
+from wgan_repro.runner import run
+
+REPO = Path(__file__).resolve().parents[1]
+LONG = [*TINY, "train.iterations=1500", "train.log_every=50", "eval.every=500", "train.checkpoint_every=50",
+        "eval.figures=false", "tracking.experiment=killed"]
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=False)["generator"]
+
+
+def test_a_run_killed_with_sigkill_resumes_bitwise_equal(tmp_path, mlflow_uri) -> None:
+    common = [*LONG, f"tracking.uri={mlflow_uri}"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    victim = subprocess.Popen([sys.executable, "-m", "wgan_repro", *common, f"hydra.run.dir={tmp_path}/first"],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ckpt = tmp_path / "first" / "checkpoint.pt"
+    deadline = time.monotonic() + 300
+    while not ckpt.exists():  # the first mid-run checkpoint (iteration 50), then a little more training
+        assert victim.poll() is None, victim.stderr.read().decode()[-1500:]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    saved = torch.load(ckpt, weights_only=False)
+    assert 0 < saved["gen_iter"] < 1500, "the run was not killed mid-run"
+    client = MlflowClient(mlflow_uri)
+    assert client.get_run(saved["run_id"]).info.status == "RUNNING"  # SIGKILL leaves no chance to close it
+
+    out = subprocess.run([sys.executable, "-m", "wgan_repro", *common, "train.resume=auto",
+                          f"hydra.run.dir={tmp_path}/second"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert "resuming run " + saved["run_id"] in out.stderr
+    resumed = torch.load(tmp_path / "second" / "checkpoint.pt", weights_only=False)
+    assert resumed["run_id"] == saved["run_id"] and resumed["gen_iter"] == 1500
+    assert client.get_run(saved["run_id"]).info.status == "FINISHED"
+    steps = [m.step for m in client.get_metric_history(saved["run_id"], "estimate/em")]
+    assert sorted(steps) == list(range(1, 1501))  # every step once: none lost, none duplicated
+    assert len(client.search_runs([client.get_experiment_by_name("killed").experiment_id])) == 1
+
+    cfg, choices = compose(*LONG, "tracking.enabled=false")
+    run(cfg, choices, tmp_path / "straight")
+    straight = weights(tmp_path / "straight" / "checkpoint.pt")
+    assert all(torch.equal(straight[k], resumed["generator"][k]) for k in straight)  # bitwise, on the CPU
+
+
+def sweep(tmp_path: Path, uri: str, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "wgan_repro", "--multirun", *TINY, "eval.figures=false", "sweep=resumable",
+           "tracking.experiment=resumable", "train.divergence_threshold=1e-12,1e6,1e7",
+           f"hydra.sweep.dir={tmp_path}/multirun", *extra]
+    out = subprocess.run(cmd, cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(REPO)},
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-1500:]
+    return out
+
+
+def test_a_sweep_relaunched_with_resume_auto_skips_what_ended_and_continues_the_rest(tmp_path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep(tmp_path, uri)
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("resumable").experiment_id
+    (parent,) = client.search_runs([exp], "tags.sweep_parent = 'true'")
+    children = client.search_runs([exp], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    status = {r.data.params["train.divergence_threshold"]: r for r in children}
+    assert {k: r.info.status for k, r in status.items()} == {
+        "10000000.0": "FINISHED", "1000000.0": "FINISHED", "1e-12": "FAILED"}
+    assert parent.info.status == "FAILED" and parent.data.tags["sweep.runs"] == "3"
+    assert parent.data.tags["sweep.finished"] == "2" and parent.data.tags["sweep.failed"] == "1"
+    assert "diverged" in parent.data.tags["status_reason"]
+    killed = status["10000000.0"].info.run_id
+    client.set_terminated(killed, "KILLED")  # stands for a job killed after its last checkpoint
+
+    out = sweep(tmp_path, uri, "train.resume=auto")
+    assert out.stderr.count("skipping: run") == 2  # the FINISHED one and the diverged one
+    after = client.search_runs([exp])
+    assert len(after) == 4, "a relaunch must start no new run"
+    assert client.get_run(killed).info.status == "FINISHED"
+    (again,) = [r for r in after if r.data.tags.get("sweep_parent") == "true"]
+    assert again.info.run_id == parent.info.run_id and again.info.status == "FAILED"
+    assert again.data.tags["sweep.finished"] == "2"
+
+
+def test_resume_auto_needs_tracking_and_is_the_default_under_submitit(monkeypatch) -> None:
+    cfg, _ = compose(*TINY, "tracking.enabled=false", "train.resume=auto")
+    with pytest.raises(ConfigError, match="train.resume=auto"):
+        validate(cfg)
+    cfg, _ = compose(*TINY)
+    assert resume_mode(cfg) is None
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")  # a requeued SLURM job continues where it stopped
+    assert resume_mode(cfg) == "auto"
+
+
+def test_config_hash_ignores_only_what_may_differ_on_resume(mlflow_uri) -> None:
+    base, _ = compose(*TINY)
+    assert config_hash(compose(*TINY, "train.iterations=99", "train.checkpoint_every=7")[0]) == config_hash(base)
+    assert config_hash(compose(*TINY, "optimizer.lr=1e-3")[0]) != config_hash(base)
+    assert config_hash(compose(*TINY, "train.seed=1")[0]) != config_hash(base)
+    cfg, _ = compose(*TINY, f"tracking.uri={mlflow_uri}", "tracking.experiment=never_ran", "train.resume=auto")
+    assert find_resume(cfg).run_id is None  # nothing in the store: start
+
+
+def test_a_sweep_through_submitit_local_is_one_parent_with_its_children(tmp_path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep(tmp_path, uri, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10")
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("resumable").experiment_id
+    (parent,) = client.search_runs([exp], "tags.sweep_parent = 'true'")
+    assert parent.data.params["sweep.launcher"] == "LocalLauncher"
+    children = client.search_runs([exp], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert len(children) == 3 and {r.data.tags["sweep"] for r in children} == {parent.data.tags["sweep"]}
+    assert parent.data.tags["sweep.finished"] == "2"
+
+
+def test_the_slurm_example_composes_onto_submitit() -> None:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from wgan_repro import config
+
+    config.register_configs()
+    with initialize_config_dir(config_dir=str(config.CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert launcher.gpus_per_node == 1 and launcher.array_parallelism > 1 and launcher.max_num_timeout > 0

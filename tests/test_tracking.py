@@ -1,0 +1,146 @@
+"""The tracking store as a team uses it: a live `mlflow server` read back over REST, an unreachable server
+refused in seconds, a store that drops mid-run, four writers on one SQLite file, MLflow's own tags."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import TINY, compose
+from wgan_repro.runner import run
+from wgan_repro.tracking import MLflowTracker, TrackingUnavailable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rest(base: str, endpoint: str) -> dict:
+    with urllib.request.urlopen(f"{base}/api/2.0/mlflow/{endpoint}", timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
+    """`mlflow server` with a SQLite backend and an artifact root, on a free loopback port (README's commands)."""
+    root = tmp_path_factory.mktemp("server")
+    port = free_port()
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+           "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+           "--workers", "1"]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "w"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, (root / "server.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "mlflow server did not start in 120 s"
+            time.sleep(0.5)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_a_run_against_a_live_mlflow_server_reads_back_over_rest(tmp_path, mlflow_server) -> None:
+    cfg, choices = compose(*TINY, f"tracking.uri={mlflow_server}", "tracking.experiment=served")
+    result = run(cfg, choices, tmp_path, command="python -m wgan_repro (test)")
+    assert result["status"] == "FINISHED"
+    got = rest(mlflow_server, f"runs/get?run_id={result['run_id']}")["run"]
+    assert got["info"]["status"] == "FINISHED"
+    tags = {t["key"]: t["value"] for t in got["data"]["tags"]}
+    assert tags["mlflow.note.content"] == "Reproduce: `python -m wgan_repro (test)`"
+    assert tags["mlflow.source.name"] == "python -m wgan_repro" and tags["mlflow.user"]
+    points = rest(mlflow_server, f"metrics/get-history?run_id={result['run_id']}&metric_key=estimate/em")["metrics"]
+    assert sorted(p["step"] for p in points) == [1, 2, 3, 4]
+    listed = rest(mlflow_server, f"artifacts/list?run_id={result['run_id']}&path=figures")["files"]
+    sample = next(f["path"] for f in listed if f["path"].endswith("samples_0000004.png"))
+    with urllib.request.urlopen(f"{mlflow_server}/get-artifact?path={sample}&run_uuid={result['run_id']}",
+                                timeout=30) as answer:
+        assert answer.read(8) == b"\x89PNG\r\n\x1a\n"
+    experiment = rest(mlflow_server, "experiments/get-by-name?experiment_name=served")["experiment"]
+    assert {t["key"]: t["value"] for t in experiment["tags"]}["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_an_unreachable_server_fails_at_start_up_in_seconds(tmp_path) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    cfg, choices = compose(*TINY, f"tracking.uri={uri}")
+    started = time.monotonic()
+    with pytest.raises(TrackingUnavailable, match=uri.replace(".", r"\.")):
+        run(cfg, choices, tmp_path / "out")
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "out").exists()  # no training done, nothing written
+
+
+def test_a_store_that_drops_mid_run_loses_no_metric(mlflow_uri, monkeypatch, caplog) -> None:
+    tracker = MLflowTracker(mlflow_uri, "dropping", "blip", {})
+    real = tracker.client.log_batch
+    down = {"calls": 2}
+
+    def flaky(*args, **kwargs):
+        if down["calls"]:
+            down["calls"] -= 1
+            raise ConnectionError("server went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tracker.client, "log_batch", flaky)
+    with caplog.at_level(logging.WARNING, logger="wgan_repro.tracking"):
+        for step in range(1, 31):
+            tracker.log_metrics({"a": step, "b": -step}, step)
+            if step % 10 == 0:
+                tracker.flush()  # the first two flushes fail; their points wait for the third
+        tracker.finish()
+    history = MlflowClient(mlflow_uri).get_metric_history(tracker.run_id, "a")
+    assert sorted(m.step for m in history) == list(range(1, 31))
+    assert MlflowClient(mlflow_uri).get_run(tracker.run_id).info.status == "FINISHED"
+    said = caplog.text
+    assert "did not take the metrics" in said and "training goes on" in said and "is back" in said
+    assert said.count("did not take") == 1  # once per outage, not per flush
+
+
+WRITER = """
+import sys
+from wgan_repro.tracking import MLflowTracker
+tracker = MLflowTracker(sys.argv[1], "concurrent", f"writer-{sys.argv[2]}", {"writer": sys.argv[2]})
+for step in range(1, 401):
+    tracker.log_metrics({f"k{i}": step * 10 + i for i in range(5)}, step)
+    if step % 20 == 0:
+        tracker.flush()
+tracker.finish()
+print(tracker.run_id)
+"""
+
+
+def test_four_writers_on_one_sqlite_store_lose_nothing(mlflow_uri) -> None:
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, mlflow_uri, str(i)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(
+                                    Path(__file__).resolve().parents[1])}) for i in range(4)]
+    run_ids = []
+    for w in writers:
+        out, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err[-3000:]
+        run_ids.append(out.strip().splitlines()[-1])
+    client = MlflowClient(mlflow_uri)
+    for run_id in run_ids:
+        assert client.get_run(run_id).info.status == "FINISHED"
+        for i in range(5):
+            values = sorted((m.step, m.value) for m in client.get_metric_history(run_id, f"k{i}"))
+            assert values == [(s, float(s * 10 + i)) for s in range(1, 401)]

@@ -1,0 +1,165 @@
+"""One run around the loop: validate, resume or skip, build, track, train (train.py), finish.
+
+`run(cfg, choices, out_dir)` validates the config, resolves `train.resume` and builds data, models and
+optimisers before it opens a tracking run, so a rejected config leaves nothing behind. A run inside a sweep
+joins the sweep's parent MLflow run as a child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from wgan_repro.checkpoint import Checkpointer, Resume, TrainState, config_hash, find_resume
+from wgan_repro.config import build, flat_params, validate
+from wgan_repro.data import build_data
+from wgan_repro.evaluate import build_evaluator
+from wgan_repro.models import build_critic, build_generator, n_params
+from wgan_repro.tracking import check_reachable, resolve_uri, set_terminated, start_tracker, system_tags
+from wgan_repro.train import train
+
+log = logging.getLogger(__name__)
+
+GROUPS = ("arch", "critic", "objective", "constraint", "optimizer", "data", "eval", "study")
+Parent = tuple[str, str]  # (the sweep's parent run id, its sweep tag)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    name = str(getattr(name, "value", name))
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def make_optimizer(cfg: DictConfig, params, lr: float | None) -> torch.optim.Optimizer:
+    """torch.optim from conf/optimizer (a `_partial_` target); per-network lr falls back to optimizer.lr."""
+    kwargs = {k: v for k, v in OmegaConf.to_container(cfg).items() if k not in ("lr_critic", "lr_generator")}
+    return build(kwargs)(params, lr=lr if lr is not None else cfg.lr)
+
+
+def run_tags(cfg: DictConfig, choices: Mapping[str, str], command: str | None = None,
+             parent: Parent | None = None) -> dict[str, str]:
+    """Group choices, seed, config hash, experiment, sweep (and its parent run), MLflow's system tags, and the
+    command that reproduces the run (shown as its description in the MLflow UI)."""
+    tags = {g: str(choices.get(g, "?")) for g in GROUPS}
+    tags.update(seed=str(cfg.train.seed), config_hash=config_hash(cfg), experiment=str(cfg.experiment or ""),
+                sweep=str(cfg.sweep or ""), **system_tags(command))
+    tags["git_commit"] = tags["mlflow.source.git.commit"]
+    if parent:
+        tags.update({"mlflow.parentRunId": parent[0], "sweep": parent[1], "sweep_name": parent[1].split("@")[0]})
+    return tags
+
+
+def open_tracker(cfg: DictConfig, choices: Mapping[str, str], command: str | None = None,
+                 parent: Parent | None = None, resume: Resume = Resume()):
+    """The MLflow run (or a null tracker) named <objective>-<arch>-<data>-s<seed> unless tracking.run_name is set;
+    the resumed run when there is one; an earlier run that left no checkpoint is closed as superseded."""
+    tags = run_tags(cfg, choices, command, parent)
+    default = f"{cfg.experiment}-s{cfg.train.seed}" if cfg.study is not None else \
+        f"{tags['objective']}-{tags['arch']}-{tags['data']}-s{cfg.train.seed}"
+    tracker = start_tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.run_name or default, tags,
+                            cfg.tracking.enabled, run_id=resume.run_id)
+    if resume.supersede:
+        set_terminated(resolve_uri(cfg.tracking.uri), resume.supersede, "KILLED", {"superseded_by": tracker.run_id})
+    return tracker
+
+
+@contextlib.contextmanager
+def marking_failures(tracker, where: Callable[[], str]) -> Iterator[None]:
+    """An exception marks the run FAILED with the error, Ctrl-C marks it KILLED; what was logged stays."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        tracker.finish("KILLED", f"interrupted {where()}")
+        raise
+    except Exception as exc:
+        tracker.finish("FAILED", f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def finished(tracker, status: str, reason: str | None, gen_iter: int, metrics: Mapping[str, float]
+             ) -> dict[str, Any]:
+    """Close the run, point to it in the MLflow UI, and say how it ended."""
+    tracker.finish(status, reason)
+    if hasattr(tracker, "ui_hint"):
+        print(tracker.ui_hint(), file=sys.stderr)
+    return {"run_id": tracker.run_id, "status": status, "reason": reason, "gen_iter": gen_iter,
+            "metrics": dict(metrics)}
+
+
+def run_study(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str | None = None,
+              parent: Parent | None = None, resume: Resume = Resume()) -> dict[str, Any]:
+    """A study that trains no generator (Figures 1 and 3): one tracked run, its curves and figure."""
+    seed_everything(cfg.train.seed)
+    study = build(cfg.study)
+    tracker = open_tracker(cfg, choices, command, parent, Resume(supersede=resume.supersede))
+    with marking_failures(tracker, lambda: "during the study"):
+        tracker.log_params(flat_params(cfg))
+        metrics = study(cfg.critic, tracker, out_dir)
+    return finished(tracker, "FINISHED", None, 0, metrics)
+
+
+def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str | None = None,
+        parent: Parent | None = None) -> dict[str, Any]:
+    """Validate, resume or skip, build, then train one run under tracking. Returns the run id, status (SKIPPED when
+    train.resume=auto finds that its run already ended) and final metrics."""
+    validate(cfg)  # raises ConfigError before anything is created
+    if cfg.tracking.enabled:
+        check_reachable(resolve_uri(cfg.tracking.uri))  # an unreachable server fails here, in seconds
+    resume = find_resume(cfg, parent[0] if parent else None)
+    if resume.skip:
+        log.info("skipping: %s", resume.skip)
+        return {"run_id": resume.run_id, "status": "SKIPPED", "reason": resume.skip, "gen_iter": None,
+                "metrics": {}}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.study is not None:
+        return run_study(cfg, choices, out_dir, command, parent, resume)
+    seed_everything(cfg.train.seed)
+    device = resolve_device(cfg.train.device)
+    data = build_data(cfg.data, device)
+    generator = build_generator(cfg.arch, data.shape).to(device)
+    critic = build_critic(cfg.critic, data.shape).to(device)
+    state = TrainState(generator, critic,
+                       make_optimizer(cfg.optimizer, generator.parameters(), cfg.optimizer.lr_generator),
+                       make_optimizer(cfg.optimizer, critic.parameters(), cfg.optimizer.lr_critic))
+    objective, constraint = build(cfg.objective), build(cfg.constraint)
+    evaluator = build_evaluator(cfg.eval, data, cfg.arch.nz, cfg.train.seed)
+    log.info("generator %s params, critic %s params, device %s", f"{n_params(generator):,}",
+             f"{n_params(critic):,}", device)
+
+    tracker = open_tracker(cfg, choices, command, parent, resume)
+    checkpoint = Checkpointer(state, cfg, data, tracker, out_dir)
+    with marking_failures(tracker, lambda: f"at generator iteration {state.gen_iter}"):
+        if resume.ckpt:
+            state.load_state_dict(resume.ckpt)
+            if resume.ckpt["data"] is not None:
+                data.load_state_dict(resume.ckpt["data"])
+            log.info("resuming %s at generator iteration %d", tracker.run_id or "(untracked run)", state.gen_iter)
+        else:
+            tracker.log_params({**flat_params(cfg), **evaluator.params()})
+            tracker.set_tags(evaluator.tags())
+            (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+            tracker.log_artifact(out_dir / "config.yaml")
+        failure, metrics = train(cfg, state, data, objective, constraint, evaluator, tracker, out_dir, checkpoint)
+        evaluator.finish(state.generator, out_dir, tracker)
+        if failure:  # the last good checkpoint stays; a diverged state is not worth continuing
+            log.error("run failed: %s", failure)
+        else:
+            checkpoint()
+            tracker.log_generator(state.generator, cfg.arch.nz)
+    return finished(tracker, "FAILED" if failure else "FINISHED", failure, state.gen_iter, metrics)
