@@ -12,7 +12,8 @@ from conftest import TINY
 
 
 def test_multirun_goes_on_past_a_diverged_job(tmp_path) -> None:
-    """Two parallel joblib workers on a fresh store: the store is prepared once, before the jobs start."""
+    """Two parallel joblib workers on a fresh store: the store and the sweep's parent run are prepared once, before
+    the jobs start; every job is a child of that parent, which ends FAILED with the counts."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     cmd = [sys.executable, "-m", "wgan_repro", "--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
            "train.divergence_threshold=1e-12,1e6",
@@ -22,7 +23,16 @@ def test_multirun_goes_on_past_a_diverged_job(tmp_path) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("wgan_repro").experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("sweep_parent") == "true"]
+    tag = parent.data.tags["sweep"]
+    assert tag.startswith("test@") and parent.info.run_name == tag
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     seen = sorted((r.data.tags["optimizer"], r.data.params["train.divergence_threshold"], r.info.status,
-                   r.data.tags["sweep"]) for r in runs)
-    assert seen == [("adam", "1000000.0", "FINISHED", "test"), ("adam", "1e-12", "FAILED", "test"),
-                    ("rmsprop", "1000000.0", "FINISHED", "test"), ("rmsprop", "1e-12", "FAILED", "test")]
+                   r.data.tags["sweep"]) for r in children)
+    assert seen == [("adam", "1000000.0", "FINISHED", tag), ("adam", "1e-12", "FAILED", tag),
+                    ("rmsprop", "1000000.0", "FINISHED", tag), ("rmsprop", "1e-12", "FAILED", tag)]
+    assert parent.info.status == "FAILED"  # not every child FINISHED; the counts say which
+    assert (parent.data.tags["sweep.runs"], parent.data.tags["sweep.finished"], parent.data.tags["sweep.failed"]) \
+        == ("4", "2", "2")
+    assert parent.data.params["sweep.launcher"] == "JoblibLauncher"
+    assert "--multirun" in parent.data.tags["mlflow.note.content"]

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # the UI opens it as model training
+RUN_STATUSES = ("FINISHED", "FAILED", "KILLED", "RUNNING", "SCHEDULED")  # MLflow's, counted in a sweep's parent
 FINISH_RETRIES = (1, 5, 15, 30, 60)  # seconds between the attempts to close a run when the store is unreachable
 
 
@@ -333,8 +334,9 @@ def sweep_key(config: Any) -> str:
 
 def sweep_parent(uri: str | None, experiment: str, sweep_dir: str) -> tuple[str, str] | None:
     """(parent run id, sweep tag) of the launch writing into `sweep_dir`, as SweepCallback recorded it."""
-    found = find_runs(resolve_uri(uri), experiment, {"sweep_parent": "true", "sweep_dir": str(Path(sweep_dir)
-                                                                                                .resolve())})
+    uri = resolve_uri(uri)
+    check_reachable(uri)
+    found = find_runs(uri, experiment, {"sweep_parent": "true", "sweep_dir": str(Path(sweep_dir).resolve())})
     return (found[0].info.run_id, found[0].data.tags["sweep"]) if found else None
 
 
@@ -385,12 +387,11 @@ class SweepCallback(Callback):
 
 
 def close_sweep(uri: str, experiment: str, parent_id: str) -> str:
-    """Count the parent's children (runs superseded by a rerun left out) and close it; returns its status."""
+    """Count the parent's children (runs superseded by a rerun left out) and close it; returns its status. A
+    relaunch recounts: every status gets its count (zeros included), and a stale status_reason goes."""
     children = [r for r in find_runs(uri, experiment, {"mlflow.parentRunId": parent_id})
                 if "superseded_by" not in r.data.tags]
-    counts: dict[str, int] = {}
-    for r in children:
-        counts[r.info.status] = counts.get(r.info.status, 0) + 1
+    counts = {s: sum(r.info.status == s for r in children) for s in RUN_STATUSES}
     bad = [r for r in children if r.info.status != "FINISHED"]
     status = "FINISHED" if children and not bad else "FAILED"
     tags = {"sweep.runs": str(len(children)), **{f"sweep.{s.lower()}": str(n) for s, n in counts.items()}}
@@ -398,6 +399,8 @@ def close_sweep(uri: str, experiment: str, parent_id: str) -> str:
         tags["status_reason"] = f"{len(bad)} of {len(children)} runs did not finish: " + "; ".join(
             f"{r.info.run_name} {r.info.status} ({r.data.tags.get('status_reason', 'no reason recorded')})"
             for r in bad)[:5000]
+    elif "status_reason" in _client(uri).get_run(parent_id).data.tags:
+        _client(uri).delete_tag(parent_id, "status_reason")
     set_terminated(uri, parent_id, status, tags)
-    log.info("sweep parent %s: %s (%s)", parent_id, status, ", ".join(f"{n} {s}" for s, n in counts.items()))
+    log.info("sweep parent %s: %s (%s)", parent_id, status, ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     return status
