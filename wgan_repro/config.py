@@ -67,6 +67,8 @@ class TrainConfig:
                                        "continues); or the path of a checkpoint.pt to continue (same MLflow run)")
     checkpoint_every: Optional[int] = knob(None, "generator iterations between checkpoints (written atomically, "
                                                  "logged to MLflow); null: at each evaluation", ge=1)
+    ensemble: int = knob(1, "train this many toy runs (seeds seed .. seed+K-1) as one batched computation, each "
+                            "its own MLflow run, as if run alone (MLP generator and critic, toy data)", ge=1)
 
 
 @dataclass
@@ -396,6 +398,25 @@ def command_line(hc: Any, multirun: bool = False) -> str:
     return " ".join(words + launch + list(hc.overrides.task))
 
 
+def _check_ensemble(cfg: DictConfig) -> None:
+    """train.ensemble=K stacks K MLP runs on toy data; what it cannot do is refused before any work."""
+    k = cfg.train.ensemble
+    rules = [("arch._target_", cfg.arch._target_, "wgan_repro.models.mlp.MLPGenerator", "arch=mlp"),
+             ("critic._target_", cfg.critic._target_, "wgan_repro.models.mlp.MLPCritic", "critic=mlp"),
+             ("eval._target_", cfg.eval._target_, "wgan_repro.evaluate.toy.ToyEvaluator", "toy data (a 2-D mixture)")]
+    for key, value, allowed, say in rules:
+        if value != allowed:
+            raise ConfigError(f"train.ensemble={k} needs {say}; got {key}={value}")
+    if cfg.get("study") is not None:
+        raise ConfigError(f"train.ensemble={k}: a study trains no generator; allowed: train.ensemble=1")
+    if cfg.train.resume is not None:
+        raise ConfigError(f"train.ensemble={k} with train.resume={cfg.train.resume}: an ensemble starts afresh; each "
+                          "member's checkpoint.pt (member<k>/) continues alone as a single run of its seed")
+    if cfg.train.log_step_cosine:
+        raise ConfigError(f"train.ensemble={k} with train.log_step_cosine=true: the cosine is per run; allowed: "
+                          "false or null")
+
+
 def validate(cfg: DictConfig) -> None:
     """Check every declared range and the cross-field rules; raise ConfigError before any work starts."""
     OmegaConf.resolve(cfg)
@@ -412,6 +433,8 @@ def validate(cfg: DictConfig) -> None:
 
         if not torch.cuda.is_available():
             raise ConfigError("train.device=cuda but no CUDA device is available; allowed: auto, cpu, cuda")
+    if cfg.train.ensemble > 1:
+        _check_ensemble(cfg)
     if cfg.train.resume == "auto" and not cfg.tracking.enabled:
         raise ConfigError("train.resume=auto finds the run in the MLflow store, but tracking.enabled=false; "
                           "allowed: tracking.enabled=true with auto, or the path of a checkpoint.pt")

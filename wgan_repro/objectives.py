@@ -1,6 +1,7 @@
 """Objectives (conf/objective): how critic scores become losses, and the divergence estimate each logs.
 
-Critics return raw scores f(x) of shape (B,). Signs follow the paper (the official code uses f -> -f;
+Critics return raw scores f(x) of shape (B,) (or (K, B) for an ensemble of K runs: every mean is over the last
+axis, so each run gets its own loss). Signs follow the paper (the official code uses f -> -f;
 FIDELITY.md): the critic maximises E f(x) - E f(g(z)), so its loss is the negative of that.
 """
 
@@ -22,14 +23,14 @@ class WGAN:
 
     def critic_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         """Line 5: the negated EM estimate and its halves (kept on the device, 0-d tensors)."""
-        score_real, score_fake = real.mean(), fake.mean()
+        score_real, score_fake = real.mean(-1), fake.mean(-1)  # per run of an ensemble
         em = score_real - score_fake
         return -em, {"estimate/em": em.detach(), "critic/score_real": score_real.detach(),
                      "critic/score_fake": score_fake.detach()}
 
     def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
         """Line 10: the generator follows -grad E f(g(z))."""
-        return -fake.mean()
+        return -fake.mean(-1)
 
 
 class GAN:
@@ -40,14 +41,14 @@ class GAN:
 
     def critic_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         """-L(D, g) with L = E log D(x) + E log(1 - D(g(z))), D = sigmoid(logits)."""
-        loss_real = F.softplus(-real).mean()  # -E log D(x)
-        loss_fake = F.softplus(fake).mean()  # -E log(1 - D(g(z)))
+        loss_real = F.softplus(-real).mean(-1)  # -E log D(x)
+        loss_fake = F.softplus(fake).mean(-1)  # -E log(1 - D(g(z)))
         loss = loss_real + loss_fake
         # Sec. 4.3: 1/2 L(D, g) + log 2 is a lower bound of JS(P_r, P_g)
         js = -0.5 * loss.detach() + math.log(2.0)
-        return loss, {"estimate/js": js, "critic/score_real": real.mean().detach(),
-                      "critic/score_fake": fake.mean().detach()}
+        return loss, {"estimate/js": js, "critic/score_real": real.mean(-1).detach(),
+                      "critic/score_fake": fake.mean(-1).detach()}
 
     def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
         """-log D trick (Goodfellow et al. 2014): minimise -E log D(g(z))."""
-        return F.softplus(-fake).mean()
+        return F.softplus(-fake).mean(-1)

@@ -8,6 +8,8 @@ joins the sweep's parent MLflow run as a child.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import logging
 import random
 import sys
@@ -46,9 +48,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_optimizer(cfg: DictConfig, params, lr: float | None) -> torch.optim.Optimizer:
-    """torch.optim from conf/optimizer (a `_partial_` target); per-network lr falls back to optimizer.lr."""
+    """torch.optim from conf/optimizer (a `_partial_` target); per-network lr falls back to optimizer.lr. Steps run
+    as multi-tensor (foreach) kernels where the optimiser has them: fewer calls per step, bitwise the same update
+    (PyTorch picks them by itself only on CUDA)."""
     kwargs = {k: v for k, v in OmegaConf.to_container(cfg).items() if k not in ("lr_critic", "lr_generator")}
-    return build(kwargs)(params, lr=lr if lr is not None else cfg.lr)
+    optimizer = build(kwargs)
+    if "foreach" in inspect.signature(optimizer.func).parameters:
+        optimizer = functools.partial(optimizer, foreach=True)
+    return optimizer(params, lr=lr if lr is not None else cfg.lr)
 
 
 def run_tags(cfg: DictConfig, choices: Mapping[str, str], command: str | None = None,
@@ -113,6 +120,23 @@ def run_study(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, comman
     return finished(tracker, "FINISHED", None, 0, metrics)
 
 
+def build_parts(cfg: DictConfig) -> tuple[TrainState, Any, Any, Any, Any]:
+    """Seed, then data, networks, optimisers, objective, constraint and evaluator for a validated config."""
+    seed_everything(cfg.train.seed)
+    device = resolve_device(cfg.train.device)
+    data = build_data(cfg.data, device)
+    generator = build_generator(cfg.arch, data.shape).to(device)
+    critic = build_critic(cfg.critic, data.shape).to(device)
+    state = TrainState(generator, critic,
+                       make_optimizer(cfg.optimizer, generator.parameters(), cfg.optimizer.lr_generator),
+                       make_optimizer(cfg.optimizer, critic.parameters(), cfg.optimizer.lr_critic))
+    objective, constraint = build(cfg.objective), build(cfg.constraint)
+    evaluator = build_evaluator(cfg.eval, data, cfg.arch.nz, cfg.train.seed)
+    log.info("generator %s params, critic %s params, device %s", f"{n_params(generator):,}",
+             f"{n_params(critic):,}", device)
+    return state, data, objective, constraint, evaluator
+
+
 def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str | None = None,
         parent: Parent | None = None) -> dict[str, Any]:
     """Validate, resume or skip, build, then train one run under tracking. Returns the run id, status (SKIPPED when
@@ -129,19 +153,9 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.study is not None:
         return run_study(cfg, choices, out_dir, command, parent, resume)
-    seed_everything(cfg.train.seed)
-    device = resolve_device(cfg.train.device)
-    data = build_data(cfg.data, device)
-    generator = build_generator(cfg.arch, data.shape).to(device)
-    critic = build_critic(cfg.critic, data.shape).to(device)
-    state = TrainState(generator, critic,
-                       make_optimizer(cfg.optimizer, generator.parameters(), cfg.optimizer.lr_generator),
-                       make_optimizer(cfg.optimizer, critic.parameters(), cfg.optimizer.lr_critic))
-    objective, constraint = build(cfg.objective), build(cfg.constraint)
-    evaluator = build_evaluator(cfg.eval, data, cfg.arch.nz, cfg.train.seed)
-    log.info("generator %s params, critic %s params, device %s", f"{n_params(generator):,}",
-             f"{n_params(critic):,}", device)
-
+    if cfg.train.ensemble > 1:
+        return run_ensemble(cfg, choices, out_dir, command, parent)
+    state, data, objective, constraint, evaluator = build_parts(cfg)
     tracker = open_tracker(cfg, choices, command, parent, resume)
     checkpoint = Checkpointer(state, cfg, data, tracker, out_dir)
     with marking_failures(tracker, lambda: f"at generator iteration {state.gen_iter}"):
@@ -163,3 +177,37 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str
             checkpoint()
             tracker.log_generator(state.generator, cfg.arch.nz)
     return finished(tracker, "FAILED" if failure else "FINISHED", failure, state.gen_iter, metrics)
+
+
+def run_ensemble(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str | None = None,
+                 parent: Parent | None = None) -> dict[str, Any]:
+    """train.ensemble=K: K runs trained as one (ensemble.py), each its own MLflow run with the params, tags and
+    description of the single run of its seed, plus tags ensemble=K and ensemble_member=k."""
+    from wgan_repro import ensemble as E
+
+    state, data, objective, constraint, evaluators, members = E.build_ensemble(cfg)
+    trackers = [open_tracker(member, choices, E.member_command(command, member), parent) for member in members]
+    tracker = E.EnsembleTracker(trackers)
+    with marking_failures(tracker, lambda: f"at generator iteration {state.gen_iter}"):
+        for k, (member, member_tracker, evaluator) in enumerate(zip(members, trackers, evaluators)):
+            member_tracker.set_tags({"ensemble": str(cfg.train.ensemble), "ensemble_member": str(k),
+                                     **evaluator.tags()})
+            member_tracker.log_params({**flat_params(member), **evaluator.params()})
+            folder = E.member_dir(out_dir, k)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "config.yaml").write_text(OmegaConf.to_yaml(member))
+            member_tracker.log_artifact(folder / "config.yaml")
+        checkpoint = E.EnsembleCheckpointer(state, data, members, trackers, out_dir)
+        evaluator = E.EnsembleEvaluator(evaluators, trackers)
+        failure, metrics = train(cfg, state, data, objective, constraint, evaluator, tracker, out_dir, checkpoint)
+        evaluator.finish(state.generator, out_dir, tracker)
+        if failure:
+            log.error("ensemble failed: %s", failure)
+        else:
+            checkpoint()
+            for k, member_tracker in enumerate(trackers):
+                member_tracker.log_generator(state.generator.member(k), cfg.arch.nz)
+    results = [finished(t, "FAILED" if failure else "FINISHED", failure, state.gen_iter,
+                        {key: values[k] for key, values in metrics.items()}) for k, t in enumerate(trackers)]
+    return {"run_id": [r["run_id"] for r in results], "status": results[0]["status"], "reason": failure,
+            "gen_iter": state.gen_iter, "metrics": metrics, "members": results}

@@ -6,7 +6,6 @@ Set-up, resuming and tracking live in runner.py, checkpoints in checkpoint.py.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 import time
@@ -33,7 +32,10 @@ def critic_iterations(gen_iter: int, train: DictConfig) -> int:
 
 
 def wants_step_cosine(cfg: DictConfig) -> bool:
-    """train.log_step_cosine, or by default: on for optimisers with momentum (Adam's betas, RMSProp's momentum)."""
+    """train.log_step_cosine, or by default: on for optimisers with momentum (Adam's betas, RMSProp's momentum);
+    never for an ensemble (the cosine is per run)."""
+    if cfg.train.get("ensemble", 1) > 1:
+        return False
     if cfg.train.log_step_cosine is not None:
         return bool(cfg.train.log_step_cosine)
     return "betas" in cfg.optimizer or cfg.optimizer.get("momentum", 0) > 0
@@ -43,18 +45,28 @@ def has_batch_norm(module: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
-def critic_scores(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, joint: bool) -> tuple[torch.Tensor, ...]:
-    """f(real), f(fake), each (m,). joint: one pass over both batches (same result for a critic without batch
-    norm, ~25% faster on CPU); otherwise two passes, so batch norm sees each batch alone (official main.py)."""
+def critic_scores(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, joint: bool, sample_dims: int
+                  ) -> tuple[torch.Tensor, ...]:
+    """f(real), f(fake), each (m,) (or (K, m) for an ensemble of K runs). joint: one pass over both batches (same
+    result for a critic without batch norm, ~25% faster on CPU); otherwise two passes, so batch norm sees each batch
+    alone (official main.py). sample_dims: the dimensions of one sample (the batch is the one before them)."""
     if joint:
-        return critic(torch.cat([real, fake])).split([len(real), len(fake)])
+        return critic(torch.cat([real, fake], dim=-1 - sample_dims)).split([real.shape[-1 - sample_dims]] * 2, -1)
     return critic(real), critic(fake)
 
 
+def prior(data, m: int, nz: int) -> torch.Tensor:
+    """A batch of z ~ N(0, I), (m, nz); an ensemble's data draws one per member, each from its own stream."""
+    if hasattr(data, "prior"):
+        return data.prior(m, nz)
+    return torch.randn(m, nz, device=data.device)
+
+
 def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, probe: StepCosine | None = None) -> None:
-    """zero_grad, backward, step; a probe (Sec. 4.3's cosine) looks at the parameters around the step."""
+    """zero_grad, backward, step; a probe (Sec. 4.3's cosine) looks at the parameters around the step. An ensemble's
+    loss holds one value per member: their sum gives each member its own gradient."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.sum().backward()
     if probe is not None:
         probe.before_step()
     optimizer.step()
@@ -72,7 +84,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
     """Algorithm 1 until cfg.train.iterations generator iterations; returns (why it failed or None, last eval).
     `checkpoint` saves the state every train.checkpoint_every iterations (default: at each evaluation)."""
     generator, critic = state.generator, state.critic
-    m, nz, device = cfg.train.batch_size, cfg.arch.nz, data.device
+    m, nz, sample_dims = cfg.train.batch_size, cfg.arch.nz, len(data.shape)
     joint = not has_batch_norm(critic)
     history = MetricHistory(cfg.train.divergence_threshold)
     probe = StepCosine(critic.parameters()) if wants_step_cosine(cfg) else None
@@ -86,16 +98,16 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
         for _ in range(critic_iterations(gen_iter, cfg.train)):
             constraint.before(critic)  # official main.py clamps here (constraint.when=before)
             x = data.sample(m)  # line 3: a batch of real data, (m, *shape)
-            z = torch.randn(m, nz, device=device)  # line 4: a batch of priors, (m, nz)
+            z = prior(data, m, nz)  # line 4: a batch of priors, (m, nz)
             with torch.no_grad():
                 fake = generator(z)
-            loss_critic, stats = objective.critic_loss(*critic_scores(critic, x, fake, joint))  # line 5
+            loss_critic, stats = objective.critic_loss(*critic_scores(critic, x, fake, joint, sample_dims))  # line 5
             step(state.opt_critic, loss_critic, probe)  # line 6: RMSProp (or the configured optimiser)
             constraint.after(critic)  # line 7: w <- clip(w, -c, c)
 
         # -- Algorithm 1, lines 9-11: train the generator ------------------------------------
         critic.requires_grad_(False)  # no critic gradients needed for the generator's step
-        z = torch.randn(m, nz, device=device)  # line 9
+        z = prior(data, m, nz)  # line 9
         loss_generator = objective.generator_loss(critic(generator(z)))  # line 10
         step(state.opt_generator, loss_generator)  # line 11
         state.gen_iter = done = gen_iter + 1
@@ -114,7 +126,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
             metrics = evaluator(done, generator, critic, out_dir, tracker)
             tracker.log_metrics(metrics, step=done)
             tracker.flush()
-            log.info("iter %d: %s", done, "  ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            log.info("iter %d: %s", done, "  ".join(f"{k}={fmt(v)}" for k, v in metrics.items()))
         if saving:
             checkpoint()
         bar.update(1)
@@ -140,20 +152,26 @@ class MetricHistory:
         if not self.steps:
             return None
         keys = list(self.rows[0])
-        values = torch.stack([torch.stack([row[k] for row in self.rows]) for k in keys]).float().cpu()  # (K, T)
+        values = torch.stack([torch.stack([row[k] for row in self.rows]) for k in keys]).float().cpu()  # (keys, T[, K])
         now = time.perf_counter()
         rate = len(self.steps) / max(now - self.since, 1e-9)
         failure = None
         for t, step_ in enumerate(self.steps):
-            row = {k: float(values[i, t]) for i, k in enumerate(keys)}
+            row = {k: values[i, t] for i, k in enumerate(keys)}  # 0-d, or one value per member of an ensemble
             tracker.log_metrics(row, step=step_)
-            bad = {k: v for k, v in row.items() if not math.isfinite(v) or abs(v) > self.threshold}
+            bad = {k: v for k, v in row.items() if not (v.isfinite().all() and v.abs().max() <= self.threshold)}
             if bad and failure is None:
-                listed = ", ".join(f"{k}={v:.4g}" for k, v in bad.items())
+                listed = ", ".join(f"{k}={fmt(v)}" for k, v in bad.items())
                 failure = f"diverged at generator iteration {step_}: {listed}"
         tracker.log_metrics({"perf/gen_iters_per_s": rate}, step=self.steps[-1])
         tracker.flush()
-        bar.set_postfix({estimate_key.split("/")[1]: f"{float(values[keys.index(estimate_key), -1]):.4f}"}
+        bar.set_postfix({estimate_key.split("/")[1]: fmt(values[keys.index(estimate_key), -1])}
                         if estimate_key in keys else {})
         self.steps, self.rows, self.since = [], [], now
         return failure
+
+
+def fmt(value: float | torch.Tensor | list[float]) -> str:
+    """A metric for the log: 4 significant digits; an ensemble's values as a list."""
+    values = torch.as_tensor(value, dtype=torch.float64).flatten().tolist()
+    return f"{values[0]:.4g}" if len(values) == 1 else "[" + " ".join(f"{v:.3g}" for v in values) + "]"

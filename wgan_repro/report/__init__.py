@@ -76,7 +76,8 @@ def artifacts(uri: str, runs: pd.DataFrame, tmp: Path) -> tuple[pd.Series, dict[
             for name in ("fig1_parallel_lines", "fig3_optimal_critic"):
                 if (p := download_artifact(uri, rid, f"figures/{name}.png", where)) is not None:
                     images["studies"][name] = p
-        elif r.get("tags.data") in tables.TOY_DATA and seed0 and str(r.get("tags.sweep")).split("@")[0] != tables.OPTIMIZER_SWEEP:
+        elif (r.get("tags.data") in tables.TOY_DATA and seed0
+              and str(r.get("tags.sweep")).split("@")[0] != tables.OPTIMIZER_SWEEP):
             iterations, every = int(r["params.train.iterations"]), int(r["params.eval.every"])
             if (p := download_artifact(uri, rid, f"figures/samples_{iterations:07d}.png", where)) is not None:
                 images["toy"][label] = p

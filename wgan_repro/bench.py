@@ -1,0 +1,290 @@
+"""`python -m wgan_repro.bench [bench.settings=[toy,dcgan32]] [bench.out=FILE] [bench.overrides=[...]]`
+
+Generator iterations per second of the harness's loop (`train.train`, with its MLflow tracking) and of a plain
+reference loop written the way the official code writes it (one Python loop, `.item()` per step, a clamp per
+parameter), on the same models, algorithm, batch and device, in one process. Each figure is the median of
+several repeats after a warm-up. Also: FLOPs per generator iteration (torch.utils.flop_counter), the achieved
+FLOP/s against a large matmul's, measured here at the same precision, and the shares of a default run's time
+that tracking and evaluation take. Settings (conf/bench.yaml):
+
+  toy             the default run: 8 Gaussians, MLP 3x512, batch 64, n_critic 5, no warm-up
+  toy_ensemble16  16 such runs as one batched ensemble (train.ensemble=16), against 16 sequential plain runs
+  dcgan32         digits 1x32x32, DCGAN generator and critic, batch 64
+  dcgan64         stacked digits 3x64x64, DCGAN generator and critic, batch 64
+
+A benchmark, not a test: it prints figures and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from wgan_repro.config import CONF_DIR, compose, validate
+from wgan_repro.runner import build_parts, resolve_device
+from wgan_repro.tracking import MLflowTracker
+from wgan_repro.train import train
+
+log = logging.getLogger(__name__)
+
+SETTINGS = {
+    "toy": [],
+    "toy_ensemble16": ["train.ensemble=16"],
+    "dcgan32": ["data=digits", "arch=dcgan", "critic=dcgan"],
+    "dcgan64": ["data=stacked_digits", "data.image_size=64", "arch=dcgan", "critic=dcgan"],
+}
+COMMON = ["train.warmup=false", "train.progress=false", "eval.figures=false"]
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    bf16 = ", bf16" if "avx512_bf16" in flags or "amx_bf16" in flags else ", no bf16"
+    return f"{cpu_name()} ({torch.get_num_threads()} threads, {isa}{bf16})"
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int = 5) -> float:
+    """FLOP/s of a large square matmul on this device and precision (median of `repeats`)."""
+    n = 8192 if device.type == "cuda" else 2048
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        a @ b
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return 2 * n ** 3 / statistics.median(times)
+
+
+class Timed:
+    """Wraps a tracker or an evaluator and adds up the seconds spent in its calls."""
+
+    def __init__(self, inner: Any, device: torch.device) -> None:
+        self.inner, self.device, self.seconds = inner, device, 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            sync(self.device)
+            start = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                sync(self.device)
+                self.seconds += time.perf_counter() - start
+        return timed
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__getattr__("__call__")(*args, **kwargs)
+
+
+def repeat(segment: Callable[[int], float], iterations: int, repeats: int, budget_s: float) -> tuple[float, int]:
+    """Median generator iterations per second over `repeats` segments, after one warm-up segment that also sizes
+    the segments to about `budget_s` seconds each."""
+    warm = segment(1)
+    n = max(1, min(iterations, int(budget_s / max(warm, 1e-6))))
+    rates = [n / segment(n) for _ in range(repeats)]
+    return statistics.median(rates), n
+
+
+# --------------------------------------------------------------------------- the plain reference loop
+def reference_loop(cfg: DictConfig, device: torch.device, record: list[tuple[float, float]] | None = None,
+                   joint: bool = False) -> Callable[[int], float]:
+    """Algorithm 1 as the official main.py writes it, on freshly built networks of the same config: per-parameter
+    clamp, separate passes on real and fake, `.item()` every step. `record` collects (last critic loss,
+    generator loss) per generator iteration; `joint` scores real and fake in one pass as the harness does for a
+    critic without batch norm (the same numbers up to float rounding), for comparing losses bit for bit."""
+    state, data, objective, _, _ = build_parts(cfg)
+    netG, netD, optG, optD = state.generator, state.critic, state.opt_generator, state.opt_critic
+    m, nz, c = cfg.train.batch_size, cfg.arch.nz, cfg.constraint.get("c")
+
+    def segment(n: int) -> float:
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(n):
+            for p in netD.parameters():
+                p.requires_grad = True
+            for _ in range(cfg.train.n_critic):
+                if c is not None and cfg.constraint.when == "before":
+                    for p in netD.parameters():
+                        p.data.clamp_(-c, c)
+                netD.zero_grad()
+                real = data.sample(m)
+                with torch.no_grad():
+                    fake = netG(torch.randn(m, nz, device=device))
+                scores = netD(torch.cat([real, fake])).split(m) if joint else (netD(real), netD(fake))
+                errD, _ = objective.critic_loss(*scores)
+                errD.backward()
+                optD.step()
+                if c is not None and cfg.constraint.when == "after":
+                    for p in netD.parameters():
+                        p.data.clamp_(-c, c)
+                loss_critic = errD.item()
+            for p in netD.parameters():
+                p.requires_grad = False
+            netG.zero_grad()
+            errG = objective.generator_loss(netD(netG(torch.randn(m, nz, device=device))))
+            errG.backward()
+            optG.step()
+            loss_generator = errG.item()
+            if record is not None:
+                record.append((loss_critic, loss_generator))
+        sync(device)
+        return time.perf_counter() - start
+    return segment
+
+
+def flops_per_iteration(cfg: DictConfig, device: torch.device) -> float:
+    """FLOPs of one generator iteration (n_critic critic steps and one generator step), counted by PyTorch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    segment = reference_loop(cfg, device)
+    with FlopCounterMode(display=False) as counter:
+        segment(1)
+    return float(counter.get_total_flops())
+
+
+# --------------------------------------------------------------------------- the harness's loop
+def harness_loop(cfg: DictConfig, device: torch.device, uri: str) -> tuple[Callable[[int], float], Timed, Timed]:
+    """Segments of `train.train` itself on one state, tracked to a real MLflow store (one run per member of an
+    ensemble); evaluation (which the loop runs at the end of every segment) is timed apart and left out of the
+    rate."""
+    if cfg.train.ensemble > 1:
+        from wgan_repro.ensemble import EnsembleEvaluator, EnsembleTracker, build_ensemble
+
+        state, data, objective, constraint, evaluators, _ = build_ensemble(cfg)
+        members = [MLflowTracker(uri, "bench", f"bench-{k}", {}) for k in range(cfg.train.ensemble)]
+        inner_tracker, evaluator = EnsembleTracker(members), EnsembleEvaluator(evaluators, members)
+    else:
+        state, data, objective, constraint, evaluator = build_parts(cfg)
+        inner_tracker = MLflowTracker(uri, "bench", "bench", {})
+    tracker, timed_eval = Timed(inner_tracker, device), Timed(evaluator, device)
+    out = Path(tempfile.mkdtemp())
+
+    def segment(n: int) -> float:
+        with open_dict(cfg):
+            cfg.train.iterations = state.gen_iter + n
+        before = timed_eval.seconds
+        sync(device)
+        start = time.perf_counter()
+        train(cfg, state, data, objective, constraint, timed_eval, tracker, out, lambda: None)
+        sync(device)
+        return time.perf_counter() - start - (timed_eval.seconds - before)
+    return segment, tracker, timed_eval
+
+
+def bench_setting(name: str, overrides: list[str], device: torch.device, uri: str, repeats: int,
+                  budget_s: float) -> dict[str, Any]:
+    cfg, _ = compose([*COMMON, *SETTINGS[name], *overrides, f"train.device={device.type}"])
+    validate(cfg)
+    eval_every = cfg.eval.every
+    with open_dict(cfg):
+        cfg.eval.every = 10 ** 9  # evaluation runs once per segment (its end) and is timed apart
+        cfg.train.checkpoint_every = 10 ** 9
+    members = cfg.train.ensemble
+    harness, tracker, evaluator = harness_loop(cfg, device, uri)
+    harness_its, n = repeat(harness, 10 ** 6, repeats, budget_s)
+    loop_s = n * repeats / harness_its
+    eval_s = evaluator.seconds / (repeats + 1)  # one evaluation per segment
+    single = OmegaConf.merge(cfg, {"train": {"ensemble": 1}}) if members > 1 else cfg
+    reference_its, _ = repeat(reference_loop(single, device), 10 ** 6, repeats, budget_s)
+    flops = flops_per_iteration(single, device)
+    dtype = torch.bfloat16 if str(cfg.train.get("precision", "fp32")) == "bf16" else torch.float32
+    peak = matmul_peak(device, dtype)
+    per_iter = 1 / harness_its
+    return {
+        "setting": name, "overrides": overrides, "device": device_name(device), "precision": str(dtype),
+        "members": members, "harness_its": harness_its * members, "reference_its": reference_its,
+        "ratio": harness_its * members / reference_its, "flops_per_gen_iter": flops,
+        "harness_flops_per_s": flops * harness_its * members, "reference_flops_per_s": flops * reference_its,
+        "matmul_peak_flops_per_s": peak, "harness_share_of_peak": flops * harness_its * members / peak,
+        "reference_share_of_peak": flops * reference_its / peak,
+        "tracking_share": tracker.seconds / (loop_s + tracker.seconds) if loop_s else 0.0,
+        "eval_share": (eval_s / eval_every) / (per_iter + eval_s / eval_every),
+        "eval_s_per_evaluation": eval_s, "eval_every": eval_every, "segment_iterations": n, "repeats": repeats,
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+    }
+
+
+def table(records: list[dict[str, Any]]) -> str:
+    head = (f"{'setting':15} {'harness it/s':>12} {'plain it/s':>10} {'ratio':>6} {'GFLOP/it':>8} "
+            f"{'harness % peak':>14} {'plain % peak':>12} {'tracking':>8} {'eval':>6}")
+    rows = [head, "-" * len(head)]
+    for r in records:
+        rows.append(f"{r['setting']:15} {r['harness_its']:>12.2f} {r['reference_its']:>10.2f} {r['ratio']:>5.2f}x "
+                    f"{r['flops_per_gen_iter'] / 1e9:>8.2f} {100 * r['harness_share_of_peak']:>13.0f}% "
+                    f"{100 * r['reference_share_of_peak']:>11.0f}% {100 * r['tracking_share']:>7.1f}% "
+                    f"{100 * r['eval_share']:>5.1f}%")
+    return "\n".join(rows)
+
+
+def parse(argv: list[str]) -> DictConfig:
+    """conf/bench.yaml with `key=value` overrides (composing training configs inside needs Hydra's global state, so
+    the benchmark reads its own few keys with OmegaConf); an unknown key is refused with the allowed ones."""
+    cfg = OmegaConf.load(CONF_DIR / "bench.yaml")
+    OmegaConf.set_struct(cfg, True)
+    try:
+        return OmegaConf.merge(cfg, OmegaConf.from_dotlist(argv))
+    except Exception as exc:  # noqa: BLE001 - omegaconf's errors for unknown keys and bad values
+        raise SystemExit(f"error: {exc}; allowed: " + ", ".join(f"bench.{k}" for k in cfg.bench)) from None
+
+
+def main(argv: list[str]) -> None:
+    b = parse(argv).bench
+    unknown = [s for s in b.settings if s not in SETTINGS]
+    if unknown:
+        print(f"error: bench.settings={list(b.settings)}: unknown {unknown}; allowed: {sorted(SETTINGS)}",
+              file=sys.stderr)
+        sys.exit(2)
+    device = resolve_device(b.device)
+    logging.getLogger("wgan_repro").setLevel(logging.WARNING)
+    records = []
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = f"sqlite:///{tmp}/bench.db"
+        for name in b.settings:
+            print(f"timing {name} ...", file=sys.stderr, flush=True)
+            records.append(bench_setting(name, list(b.overrides), device, uri, b.repeats, b.segment_seconds))
+            print(table(records[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    print(f"device: {records[0]['device'] if records else device}; torch {torch.__version__}; medians of "
+          f"{b.repeats} repeats after a warm-up; matmul peak {records[0]['matmul_peak_flops_per_s'] / 1e9:.0f} "
+          f"GFLOP/s" if records else "")
+    print(table(records))
+    if b.out:
+        Path(b.out).write_text(json.dumps(records, indent=1))
+        print(f"records: {b.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
