@@ -38,12 +38,12 @@ from wgan_repro.train import train
 log = logging.getLogger(__name__)
 
 SETTINGS = {
-    "toy": [],
-    "toy_ensemble16": ["train.ensemble=16"],
+    "toy": ["eval.figures=false"],
+    "toy_ensemble16": ["eval.figures=false", "train.ensemble=16"],
     "dcgan32": ["data=digits", "arch=dcgan", "critic=dcgan"],
     "dcgan64": ["data=stacked_digits", "data.image_size=64", "arch=dcgan", "critic=dcgan"],
 }
-COMMON = ["train.warmup=false", "train.progress=false", "eval.figures=false"]
+COMMON = ["train.warmup=false", "train.progress=false"]
 
 
 def sync(device: torch.device) -> None:
@@ -218,9 +218,11 @@ def bench_setting(name: str, overrides: list[str], device: torch.device, uri: st
     harness_its, n = repeat(harness, 10 ** 6, repeats, budget_s)
     loop_s = n * repeats / harness_its
     eval_s = evaluator.seconds / (repeats + 1)  # one evaluation per segment
-    single = OmegaConf.merge(cfg, {"train": {"ensemble": 1}}) if members > 1 else cfg
-    reference_its, _ = repeat(reference_loop(single, device), 10 ** 6, repeats, budget_s)
-    flops = flops_per_iteration(single, device)
+    # the plain loop: one run, fp32, eager, default memory format, whatever the harness was given
+    plain = OmegaConf.merge(cfg, {"train": {"ensemble": 1, "compile": False, "precision": "fp32",
+                                            "channels_last": False}})
+    reference_its, _ = repeat(reference_loop(plain, device), 10 ** 6, repeats, budget_s)
+    flops = flops_per_iteration(plain, device)
     dtype = torch.bfloat16 if str(cfg.train.get("precision", "fp32")) == "bf16" else torch.float32
     peak = matmul_peak(device, dtype)
     per_iter = 1 / harness_its

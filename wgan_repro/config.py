@@ -31,6 +31,11 @@ def knob(default: Any, doc: str, *, gt: float | None = None, ge: float | None = 
     return field(default=default, metadata=meta)
 
 
+class Precision(str, enum.Enum):
+    fp32 = "fp32"  # everything in float32 (the default; the results the tests pin)
+    bf16 = "bf16"  # forward passes under torch.autocast(bfloat16): fast on GPUs and CPUs with bf16 instructions
+
+
 class Device(str, enum.Enum):
     auto = "auto"
     cpu = "cpu"
@@ -67,6 +72,11 @@ class TrainConfig:
                                        "continues); or the path of a checkpoint.pt to continue (same MLflow run)")
     checkpoint_every: Optional[int] = knob(None, "generator iterations between checkpoints (written atomically, "
                                                  "logged to MLflow); null: at each evaluation", ge=1)
+    compile: bool = knob(False, "torch.compile the generator's and critic's forward passes (changes float rounding; "
+                                "first iterations pay the compilation)")
+    precision: Precision = knob(Precision.fp32, "fp32, or bf16: forward passes under autocast (changes the numbers; "
+                                                "slower on CPUs without bf16 instructions)")
+    channels_last: bool = knob(False, "DCGAN networks in channels_last memory format (faster convolutions on GPUs)")
     ensemble: int = knob(1, "train this many toy runs (seeds seed .. seed+K-1) as one batched computation, each "
                             "its own MLflow run, as if run alone (MLP generator and critic, toy data)", ge=1)
 

@@ -5,6 +5,7 @@ Set-up, resuming and tracking live in runner.py, checkpoints in checkpoint.py.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -84,8 +85,9 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
     """Algorithm 1 until cfg.train.iterations generator iterations; returns (why it failed or None, last eval).
     `checkpoint` saves the state every train.checkpoint_every iterations (default: at each evaluation)."""
     generator, critic = state.generator, state.critic
-    m, nz, sample_dims = cfg.train.batch_size, cfg.arch.nz, len(data.shape)
+    m, nz, sample_dims, device = cfg.train.batch_size, cfg.arch.nz, len(data.shape), data.device
     joint = not has_batch_norm(critic)
+    amp = functools.partial(torch.autocast, device.type, torch.bfloat16, enabled=cfg.train.precision == "bf16")
     history = MetricHistory(cfg.train.divergence_threshold)
     probe = StepCosine(critic.parameters()) if wants_step_cosine(cfg) else None
     metrics: dict[str, float] = {}
@@ -99,16 +101,18 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
             constraint.before(critic)  # official main.py clamps here (constraint.when=before)
             x = data.sample(m)  # line 3: a batch of real data, (m, *shape)
             z = prior(data, m, nz)  # line 4: a batch of priors, (m, nz)
-            with torch.no_grad():
+            with torch.no_grad(), amp():
                 fake = generator(z)
-            loss_critic, stats = objective.critic_loss(*critic_scores(critic, x, fake, joint, sample_dims))  # line 5
+            with amp():  # train.precision=bf16: forward passes in bfloat16 (a no-op by default)
+                loss_critic, stats = objective.critic_loss(*critic_scores(critic, x, fake, joint, sample_dims))  # 5
             step(state.opt_critic, loss_critic, probe)  # line 6: RMSProp (or the configured optimiser)
             constraint.after(critic)  # line 7: w <- clip(w, -c, c)
 
         # -- Algorithm 1, lines 9-11: train the generator ------------------------------------
         critic.requires_grad_(False)  # no critic gradients needed for the generator's step
         z = prior(data, m, nz)  # line 9
-        loss_generator = objective.generator_loss(critic(generator(z)))  # line 10
+        with amp():
+            loss_generator = objective.generator_loss(critic(generator(z)))  # line 10
         step(state.opt_generator, loss_generator)  # line 11
         state.gen_iter = done = gen_iter + 1
 
