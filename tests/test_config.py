@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf.errors import ValidationError
 
 from conftest import CONF, compose
-from wgan_repro.config import ConfigError, validate
+from wgan_repro.config import ConfigError, ensemble_members, validate
 
 GROUP_CHOICES = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml")) for g in
                  ("arch", "critic", "objective", "constraint", "optimizer", "data")}
@@ -71,6 +72,28 @@ def test_bad_betas_are_rejected() -> None:
     cfg, _ = compose("optimizer=adam", "optimizer.betas=[0.5,1.5]")
     with pytest.raises(ConfigError, match="optimizer.betas"):
         validate(cfg)
+
+
+@pytest.mark.parametrize("overrides,needle", [
+    (["train.ensemble=4", "arch=dcgan"], "train.ensemble=4 needs arch=mlp; got arch._target_="),
+    (["train.ensemble=2", "data=digits"], "needs toy data"),
+    (["train.ensemble=2", "train.resume=auto"], "an ensemble starts afresh"),
+    (["train.ensemble=2", "train.log_step_cosine=true"], "the cosine is per run"),
+    (["train.ensemble_lr=[1e-4,0]"], "train.ensemble_lr=[0.0001, 0.0]: every learning rate must be > 0"),
+    (["train.ensemble_lr=[1e-4,1e-3]", "optimizer.lr_critic=1e-4"], "optimizer.lr_critic=0.0001 overrides it"),
+])
+def test_ensembles_refuse_what_they_cannot_do(overrides: list[str], needle: str) -> None:
+    cfg, _ = compose(*overrides)
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        validate(cfg)
+
+
+def test_ensemble_members_cross_learning_rates_with_seeds() -> None:
+    cfg, _ = compose("train.ensemble=2", "train.seed=7", "train.ensemble_lr=[1e-4,1e-3]")
+    assert ensemble_members(cfg) == [(7, 1e-4), (8, 1e-4), (7, 1e-3), (8, 1e-3)]
+    cfg, _ = compose("train.ensemble=3")
+    assert ensemble_members(cfg) == [(0, None), (1, None), (2, None)]
+    assert ensemble_members(compose()[0]) == [(0, None)]  # the default: one plain run
 
 
 def test_unknown_choice_lists_the_available_ones() -> None:

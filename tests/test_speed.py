@@ -48,25 +48,27 @@ def test_harness_losses_equal_the_plain_loop(extra: list[str], tmp_path) -> None
 
 
 def test_an_ensemble_member_equals_the_single_run_of_its_seed(tmp_path, mlflow_uri) -> None:
-    """train.ensemble=3 at seed 5: member k logs, to its own MLflow run, what the single run at seed 5+k logs, and
-    ends with its weights, up to float rounding (batched matmuls sum in another order)."""
+    """train.ensemble=2 x train.ensemble_lr=[5e-5,1e-3] at seed 5: member k logs, to its own MLflow run, what the
+    single run at its seed and learning rate logs, and ends with its weights and optimiser state, up to float
+    rounding (batched matmuls sum in another order)."""
     from mlflow.tracking import MlflowClient
 
     common = ["train.warmup=false", "train.iterations=8", "train.log_every=4", "eval.every=4", "eval.n_samples=200",
               "eval.w1_points=100", "arch.hidden=32", "critic.hidden=32", "train.progress=false",
               "eval.figures=false", f"tracking.uri={mlflow_uri}", "tracking.experiment=ensemble"]
-    cfg, choices = compose(*common, "train.ensemble=3", "train.seed=5")
-    together = run(cfg, choices, tmp_path / "ensemble", command="python -m wgan_repro train.ensemble=3 train.seed=5")
-    assert together["status"] == "FINISHED" and len(together["run_id"]) == 3
+    command = "python -m wgan_repro train.ensemble=2 train.ensemble_lr=[5e-5,1e-3] train.seed=5"
+    cfg, choices = compose(*common, *command.split()[3:])
+    together = run(cfg, choices, tmp_path / "ensemble", command=command)
+    assert together["status"] == "FINISHED" and len(together["run_id"]) == 4
     client = MlflowClient(mlflow_uri)
-    for k, run_id in enumerate(together["run_id"]):
-        cfg, choices = compose(*common, f"train.seed={5 + k}")
+    for k, (run_id, (seed, lr)) in enumerate(zip(together["run_id"], [(5, 5e-5), (6, 5e-5), (5, 1e-3), (6, 1e-3)])):
+        cfg, choices = compose(*common, f"train.seed={seed}", f"optimizer.lr={lr}")
         alone = run(cfg, choices, tmp_path / f"alone{k}")
         member, single = client.get_run(run_id), client.get_run(alone["run_id"])
-        assert member.data.params == single.data.params  # the config of the single run, seed included
+        assert member.data.params == single.data.params  # the config of the single run, seed and lr included
         assert member.data.tags["config_hash"] == single.data.tags["config_hash"]
-        assert member.data.tags["ensemble_member"] == str(k)
-        assert member.data.tags["mlflow.note.content"].endswith(f"train.seed={5 + k}`")
+        assert member.data.tags["ensemble_member"] == str(k) and member.data.tags["ensemble"] == "4"
+        assert member.data.tags["mlflow.note.content"].endswith(f"train.seed={seed} optimizer.lr={lr}`")
         for key in ("loss/critic", "loss/generator", "estimate/em", "eval/w1"):
             got = [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)]
             want = [m.value for m in sorted(client.get_metric_history(alone["run_id"], key), key=lambda m: m.step)]
@@ -74,6 +76,54 @@ def test_an_ensemble_member_equals_the_single_run_of_its_seed(tmp_path, mlflow_u
         a = torch.load(tmp_path / "ensemble" / f"member{k}" / "checkpoint.pt", weights_only=False)
         b = torch.load(tmp_path / f"alone{k}" / "checkpoint.pt", weights_only=False)
         assert a["gen_iter"] == b["gen_iter"] == 8
-        for part in ("generator", "critic"):
-            assert all(torch.allclose(a[part][n], b[part][n], rtol=1e-4, atol=1e-6) for n in b[part])
+        for part in ("generator", "critic"):  # RMSProp moves a weight whose gradient is rounding noise by ~lr a step
+            assert all(torch.allclose(a[part][n], b[part][n], rtol=1e-4, atol=lr) for n in b[part])
+        for part in ("opt_generator", "opt_critic"):  # the single run's optimiser state: groups, lr, square_avg
+            assert a[part]["param_groups"] == b[part]["param_groups"]
+            assert a[part]["state"].keys() == b[part]["state"].keys()
+            for i, st in b[part]["state"].items():
+                assert all(torch.allclose(a[part]["state"][i][n], v, rtol=1e-3, atol=1e-9) for n, v in st.items())
         assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])  # the member's stream is where the run's would be
+
+
+def test_a_diverging_member_fails_alone(tmp_path, mlflow_uri) -> None:
+    """An ensemble over learning rates in which one diverges: that member is FAILED with its reason and keeps no
+    checkpoint past its last good state; the others train on to the end, FINISHED, each with its checkpoint."""
+    from mlflow.tracking import MlflowClient
+
+    cfg, choices = compose("train.warmup=false", "train.iterations=40", "train.log_every=5", "eval.every=20",
+                           "eval.n_samples=200", "eval.w1_points=100", "arch.hidden=32", "critic.hidden=32",
+                           "train.progress=false", "eval.figures=false", f"tracking.uri={mlflow_uri}",
+                           "tracking.experiment=ensemble_diverge", "train.ensemble_lr=[5e-5,1e4,1e-4]")
+    result = run(cfg, choices, tmp_path)
+    assert result["status"] == "FAILED" and [m["status"] for m in result["members"]] == ["FINISHED", "FAILED",
+                                                                                         "FINISHED"]
+    assert result["members"][1]["reason"].startswith("diverged at generator iteration")
+    client = MlflowClient(mlflow_uri)
+    runs = [client.get_run(run_id) for run_id in result["run_id"]]
+    assert [r.info.status for r in runs] == ["FINISHED", "FAILED", "FINISHED"]
+    assert runs[1].data.tags["status_reason"] == result["members"][1]["reason"]
+    for k in (0, 2):
+        steps = [m.step for m in client.get_metric_history(runs[k].info.run_id, "estimate/em")]
+        assert sorted(steps) == list(range(1, 41))
+        assert torch.load(tmp_path / f"member{k}" / "checkpoint.pt", weights_only=False)["gen_iter"] == 40
+    assert not (tmp_path / "member1" / "checkpoint.pt").exists()  # it diverged before its first checkpoint
+
+
+def test_the_benchmark_times_both_loops_and_refuses_unknown_settings(mlflow_uri, capsys) -> None:
+    """One short toy record with every field the README's table reads; an unknown setting exits 2 naming the
+    allowed ones."""
+    from wgan_repro import bench
+
+    record = bench.bench_setting("toy", ["arch.hidden=32", "critic.hidden=32"], torch.device("cpu"), mlflow_uri,
+                                 repeats=1, budget_s=0.05)
+    assert record["harness_its"] > 0 and record["reference_its"] > 0
+    assert record["ratio"] == pytest.approx(record["harness_its"] / record["reference_its"])
+    # 3 hidden layers of 32 on 2-D data: a generator iteration is a few MFLOP, well under the 3x512 default's 2.7 G
+    assert 1e6 < record["flops_per_gen_iter"] < 1e8
+    assert 0 < record["harness_share_of_peak"] < 1 and 0 <= record["tracking_share"] < 1
+    assert "toy" in bench.table([record])
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["bench.settings=[toy,nope]"])
+    assert exit_.value.code == 2 and "allowed: ['dcgan32', 'dcgan64', 'toy', 'toy_ensemble16']" in \
+        capsys.readouterr().err

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from wgan_repro.config import CONF_DIR, compose, validate
+from wgan_repro.config import CONF_DIR, compose, ensemble_members, validate
 from wgan_repro.runner import build_parts, resolve_device
 from wgan_repro.tracking import MLflowTracker
 from wgan_repro.train import train
@@ -110,6 +110,23 @@ class Timed:
         return self.__getattr__("__call__")(*args, **kwargs)
 
 
+class EvaluatedOnce:
+    """The evaluator, timed at its first call only: every segment ends with an evaluation, which a real run does
+    once per eval.every iterations; later calls return the first call's metrics."""
+
+    def __init__(self, inner: Any, device: torch.device) -> None:
+        self.timed, self.metrics = Timed(inner, device), None
+
+    @property
+    def seconds(self) -> float:
+        return self.timed.seconds
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.metrics is None:
+            self.metrics = self.timed(*args, **kwargs)
+        return self.metrics
+
+
 def repeat(segment: Callable[[int], float], iterations: int, repeats: int, budget_s: float) -> tuple[float, int]:
     """Median generator iterations per second over `repeats` segments, after one warm-up segment that also sizes
     the segments to about `budget_s` seconds each."""
@@ -177,32 +194,43 @@ def flops_per_iteration(cfg: DictConfig, device: torch.device) -> float:
 
 
 # --------------------------------------------------------------------------- the harness's loop
-def harness_loop(cfg: DictConfig, device: torch.device, uri: str) -> tuple[Callable[[int], float], Timed, Timed]:
+def harness_loop(cfg: DictConfig, device: torch.device, uri: str
+                 ) -> tuple[Callable[[int], float], dict[str, float], EvaluatedOnce]:
     """Segments of `train.train` itself on one state, tracked to a real MLflow store (one run per member of an
     ensemble); evaluation (which the loop runs at the end of every segment) is timed apart and left out of the
-    rate."""
-    if cfg.train.ensemble > 1:
+    rate. Returns the segment function, the running totals of loop and tracking seconds, and the evaluator."""
+    members = len(ensemble_members(cfg))
+    if members > 1:
         from wgan_repro.ensemble import EnsembleEvaluator, EnsembleTracker, build_ensemble
 
         state, data, objective, constraint, evaluators, _ = build_ensemble(cfg)
-        members = [MLflowTracker(uri, "bench", f"bench-{k}", {}) for k in range(cfg.train.ensemble)]
-        inner_tracker, evaluator = EnsembleTracker(members), EnsembleEvaluator(evaluators, members)
+        inner_tracker = EnsembleTracker([MLflowTracker(uri, "bench", f"bench-{k}", {}) for k in range(members)])
+        evaluator = EnsembleEvaluator(evaluators, inner_tracker)
     else:
         state, data, objective, constraint, evaluator = build_parts(cfg)
         inner_tracker = MLflowTracker(uri, "bench", "bench", {})
-    tracker, timed_eval = Timed(inner_tracker, device), Timed(evaluator, device)
+    tracker, timed_eval = Timed(inner_tracker, device), EvaluatedOnce(evaluator, device)
     out = Path(tempfile.mkdtemp())
+    totals = {"loop_s": 0.0, "tracking_s": 0.0}
 
     def segment(n: int) -> float:
         with open_dict(cfg):
             cfg.train.iterations = state.gen_iter + n
-        before = timed_eval.seconds
+        evaluating, tracking = timed_eval.seconds, tracker.seconds
         sync(device)
         start = time.perf_counter()
         train(cfg, state, data, objective, constraint, timed_eval, tracker, out, lambda: None)
         sync(device)
-        return time.perf_counter() - start - (timed_eval.seconds - before)
-    return segment, tracker, timed_eval
+        spent = time.perf_counter() - start
+        evaluating, tracking = timed_eval.seconds - evaluating, tracker.seconds - tracking
+        # a segment flushes the tracker at its end; a real run once per train.log_every iterations: a segment shorter
+        # than that is charged its share of one flush, as a real run pays it
+        tracking_real = tracking * min(1.0, n / cfg.train.log_every)
+        loop = spent - evaluating - tracking + tracking_real
+        totals["loop_s"] += loop
+        totals["tracking_s"] += tracking_real
+        return loop
+    return segment, totals, timed_eval
 
 
 def bench_setting(name: str, overrides: list[str], device: torch.device, uri: str, repeats: int,
@@ -211,16 +239,15 @@ def bench_setting(name: str, overrides: list[str], device: torch.device, uri: st
     validate(cfg)
     eval_every = cfg.eval.every
     with open_dict(cfg):
-        cfg.eval.every = 10 ** 9  # evaluation runs once per segment (its end) and is timed apart
+        cfg.eval.every = 10 ** 9  # the loop evaluates at every segment's end: timed once (EvaluatedOnce)
         cfg.train.checkpoint_every = 10 ** 9
-    members = cfg.train.ensemble
-    harness, tracker, evaluator = harness_loop(cfg, device, uri)
+    members = len(ensemble_members(cfg))
+    harness, totals, evaluator = harness_loop(cfg, device, uri)
     harness_its, n = repeat(harness, 10 ** 6, repeats, budget_s)
-    loop_s = n * repeats / harness_its
-    eval_s = evaluator.seconds / (repeats + 1)  # one evaluation per segment
+    eval_s = evaluator.seconds  # one evaluation, timed
     # the plain loop: one run, fp32, eager, default memory format, whatever the harness was given
-    plain = OmegaConf.merge(cfg, {"train": {"ensemble": 1, "compile": False, "precision": "fp32",
-                                            "channels_last": False}})
+    plain = OmegaConf.merge(cfg, {"train": {"ensemble": 1, "ensemble_lr": None, "compile": False,
+                                            "precision": "fp32", "channels_last": False}})
     reference_its, _ = repeat(reference_loop(plain, device), 10 ** 6, repeats, budget_s)
     flops = flops_per_iteration(plain, device)
     dtype = torch.bfloat16 if str(cfg.train.get("precision", "fp32")) == "bf16" else torch.float32
@@ -233,7 +260,7 @@ def bench_setting(name: str, overrides: list[str], device: torch.device, uri: st
         "harness_flops_per_s": flops * harness_its * members, "reference_flops_per_s": flops * reference_its,
         "matmul_peak_flops_per_s": peak, "harness_share_of_peak": flops * harness_its * members / peak,
         "reference_share_of_peak": flops * reference_its / peak,
-        "tracking_share": tracker.seconds / (loop_s + tracker.seconds) if loop_s else 0.0,
+        "tracking_share": totals["tracking_s"] / totals["loop_s"],
         "eval_share": (eval_s / eval_every) / (per_iter + eval_s / eval_every),
         "eval_s_per_evaluation": eval_s, "eval_every": eval_every, "segment_iterations": n, "repeats": repeats,
         "torch": torch.__version__, "threads": torch.get_num_threads(),

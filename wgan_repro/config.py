@@ -79,6 +79,9 @@ class TrainConfig:
     channels_last: bool = knob(False, "DCGAN networks in channels_last memory format (faster convolutions on GPUs)")
     ensemble: int = knob(1, "train this many toy runs (seeds seed .. seed+K-1) as one batched computation, each "
                             "its own MLflow run, as if run alone (MLP generator and critic, toy data)", ge=1)
+    ensemble_lr: Optional[list[float]] = knob(None, "with train.ensemble: learning rates (optimizer.lr, both networks) "
+                                                    "crossed with the seeds, one member per (lr, seed); null: every "
+                                                    "member at optimizer.lr")
 
 
 @dataclass
@@ -408,6 +411,13 @@ def command_line(hc: Any, multirun: bool = False) -> str:
     return " ".join(words + launch + list(hc.overrides.task))
 
 
+def ensemble_members(cfg: DictConfig) -> list[tuple[int, float | None]]:
+    """The runs an ensemble trains as (seed, optimizer.lr, or None to keep the config's): seeds seed .. seed+K-1 at
+    each learning rate of train.ensemble_lr in turn (K = train.ensemble). One member: a plain single run."""
+    lrs = list(cfg.train.get("ensemble_lr") or [None])
+    return [(cfg.train.seed + k, lr) for lr in lrs for k in range(cfg.train.get("ensemble", 1))]
+
+
 def _check_ensemble(cfg: DictConfig) -> None:
     """train.ensemble=K stacks K MLP runs on toy data; what it cannot do is refused before any work."""
     k = cfg.train.ensemble
@@ -425,6 +435,14 @@ def _check_ensemble(cfg: DictConfig) -> None:
     if cfg.train.log_step_cosine:
         raise ConfigError(f"train.ensemble={k} with train.log_step_cosine=true: the cosine is per run; allowed: "
                           "false or null")
+    lrs = cfg.train.ensemble_lr
+    if lrs is not None:
+        if any(lr <= 0 for lr in lrs):
+            raise ConfigError(f"train.ensemble_lr={list(lrs)}: every learning rate must be > 0")
+        for key in ("lr_critic", "lr_generator"):
+            if cfg.optimizer.get(key) is not None:
+                raise ConfigError(f"train.ensemble_lr sets optimizer.lr for both networks, but optimizer.{key}="
+                                  f"{cfg.optimizer[key]} overrides it; allowed: optimizer.{key}=null")
 
 
 def validate(cfg: DictConfig) -> None:
@@ -443,7 +461,7 @@ def validate(cfg: DictConfig) -> None:
 
         if not torch.cuda.is_available():
             raise ConfigError("train.device=cuda but no CUDA device is available; allowed: auto, cpu, cuda")
-    if cfg.train.ensemble > 1:
+    if len(ensemble_members(cfg)) > 1:
         _check_ensemble(cfg)
     if cfg.train.resume == "auto" and not cfg.tracking.enabled:
         raise ConfigError("train.resume=auto finds the run in the MLflow store, but tracking.enabled=false; "

@@ -1,21 +1,24 @@
-"""train.ensemble=K: K independent toy runs (seeds seed .. seed+K-1) trained as one batched computation.
+"""train.ensemble=K: K independent toy runs (seeds seed .. seed+K-1; with train.ensemble_lr=[...], those seeds at
+each learning rate) trained as one batched computation.
 
 Each member is built exactly as a single run of its seed would be (same initial weights), then the members'
-weights are stacked (`torch.func.stack_module_state`) and every forward pass is one `vmap` over
-`functional_call`, so the loop in train.py runs once for all of them: one optimiser step, one clamp, one
-batched matmul per layer. Each member keeps its own random stream (a `torch.Generator` in the state the global
-one would be in for a single run of its seed) for data and noise, its own evaluator, MLflow run, figures and
-checkpoint. Up to float rounding (a batched matmul sums in another order) a member equals the single run of its
-seed. Its checkpoint.pt is a single run's: it continues alone with train.resume=<path>.
+weights are stacked (every nn.Linear becomes a StackedLinear: one batched matmul for K layers), so the loop in
+train.py runs once for all of them: one clamp, one batched matmul per layer, one optimiser whose parameter group
+k (member k's slices of the stacked weights, at member k's learning rate) holds exactly the state a single run's
+optimiser would. Each member keeps its own random stream (a `torch.Generator` in the state the global one would
+be in for a single run of its seed) for data and noise, its own evaluator, MLflow run, figures and checkpoint.
+Up to float rounding (a batched matmul sums in another order) a member equals the single run of its seed. Its
+checkpoint.pt is a single run's: it continues alone with train.resume=<path>.
 
-If any member diverges the ensemble stops, and every member is FAILED with the reason, which lists each member's
-value (a sweep over learning rates that may diverge belongs in separate runs).
+A member that diverges is marked FAILED with its reason at the flush that sees it (its last good checkpoint
+stays) and the others go on; the ensemble stops only when every member has failed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -23,37 +26,65 @@ from typing import Any, Iterator, Mapping, Sequence
 import torch
 from omegaconf import DictConfig, open_dict
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
 
 from wgan_repro.checkpoint import Checkpointer, TrainState
+from wgan_repro.config import ensemble_members
 from wgan_repro.runner import build_parts, make_optimizer
 
 log = logging.getLogger(__name__)
 
 
+class StackedLinear(nn.Module):
+    """K nn.Linear layers of one shape as one: weight (K, out, in), bias (K, out); (K, B, in) -> (K, B, out) as one
+    batched matmul, computed feature-major (W x^T, then a transposed view) so that neither the forward nor the
+    backward pass copies a transposed operand (vmap over nn.Linear spends about a quarter of its time in such
+    copies on a CPU)."""
+
+    def __init__(self, layers: Sequence[nn.Linear]) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
+        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias.unsqueeze(-1), self.weight, x.mT).mT
+
+
 class Stacked(nn.Module):
-    """K modules of one architecture as one: parameters stacked to (K, ...), forward (K, B, ...) -> (K, B, ...)."""
+    """K modules of one architecture made of nn.Linear layers and parameter-free ones (the toy MLPs) as one: each
+    Linear becomes a StackedLinear and the module's own forward runs once for all members, (K, B, ...) ->
+    (K, B, ...). Parameters keep the members' names and shapes behind a leading K."""
 
     def __init__(self, modules: Sequence[nn.Module]) -> None:
         super().__init__()
-        params, buffers = stack_module_state(list(modules))
-        if buffers:
+        first = modules[0]
+        if any(True for _ in first.buffers()):
             raise ValueError("Stacked supports modules without buffers (no batch norm)")
-        self.names = list(params)
-        self.stacked = nn.ParameterList([nn.Parameter(params[n].detach().clone()) for n in self.names])
-        self._template = [copy.deepcopy(modules[0]).to("meta")]  # a list: not registered, no meta parameters
+        self.net = copy.deepcopy(first)
+        for name, layer in first.named_modules():
+            if isinstance(layer, nn.Linear):
+                self.net.set_submodule(name, StackedLinear([m.get_submodule(name) for m in modules]))
+            elif any(True for _ in layer.parameters(recurse=False)):
+                raise ValueError(f"Stacked: {name} ({type(layer).__name__}) has parameters; only nn.Linear layers "
+                                 "are stacked")
+        self._template = [copy.deepcopy(first).to("meta")]  # a list: not registered, no meta parameters
+        # member k's parameters: views of the stacked ones, what its optimiser group updates in place
+        self.views = [[p.detach()[k] for p in self.net.parameters()] for k in range(len(modules))]
+        for i, p in enumerate(self.net.parameters()):
+            p.register_post_accumulate_grad_hook(functools.partial(self._hand_out, i))
+
+    def _hand_out(self, i: int, p: torch.Tensor) -> None:
+        """After backward: each member's view of stacked parameter i gets its slice of the gradient."""
+        grad, p.grad = p.grad, None
+        for k, views in enumerate(self.views):
+            views[i].grad = grad[k]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        template = self._template[0]
-
-        def one(params: tuple[torch.Tensor, ...], xk: torch.Tensor) -> torch.Tensor:
-            return functional_call(template, dict(zip(self.names, params)), (xk,))
-        return vmap(one)(tuple(self.stacked), x)
+        return self.net(x)
 
     def member(self, k: int) -> nn.Module:
         """Member k as a plain module (a copy of its current weights), for evaluation and checkpoints."""
-        module = copy.deepcopy(self._template[0]).to_empty(device=self.stacked[0].device)
-        module.load_state_dict({n: p[k].detach().clone() for n, p in zip(self.names, self.stacked)})
+        module = copy.deepcopy(self._template[0]).to_empty(device=self.views[k][0].device)
+        module.load_state_dict({n: p[k].detach().clone() for n, p in self.net.named_parameters()})
         return module
 
 
@@ -81,78 +112,105 @@ def member_value(value: Any, k: int) -> Any:
 
 
 class EnsembleTracker:
-    """One tracker per member behind the single-run interface: per-member values are split among them."""
+    """One tracker per member behind the single-run interface: per-member values are split among them. A member
+    that diverged is finished FAILED at once (`fail`) and left out from then on, while the others go on."""
 
     run_id = None
 
     def __init__(self, trackers: Sequence[Any]) -> None:
         self.trackers = list(trackers)
+        self.failed: dict[int, str] = {}  # member -> why
+
+    def alive(self) -> Iterator[tuple[int, Any]]:
+        return ((k, t) for k, t in enumerate(self.trackers) if k not in self.failed)
+
+    def fail(self, k: int, reason: str) -> None:
+        if k not in self.failed:
+            self.failed[k] = reason
+            self.trackers[k].flush()
+            self.trackers[k].finish("FAILED", reason)
+            log.error("ensemble member %d failed: %s", k, reason)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int) -> None:
-        for k, tracker in enumerate(self.trackers):
+        for k, tracker in self.alive():
             tracker.log_metrics({name: member_value(v, k) for name, v in metrics.items()}, step)
 
     def flush(self) -> None:
-        for tracker in self.trackers:
+        for _, tracker in self.alive():
             tracker.flush()
 
     def finish(self, status: str = "FINISHED", reason: str | None = None) -> None:
-        for tracker in self.trackers:
+        for _, tracker in self.alive():
             tracker.finish(status, reason)
 
 
 class EnsembleEvaluator:
-    """Each member evaluated by the evaluator of its own seed, into its own folder and run; values per member."""
+    """Each member evaluated by the evaluator of its own seed, into its own folder and run; values per member (NaN
+    for a member that failed)."""
 
-    def __init__(self, evaluators: Sequence[Any], trackers: Sequence[Any]) -> None:
-        self.evaluators, self.trackers = list(evaluators), list(trackers)
+    def __init__(self, evaluators: Sequence[Any], tracker: EnsembleTracker) -> None:
+        self.evaluators, self.tracker = list(evaluators), tracker
 
     def __call__(self, gen_iter: int, generator: Stacked, critic: Stacked, out_dir: Path, tracker: Any
                  ) -> dict[str, list[float]]:
-        per_member = [ev(gen_iter, generator.member(k), critic.member(k), member_dir(out_dir, k), self.trackers[k])
-                      for k, ev in enumerate(self.evaluators)]
-        return {key: [m[key] for m in per_member] for key in per_member[0]}
+        per_member = {k: self.evaluators[k](gen_iter, generator.member(k), critic.member(k), member_dir(out_dir, k),
+                                            member_tracker) for k, member_tracker in self.tracker.alive()}
+        keys = next(iter(per_member.values()), {})
+        return {key: [per_member[k][key] if k in per_member else float("nan") for k in range(len(self.evaluators))]
+                for key in keys}
 
     def finish(self, generator: Stacked, out_dir: Path, tracker: Any) -> None:
-        for k, ev in enumerate(self.evaluators):
-            ev.finish(generator.member(k), member_dir(out_dir, k), self.trackers[k])
+        for k, member_tracker in self.tracker.alive():
+            self.evaluators[k].finish(generator.member(k), member_dir(out_dir, k), member_tracker)
 
 
 def member_dir(out_dir: Path, k: int) -> Path:
     return Path(out_dir) / f"member{k}"
 
 
-def member_command(command: str | None, member: DictConfig) -> str | None:
-    """The command that runs member k alone: the ensemble's, without train.ensemble, at the member's seed."""
+def member_command(command: str | None, cfg: DictConfig, k: int) -> str | None:
+    """The command that runs member k alone: the ensemble's, without train.ensemble*, at the member's seed (and
+    learning rate)."""
     if command is None:
         return None
-    words = [w for w in command.split() if not w.startswith(("train.ensemble=", "train.seed="))]
-    return " ".join([*words, f"train.seed={member.train.seed}"])
+    seed, lr = ensemble_members(cfg)[k]
+    drop = ("train.ensemble", "train.seed=", *(("optimizer.lr=",) if lr is not None else ()))
+    words = [w for w in command.split() if not w.startswith(drop)]
+    return " ".join([*words, f"train.seed={seed}", *([f"optimizer.lr={lr}"] if lr is not None else [])])
 
 
 def member_config(cfg: DictConfig, k: int) -> DictConfig:
-    """The single run that member k stands for: seed + k, train.ensemble=1."""
+    """The single run that member k stands for: its seed (and optimizer.lr), train.ensemble=1."""
+    seed, lr = ensemble_members(cfg)[k]
     member = cfg.copy()
     with open_dict(member):
-        member.train.seed = cfg.train.seed + k
-        member.train.ensemble = 1
+        member.train.seed = seed
+        member.train.ensemble, member.train.ensemble_lr = 1, None
+        if lr is not None:
+            member.optimizer.lr = lr
     return member
 
 
+def member_groups(stacked: Stacked, members: Sequence[DictConfig], network: str) -> list[dict[str, Any]]:
+    """One optimiser parameter group per member: its views of the stacked weights, at its learning rate."""
+    return [{"params": stacked.views[k], "lr": m.optimizer.get(f"lr_{network}") or m.optimizer.lr}
+            for k, m in enumerate(members)]
+
+
 def split_optimizer_state(optimizer: torch.optim.Optimizer, k: int) -> dict[str, Any]:
-    """Member k's share of a stacked optimiser's state: every per-parameter tensor indexed at k (step counts, which
-    all members share, kept whole); the state dict a single run's optimiser would have."""
+    """Member k's share of the ensemble's optimiser (its parameter group and that group's state), numbered as the
+    state dict a single run's optimiser has."""
     full = optimizer.state_dict()
-    state = {pid: {name: (v[k].clone() if torch.is_tensor(v) and v.dim() > 0 else v) for name, v in st.items()}
-             for pid, st in full["state"].items()}
-    return {"state": state, "param_groups": full["param_groups"]}
+    group = full["param_groups"][k]
+    state = {i: full["state"][pid] for i, pid in enumerate(group["params"]) if pid in full["state"]}
+    return {"state": state, "param_groups": [{**group, "params": list(range(len(group["params"])))}]}
 
 
 def build_ensemble(cfg: DictConfig) -> tuple[TrainState, EnsembleData, Any, Any, list[Any], list[DictConfig]]:
     """Members built one by one exactly as single runs of their seeds, then stacked; returns the stacked state, the
     ensemble's data, objective, constraint, the members' evaluators and configs."""
     members, generators, critics, streams, evaluators = [], [], [], [], []
-    for k in range(cfg.train.ensemble):
+    for k in range(len(ensemble_members(cfg))):
         member = member_config(cfg, k)
         state, data, objective, constraint, evaluator = build_parts(member)
         stream = torch.Generator(device=data.device)
@@ -165,8 +223,8 @@ def build_ensemble(cfg: DictConfig) -> tuple[TrainState, EnsembleData, Any, Any,
         evaluators.append(evaluator)
     generator, critic = Stacked(generators), Stacked(critics)
     state = TrainState(generator, critic,
-                       make_optimizer(cfg.optimizer, generator.parameters(), cfg.optimizer.lr_generator),
-                       make_optimizer(cfg.optimizer, critic.parameters(), cfg.optimizer.lr_critic))
+                       make_optimizer(cfg.optimizer, member_groups(generator, members, "generator"), None),
+                       make_optimizer(cfg.optimizer, member_groups(critic, members, "critic"), None))
     return state, EnsembleData(data, streams), objective, constraint, evaluators, members
 
 
@@ -175,12 +233,14 @@ class EnsembleCheckpointer:
     random stream), so that it continues alone with train.resume=<path>."""
 
     def __init__(self, state: TrainState, data: EnsembleData, members: Sequence[DictConfig],
-                 trackers: Sequence[Any], out_dir: Path) -> None:
-        self.state, self.data, self.members, self.trackers, self.out_dir = state, data, members, trackers, out_dir
+                 tracker: EnsembleTracker, out_dir: Path) -> None:
+        self.state, self.data, self.members, self.tracker, self.out_dir = state, data, members, tracker, out_dir
 
     def __call__(self) -> None:
+        """Every member still running (a failed one keeps its last good checkpoint)."""
         s = self.state
-        for k, member in enumerate(self.members):
+        for k, member_tracker in self.tracker.alive():
+            member = self.members[k]
             generator, critic = s.generator.member(k), s.critic.member(k)
             single = TrainState(generator, critic,
                                 make_optimizer(member.optimizer, generator.parameters(), member.optimizer.lr_generator),
@@ -189,7 +249,7 @@ class EnsembleCheckpointer:
             single.opt_generator.load_state_dict(split_optimizer_state(s.opt_generator, k))
             single.opt_critic.load_state_dict(split_optimizer_state(s.opt_critic, k))
             with standing_in(self.data.streams[k]):  # the member's stream saved as a single run's global one
-                Checkpointer(single, member, self.data.data, self.trackers[k], member_dir(self.out_dir, k))()
+                Checkpointer(single, member, self.data.data, member_tracker, member_dir(self.out_dir, k))()
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.checkpoint import Checkpointer, Resume, TrainState, config_hash, find_resume
-from wgan_repro.config import build, flat_params, validate
+from wgan_repro.config import build, ensemble_members, flat_params, validate
 from wgan_repro.data import build_data
 from wgan_repro.evaluate import build_evaluator
 from wgan_repro.models import build_critic, build_generator, n_params
@@ -158,7 +158,7 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.study is not None:
         return run_study(cfg, choices, out_dir, command, parent, resume)
-    if cfg.train.ensemble > 1:
+    if len(ensemble_members(cfg)) > 1:
         return run_ensemble(cfg, choices, out_dir, command, parent)
     state, data, objective, constraint, evaluator = build_parts(cfg)
     tracker = open_tracker(cfg, choices, command, parent, resume)
@@ -187,32 +187,40 @@ def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str
 def run_ensemble(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str | None = None,
                  parent: Parent | None = None) -> dict[str, Any]:
     """train.ensemble=K: K runs trained as one (ensemble.py), each its own MLflow run with the params, tags and
-    description of the single run of its seed, plus tags ensemble=K and ensemble_member=k."""
+    description of the single run of its seed (and learning rate), plus tags ensemble=<members> and
+    ensemble_member=k. A member that diverges fails alone."""
     from wgan_repro import ensemble as E
 
     state, data, objective, constraint, evaluators, members = E.build_ensemble(cfg)
-    trackers = [open_tracker(member, choices, E.member_command(command, member), parent) for member in members]
+    trackers = [open_tracker(member, choices, E.member_command(command, cfg, k), parent)
+                for k, member in enumerate(members)]
     tracker = E.EnsembleTracker(trackers)
     with marking_failures(tracker, lambda: f"at generator iteration {state.gen_iter}"):
         for k, (member, member_tracker, evaluator) in enumerate(zip(members, trackers, evaluators)):
-            member_tracker.set_tags({"ensemble": str(cfg.train.ensemble), "ensemble_member": str(k),
+            member_tracker.set_tags({"ensemble": str(len(members)), "ensemble_member": str(k),
                                      **evaluator.tags()})
             member_tracker.log_params({**flat_params(member), **evaluator.params()})
             folder = E.member_dir(out_dir, k)
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "config.yaml").write_text(OmegaConf.to_yaml(member))
             member_tracker.log_artifact(folder / "config.yaml")
-        checkpoint = E.EnsembleCheckpointer(state, data, members, trackers, out_dir)
-        evaluator = E.EnsembleEvaluator(evaluators, trackers)
-        failure, metrics = train(cfg, state, data, objective, constraint, evaluator, tracker, out_dir, checkpoint)
+        checkpoint = E.EnsembleCheckpointer(state, data, members, tracker, out_dir)
+        evaluator = E.EnsembleEvaluator(evaluators, tracker)
+        _, metrics = train(cfg, state, data, objective, constraint, evaluator, tracker, out_dir, checkpoint)
         evaluator.finish(state.generator, out_dir, tracker)
-        if failure:
-            log.error("ensemble failed: %s", failure)
+        checkpoint()  # the members still running (all failed: none)
+        for k, member_tracker in tracker.alive():
+            member_tracker.log_generator(state.generator.member(k), cfg.arch.nz)
+    results = []
+    for k, member_tracker in enumerate(trackers):
+        own = {key: values[k] for key, values in metrics.items()}
+        if k in tracker.failed:  # already finished FAILED when its divergence was seen
+            results.append({"run_id": member_tracker.run_id, "status": "FAILED", "reason": tracker.failed[k],
+                            "gen_iter": state.gen_iter, "metrics": own})
         else:
-            checkpoint()
-            for k, member_tracker in enumerate(trackers):
-                member_tracker.log_generator(state.generator.member(k), cfg.arch.nz)
-    results = [finished(t, "FAILED" if failure else "FINISHED", failure, state.gen_iter,
-                        {key: values[k] for key, values in metrics.items()}) for k, t in enumerate(trackers)]
-    return {"run_id": [r["run_id"] for r in results], "status": results[0]["status"], "reason": failure,
-            "gen_iter": state.gen_iter, "metrics": metrics, "members": results}
+            results.append(finished(member_tracker, "FINISHED", None, state.gen_iter, own))
+    reasons = "; ".join(f"member {k}: {why}" for k, why in sorted(tracker.failed.items()))
+    if reasons:
+        log.error("ensemble: %d of %d members failed: %s", len(tracker.failed), len(trackers), reasons)
+    return {"run_id": [r["run_id"] for r in results], "status": "FAILED" if tracker.failed else "FINISHED",
+            "reason": reasons or None, "gen_iter": state.gen_iter, "metrics": metrics, "members": results}

@@ -19,6 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from wgan_repro.checkpoint import TrainState
+from wgan_repro.config import ensemble_members
 from wgan_repro.diagnostics import StepCosine
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def critic_iterations(gen_iter: int, train: DictConfig) -> int:
 def wants_step_cosine(cfg: DictConfig) -> bool:
     """train.log_step_cosine, or by default: on for optimisers with momentum (Adam's betas, RMSProp's momentum);
     never for an ensemble (the cosine is per run)."""
-    if cfg.train.get("ensemble", 1) > 1:
+    if len(ensemble_members(cfg)) > 1:
         return False
     if cfg.train.log_step_cosine is not None:
         return bool(cfg.train.log_step_cosine)
@@ -159,20 +160,30 @@ class MetricHistory:
         values = torch.stack([torch.stack([row[k] for row in self.rows]) for k in keys]).float().cpu()  # (keys, T[, K])
         now = time.perf_counter()
         rate = len(self.steps) / max(now - self.since, 1e-9)
-        failure = None
+        host = values.tolist()  # one conversion per flush: floats, or one list per step for an ensemble
         for t, step_ in enumerate(self.steps):
-            row = {k: values[i, t] for i, k in enumerate(keys)}  # 0-d, or one value per member of an ensemble
-            tracker.log_metrics(row, step=step_)
-            bad = {k: v for k, v in row.items() if not (v.isfinite().all() and v.abs().max() <= self.threshold)}
-            if bad and failure is None:
-                listed = ", ".join(f"{k}={fmt(v)}" for k, v in bad.items())
-                failure = f"diverged at generator iteration {step_}: {listed}"
+            tracker.log_metrics({k: host[i][t] for i, k in enumerate(keys)}, step=step_)
+        bad = ~(values.isfinite() & (values.abs() <= self.threshold))  # checked at once, (keys, T[, K])
+        if bad.dim() == 2:
+            failure = self.divergence(values, bad, keys)
+        else:  # an ensemble: a member that diverges fails alone, the others go on
+            for k in bad.any(0).any(0).nonzero().flatten().tolist():
+                tracker.fail(k, self.divergence(values[..., k], bad[..., k], keys))
+            failure = "every member diverged" if len(tracker.failed) == bad.shape[-1] else None
         tracker.log_metrics({"perf/gen_iters_per_s": rate}, step=self.steps[-1])
         tracker.flush()
         bar.set_postfix({estimate_key.split("/")[1]: fmt(values[keys.index(estimate_key), -1])}
                         if estimate_key in keys else {})
         self.steps, self.rows, self.since = [], [], now
         return failure
+
+    def divergence(self, values: torch.Tensor, bad: torch.Tensor, keys: list[str]) -> str | None:
+        """Why a run failed: the first step with a value not finite or beyond the threshold, and its bad values."""
+        if not bad.any():
+            return None
+        t = int(bad.any(0).nonzero()[0, 0])
+        listed = ", ".join(f"{k}={fmt(values[i, t])}" for i, k in enumerate(keys) if bad[i, t])
+        return f"diverged at generator iteration {self.steps[t]}: {listed}"
 
 
 def fmt(value: float | torch.Tensor | list[float]) -> str:

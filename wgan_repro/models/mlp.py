@@ -32,7 +32,7 @@ class MLPGenerator(nn.Module):
         x = self.net(z)  # (B, prod(out_shape))
         if self.tanh:
             x = torch.tanh(x)
-        return x.view(z.shape[0], *self.out_shape)
+        return x.unflatten(-1, self.out_shape)  # any leading batch dimensions (an ensemble's (K, B))
 
 
 class MLPCritic(nn.Module):
@@ -44,4 +44,4 @@ class MLPCritic(nn.Module):
         self.net = _mlp(math.prod(self.in_shape), hidden, layers, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.reshape(x.shape[0], -1)).squeeze(1)  # (B,)
+        return self.net(x.flatten(-len(self.in_shape))).squeeze(-1)  # (B,), or (K, B) for an ensemble
