@@ -29,7 +29,7 @@ from torch import nn
 
 from wgan_repro.checkpoint import Checkpointer, TrainState
 from wgan_repro.config import ensemble_members
-from wgan_repro.runner import build_parts, make_optimizer
+from wgan_repro.runner import build_parts, compile_forward, make_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def build_ensemble(cfg: DictConfig) -> tuple[TrainState, EnsembleData, Any, Any,
     members, generators, critics, streams, evaluators = [], [], [], [], []
     for k in range(len(ensemble_members(cfg))):
         member = member_config(cfg, k)
-        state, data, objective, constraint, evaluator = build_parts(member)
+        state, data, objective, constraint, evaluator = build_parts(member, compile_models=False)
         stream = torch.Generator(device=data.device)
         stream.set_state(torch.cuda.get_rng_state(data.device) if data.device.type == "cuda"
                          else torch.get_rng_state())  # where the global stream stands for a single run of this seed
@@ -222,6 +222,8 @@ def build_ensemble(cfg: DictConfig) -> tuple[TrainState, EnsembleData, Any, Any,
         streams.append(stream)
         evaluators.append(evaluator)
     generator, critic = Stacked(generators), Stacked(critics)
+    if cfg.train.compile:  # the stacked networks, not the members
+        compile_forward(generator, critic)
     state = TrainState(generator, critic,
                        make_optimizer(cfg.optimizer, member_groups(generator, members, "generator"), None),
                        make_optimizer(cfg.optimizer, member_groups(critic, members, "critic"), None))

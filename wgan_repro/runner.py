@@ -120,8 +120,15 @@ def run_study(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, comman
     return finished(tracker, "FINISHED", None, 0, metrics)
 
 
-def build_parts(cfg: DictConfig) -> tuple[TrainState, Any, Any, Any, Any]:
-    """Seed, then data, networks, optimisers, objective, constraint and evaluator for a validated config."""
+def compile_forward(*modules: torch.nn.Module) -> None:
+    """train.compile: each module's forward compiled; the modules stay as they are (checkpoints unchanged)."""
+    for module in modules:
+        module.forward = torch.compile(module.forward)
+
+
+def build_parts(cfg: DictConfig, compile_models: bool = True) -> tuple[TrainState, Any, Any, Any, Any]:
+    """Seed, then data, networks, optimisers, objective, constraint and evaluator for a validated config.
+    compile_models=False leaves train.compile to the caller (an ensemble compiles its stacked networks)."""
     seed_everything(cfg.train.seed)
     device = resolve_device(cfg.train.device)
     data = build_data(cfg.data, device)
@@ -129,9 +136,8 @@ def build_parts(cfg: DictConfig) -> tuple[TrainState, Any, Any, Any, Any]:
     critic = build_critic(cfg.critic, data.shape).to(device)
     if cfg.train.channels_last and len(data.shape) == 3:  # images: (C, H, W)
         generator, critic = (m.to(memory_format=torch.channels_last) for m in (generator, critic))
-    if cfg.train.compile:  # the modules stay as they are (checkpoints unchanged); their forward is compiled
-        for module in (generator, critic):
-            module.forward = torch.compile(module.forward)
+    if cfg.train.compile and compile_models:
+        compile_forward(generator, critic)
     state = TrainState(generator, critic,
                        make_optimizer(cfg.optimizer, generator.parameters(), cfg.optimizer.lr_generator),
                        make_optimizer(cfg.optimizer, critic.parameters(), cfg.optimizer.lr_critic))
