@@ -144,3 +144,24 @@ def test_four_writers_on_one_sqlite_store_lose_nothing(mlflow_uri) -> None:
         for i in range(5):
             values = sorted((m.step, m.value) for m in client.get_metric_history(run_id, f"k{i}"))
             assert values == [(s, float(s * 10 + i)) for s in range(1, 401)]
+
+
+def test_an_experiment_created_by_another_process_meanwhile_is_used() -> None:
+    """Parallel jobs on a fresh store race to create the experiment: the loser takes the winner's."""
+    from types import SimpleNamespace
+
+    from mlflow.exceptions import MlflowException
+
+    from wgan_repro.tracking import _experiment_id
+
+    class Racing:
+        lookups = 0
+
+        def get_experiment_by_name(self, name):
+            self.lookups += 1
+            return None if self.lookups == 1 else SimpleNamespace(experiment_id="7")
+
+        def create_experiment(self, *args, **kwargs):
+            raise MlflowException("Experiment(name=x) already exists")
+
+    assert _experiment_id(Racing(), "sqlite:////tmp/x.db", "x") == "7"

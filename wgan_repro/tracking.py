@@ -101,11 +101,19 @@ def _client(uri: str) -> Any:
 
 def _experiment_id(client: Any, uri: str, experiment: str) -> str:
     """The id of `experiment`, created (artifacts beside a SQLite store; marked as model training) when absent."""
+    from mlflow.exceptions import MlflowException
+
     exp = client.get_experiment_by_name(experiment)
     if exp is not None:
         return exp.experiment_id
-    return client.create_experiment(experiment, artifact_location=artifact_location(uri, experiment),
-                                    tags=EXPERIMENT_KIND)
+    try:
+        return client.create_experiment(experiment, artifact_location=artifact_location(uri, experiment),
+                                        tags=EXPERIMENT_KIND)
+    except MlflowException:  # another process created it between the lookup and here (parallel jobs, one store)
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None:
+            raise
+        return exp.experiment_id
 
 
 def find_runs(uri: str, experiment: str, tags: Mapping[str, str]) -> list[Any]:
