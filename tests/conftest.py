@@ -26,3 +26,10 @@ def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
     MlflowClient(tracking_uri=uri).search_experiments()  # creates and migrates the store once
     return uri
+
+
+def history(uri: str, run_id: str, key: str) -> list[float]:
+    """A run's logged values of `key`, in step order."""
+    from mlflow.tracking import MlflowClient
+
+    return [m.value for m in sorted(MlflowClient(uri).get_metric_history(run_id, key), key=lambda m: m.step)]

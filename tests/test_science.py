@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from conftest import TINY, compose
+from conftest import TINY, compose, history
 from wgan_repro import config
 from wgan_repro.data import build_data
 from wgan_repro.models import build_critic, build_generator
@@ -20,10 +19,6 @@ from wgan_repro.runner import run
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_NETS = ["arch.hidden=64", "critic.hidden=64", "train.warmup=false", "train.progress=false", "eval.figures=false"]
-
-
-def history(uri: str, run_id: str, key: str) -> list[float]:
-    return [m.value for m in sorted(MlflowClient(uri).get_metric_history(run_id, key), key=lambda m: m.step)]
 
 
 def final_state(out_dir: Path) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import compose
+from conftest import compose, history
 from wgan_repro.bench import reference_loop
 from wgan_repro.runner import build_parts, run
 from wgan_repro.train import train
@@ -70,8 +70,7 @@ def test_an_ensemble_member_equals_the_single_run_of_its_seed(tmp_path, mlflow_u
         assert member.data.tags["ensemble_member"] == str(k) and member.data.tags["ensemble"] == "4"
         assert member.data.tags["mlflow.note.content"].endswith(f"train.seed={seed} optimizer.lr={lr}`")
         for key in ("loss/critic", "loss/generator", "estimate/em", "eval/w1"):
-            got = [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)]
-            want = [m.value for m in sorted(client.get_metric_history(alone["run_id"], key), key=lambda m: m.step)]
+            got, want = history(mlflow_uri, run_id, key), history(mlflow_uri, alone["run_id"], key)
             assert len(got) == len(want) > 0 and got == pytest.approx(want, rel=1e-4, abs=1e-7), key
         a = torch.load(tmp_path / "ensemble" / f"member{k}" / "checkpoint.pt", weights_only=False)
         b = torch.load(tmp_path / f"alone{k}" / "checkpoint.pt", weights_only=False)
@@ -133,8 +132,6 @@ def test_a_compiled_ensemble_compiles_the_stacked_networks(tmp_path, mlflow_uri,
     """train.compile with an ensemble wraps the stacked networks' forward, not the members' (a compiled member
     forward, copied into the stack, would score every member with member 0's weights). torch.compile is replaced
     by a plain wrapper that records what it wraps, so the test runs without a compiler."""
-    from mlflow.tracking import MlflowClient
-
     from wgan_repro.ensemble import Stacked
 
     wrapped = []
@@ -151,11 +148,8 @@ def test_a_compiled_ensemble_compiles_the_stacked_networks(tmp_path, mlflow_uri,
     together = run(cfg, choices, tmp_path / "ensemble")
     assert len(wrapped) == 2 and all(isinstance(m, Stacked) for m in wrapped)
     monkeypatch.undo()
-    client = MlflowClient(mlflow_uri)
     for k, run_id in enumerate(together["run_id"]):
         cfg, choices = compose(*common, f"train.seed={k}")
         alone = run(cfg, choices, tmp_path / f"alone{k}")
-        got = [m.value for m in sorted(client.get_metric_history(run_id, "loss/critic"), key=lambda m: m.step)]
-        want = [m.value for m in sorted(client.get_metric_history(alone["run_id"], "loss/critic"),
-                                        key=lambda m: m.step)]
+        got, want = history(mlflow_uri, run_id, "loss/critic"), history(mlflow_uri, alone["run_id"], "loss/critic")
         assert got == pytest.approx(want, rel=1e-4, abs=1e-7)

@@ -29,7 +29,7 @@ from torch import nn
 
 from wgan_repro.checkpoint import Checkpointer, TrainState
 from wgan_repro.config import ensemble_members
-from wgan_repro.runner import build_parts, compile_forward, make_optimizer
+from wgan_repro.runner import build_parts, compile_forward, learning_rate, make_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def member_config(cfg: DictConfig, k: int) -> DictConfig:
 
 def member_groups(stacked: Stacked, members: Sequence[DictConfig], network: str) -> list[dict[str, Any]]:
     """One optimiser parameter group per member: its views of the stacked weights, at its learning rate."""
-    return [{"params": stacked.views[k], "lr": m.optimizer.get(f"lr_{network}") or m.optimizer.lr}
+    return [{"params": stacked.views[k], "lr": learning_rate(m.optimizer, network)}
             for k, m in enumerate(members)]
 
 
@@ -225,8 +225,8 @@ def build_ensemble(cfg: DictConfig) -> tuple[TrainState, EnsembleData, Any, Any,
     if cfg.train.compile:  # the stacked networks, not the members
         compile_forward(generator, critic)
     state = TrainState(generator, critic,
-                       make_optimizer(cfg.optimizer, member_groups(generator, members, "generator"), None),
-                       make_optimizer(cfg.optimizer, member_groups(critic, members, "critic"), None))
+                       make_optimizer(cfg.optimizer, member_groups(generator, members, "generator"), "generator"),
+                       make_optimizer(cfg.optimizer, member_groups(critic, members, "critic"), "critic"))
     return state, EnsembleData(data, streams), objective, constraint, evaluators, members
 
 
@@ -245,8 +245,8 @@ class EnsembleCheckpointer:
             member = self.members[k]
             generator, critic = s.generator.member(k), s.critic.member(k)
             single = TrainState(generator, critic,
-                                make_optimizer(member.optimizer, generator.parameters(), member.optimizer.lr_generator),
-                                make_optimizer(member.optimizer, critic.parameters(), member.optimizer.lr_critic),
+                                make_optimizer(member.optimizer, generator.parameters(), "generator"),
+                                make_optimizer(member.optimizer, critic.parameters(), "critic"),
                                 s.gen_iter)
             single.opt_generator.load_state_dict(split_optimizer_state(s.opt_generator, k))
             single.opt_critic.load_state_dict(split_optimizer_state(s.opt_critic, k))

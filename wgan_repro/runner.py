@@ -47,15 +47,21 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(cfg: DictConfig, params, lr: float | None) -> torch.optim.Optimizer:
-    """torch.optim from conf/optimizer (a `_partial_` target); per-network lr falls back to optimizer.lr. Steps run
-    as multi-tensor (foreach) kernels where the optimiser has them: fewer calls per step, bitwise the same update
-    (PyTorch picks them by itself only on CUDA)."""
+def learning_rate(cfg: DictConfig, network: str) -> float:
+    """optimizer.lr_<network> (generator or critic), else optimizer.lr."""
+    value = cfg.get(f"lr_{network}")
+    return value if value is not None else cfg.lr
+
+
+def make_optimizer(cfg: DictConfig, params, network: str) -> torch.optim.Optimizer:
+    """torch.optim from conf/optimizer (a `_partial_` target) at the network's learning rate (parameter groups that
+    carry their own lr keep it). Steps run as multi-tensor (foreach) kernels where the optimiser has them: fewer
+    calls per step, bitwise the same update (PyTorch picks them by itself only on CUDA)."""
     kwargs = {k: v for k, v in OmegaConf.to_container(cfg).items() if k not in ("lr_critic", "lr_generator")}
     optimizer = build(kwargs)
     if "foreach" in inspect.signature(optimizer.func).parameters:
         optimizer = functools.partial(optimizer, foreach=True)
-    return optimizer(params, lr=lr if lr is not None else cfg.lr)
+    return optimizer(params, lr=learning_rate(cfg, network))
 
 
 def run_tags(cfg: DictConfig, choices: Mapping[str, str], command: str | None = None,
@@ -139,8 +145,8 @@ def build_parts(cfg: DictConfig, compile_models: bool = True) -> tuple[TrainStat
     if cfg.train.compile and compile_models:
         compile_forward(generator, critic)
     state = TrainState(generator, critic,
-                       make_optimizer(cfg.optimizer, generator.parameters(), cfg.optimizer.lr_generator),
-                       make_optimizer(cfg.optimizer, critic.parameters(), cfg.optimizer.lr_critic))
+                       make_optimizer(cfg.optimizer, generator.parameters(), "generator"),
+                       make_optimizer(cfg.optimizer, critic.parameters(), "critic"))
     objective, constraint = build(cfg.objective), build(cfg.constraint)
     evaluator = build_evaluator(cfg.eval, data, cfg.arch.nz, cfg.train.seed)
     log.info("generator %s params, critic %s params, device %s", f"{n_params(generator):,}",
