@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=500, help="real samples behind the statistics")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
-    cfg, _ = compose(["data=digits", "data.image_size=16", "arch=dcgan", "eval.fid=true", "eval.digit_fid=false",
+    cfg, _ = compose(["data=digits", "data.image_size=16", "arch=dcgan", "eval.fid=true", "eval.classifier_fid=false",
                       f"eval.fid_samples={args.samples}", f"eval.fid_real_samples={args.real}"])
     device = torch.device(args.device)
     torch.manual_seed(0)

@@ -135,7 +135,7 @@ def test_cli_missing_data_leaves_no_run(tmp_path) -> None:
 
 
 ARCHS, CRITICS = ["dcgan", "dcgan_nobn", "dcgan_nobn_const", "mlp"], ["dcgan", "dcgan_nobn", "mlp"]
-SMALL_IMAGES = ["data.image_size=16", "arch.nz=8", "train.batch_size=8", "eval.every=2", "eval.digit_samples=32",
+SMALL_IMAGES = ["data.image_size=16", "arch.nz=8", "train.batch_size=8", "eval.every=2", "eval.classifier_samples=32",
                 "eval.n_samples=200"]
 
 

@@ -112,7 +112,7 @@ def test_digit_fid_separates_digits_from_noise() -> None:
     from wgan_repro.data.images import Digits
 
     data = Digits(16)
-    space = fid.Space.digits("128")
+    space = fid.Space.classifier("digits", "128")
     g = torch.Generator().manual_seed(0)
     real_a, real_b = (fid.to_uint8_rgb(data.sample(400, generator=g)) for _ in range(2))
     noise = fid.to_uint8_rgb(torch.rand(400, 1, 16, 16, generator=g) * 2 - 1)
@@ -139,7 +139,7 @@ def test_stacked_mode_metrics_definition() -> None:
 
 # --------------------------------------------------------------------------- in training
 def test_image_runs_log_fid_kid_digit_fid_and_protocol(tmp_path, mlflow_uri) -> None:
-    cfg, choices = compose(*SMALL, "data=digits", "eval.fid=true", "eval.fid_samples=16", "eval.digit_samples=64",
+    cfg, choices = compose(*SMALL, "data=digits", "eval.fid=true", "eval.fid_samples=16", "eval.classifier_samples=64",
                            "eval.kid_subset_size=8", f"tracking.uri={mlflow_uri}", "tracking.experiment=metrics")
     result = run(cfg, choices, tmp_path)
     data = MlflowClient(mlflow_uri).get_run(result["run_id"]).data
@@ -154,7 +154,7 @@ def test_image_runs_log_fid_kid_digit_fid_and_protocol(tmp_path, mlflow_uri) -> 
 
 
 def test_stacked_digits_runs_log_modes(tmp_path, mlflow_uri) -> None:
-    cfg, choices = compose(*SMALL, "data=stacked_digits", "eval.n_samples=1000", "eval.digit_samples=64",
+    cfg, choices = compose(*SMALL, "data=stacked_digits", "eval.n_samples=1000", "eval.classifier_samples=64",
                            f"tracking.uri={mlflow_uri}", "tracking.experiment=metrics")
     result = run(cfg, choices, tmp_path)
     metrics = MlflowClient(mlflow_uri).get_run(result["run_id"]).data.metrics
@@ -175,7 +175,7 @@ def test_toy_runs_log_the_w1_floor(tmp_path, mlflow_uri) -> None:
 # --------------------------------------------------------------------------- evaluation never changes training
 @pytest.mark.parametrize("overrides", [
     [*TINY, "train.iterations=6", "eval.figures=true"],
-    [*SMALL, "data=digits", "train.iterations=6", "eval.digit_samples=32"],  # batch norm: running stats restored
+    [*SMALL, "data=digits", "train.iterations=6", "eval.classifier_samples=32"],  # batch norm: running stats restored
 ], ids=["toy", "dcgan-bn"])
 def test_eval_every_does_not_change_training(tmp_path, overrides) -> None:
     weights = []
@@ -193,7 +193,7 @@ def test_eval_every_does_not_change_training(tmp_path, overrides) -> None:
 def test_reevaluation_logs_into_the_same_run_and_the_generator_loads_from_mlflow(tmp_path, mlflow_uri) -> None:
     import mlflow.pytorch
 
-    cfg, choices = compose(*SMALL, "data=digits", "eval.digit_samples=32", f"tracking.uri={mlflow_uri}",
+    cfg, choices = compose(*SMALL, "data=digits", "eval.classifier_samples=32", f"tracking.uri={mlflow_uri}",
                            "tracking.experiment=reeval")
     result = run(cfg, choices, tmp_path)
     client = MlflowClient(mlflow_uri)

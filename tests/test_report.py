@@ -17,7 +17,7 @@ from wgan_repro.runner import run
 
 IMAGE = ["arch=dcgan", "critic=dcgan", "data=digits", "data.image_size=16", "arch.nz=8", "arch.ngf=8",
          "critic.ndf=8", "train.batch_size=8", "train.iterations=4", "train.warmup=false", "eval.every=2",
-         "eval.digit_samples=32", "train.progress=false"]
+         "eval.classifier_samples=32", "train.progress=false"]
 
 
 @pytest.fixture(scope="module")

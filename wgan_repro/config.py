@@ -111,10 +111,15 @@ class ImageEvalConfig(EvalConfig):
                                                  "set's size); null: as many as generated", ge=2)
     kid_subset_size: int = knob(1000, "KID subset size (torch-fidelity's default; capped by the sample counts)",
                                 ge=2)
-    digit_fid: bool = knob(False, "eval/fid_digits: Fréchet distance in the digit classifier's features")
-    digit_samples: int = knob(2000, "generated (and real) samples per digit FID", ge=2)
-    stacked_modes: bool = knob(False, "eval/modes and eval/kl_modes over the 1,000 digit triples (stacked digits)")
-    n_samples: int = knob(26000, "generated samples for the 1,000-mode count (VEEGAN, PacGAN: 26,000)", ge=1)
+    classifier: Optional[str] = knob(None, "domain classifier for the measures below: digits (scikit-learn's digits) "
+                                           "or mnist (mnist_5k's held-out-tested classifier)")
+    classifier_fid: bool = knob(False, "eval/fid_<classifier>: Fréchet distance in the classifier's features, and "
+                                       "once eval/fid_<classifier>_floor (two disjoint real halves)")
+    classifier_samples: int = knob(2000, "generated (and real) samples per classifier FID", ge=2)
+    classes: bool = knob(False, "eval/classes and eval/kl_classes: the predicted-class histogram over n_samples")
+    stacked_modes: bool = knob(False, "eval/modes and eval/kl_modes over the 1,000 digit triples (stacked data)")
+    n_samples: int = knob(10000, "generated samples for the class histogram or the 1,000-mode count (PacGAN's "
+                                 "Stacked MNIST: 26,000)", ge=1)
     batch_size: int = knob(250, "images per feature-extraction batch", ge=1)
 
 
@@ -249,6 +254,17 @@ class StackedDigitsDataConfig(ImageDataConfig):
 
 
 @dataclass
+class MNIST5kDataConfig(ImageDataConfig):
+    _target_: str = "wgan_repro.data.images.MNIST5k"
+    split: str = knob("train", "train (4,000: 400 per class), test (the 1,000 held out from the classifier) or all")
+
+
+@dataclass
+class StackedMNIST5kDataConfig(MNIST5kDataConfig):
+    _target_: str = "wgan_repro.data.images.StackedMNIST5k"
+
+
+@dataclass
 class TorchvisionDataConfig(ImageDataConfig):
     _target_: str = "wgan_repro.data.images.torchvision_data"
     name: str = knob(MISSING, "mnist | fashion_mnist | cifar10 | celeba | lsun | folder")
@@ -309,7 +325,8 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "eval": {"toy": ToyEvalConfig, "images": ImageEvalConfig},
     "study": {"parallel_lines": ParallelLinesConfig, "optimal_critic": OptimalCriticConfig},
     "data": {"ring": RingDataConfig, "grid": GridDataConfig, "swiss_roll": SwissRollDataConfig,
-             "digits": DigitsDataConfig, "stacked_digits": StackedDigitsDataConfig,
+             "digits": DigitsDataConfig, "stacked_digits": StackedDigitsDataConfig, "mnist_5k": MNIST5kDataConfig,
+             "stacked_mnist_5k": StackedMNIST5kDataConfig,
              "torchvision": TorchvisionDataConfig},
 }
 

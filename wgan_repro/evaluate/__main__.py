@@ -3,7 +3,7 @@
     python -m wgan_repro.evaluate run_id=<id> [eval.fid=true eval.fid_samples=50000 ...] [tracking.uri=...]
         loads the run's final checkpoint from MLflow, computes its metrics with the given eval settings and
         logs them into the same run (step = the checkpoint's generator iteration); no new run is created.
-    python -m wgan_repro.evaluate fid a=<dir> b=<dir> [space=inception|digits] [isc=true]
+    python -m wgan_repro.evaluate fid a=<dir> b=<dir> [space=inception|digits|mnist] [isc=true]
         prints FID and KID between two folders of images as one JSON line on stdout (isc=true adds the
         Inception Score of a, which needs torch-fidelity's own weights: refused with the converted ones).
     python -m wgan_repro.evaluate convert
@@ -120,11 +120,11 @@ def main(argv: list[str]) -> int:
 
             if "a" not in args or "b" not in args:
                 raise ConfigError(f"fid needs a=<dir> b=<dir>; usage:\n{USAGE}")
-            space = {"inception": F.Space.inception, "digits": F.Space.digits}.get(str(args.get("space", "inception")))
-            if space is None:
-                raise ConfigError(f"space={args.space}: allowed inception, digits")
+            name = str(args.get("space", "inception"))
+            if name != "inception" and name not in F.CLASSIFIERS:
+                raise ConfigError(f"space={name}: allowed inception, {', '.join(F.CLASSIFIERS)}")
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            chosen = space()
+            chosen = F.Space.inception() if name == "inception" else F.Space.classifier(name)
             if args.get("isc", False):
                 F.inception_score_unavailable(chosen)  # refuses unless the weights carry the classifier
             out = F.folder_metrics(str(args.a), str(args.b), chosen, device,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -87,33 +88,48 @@ def train_classifier(seed: int = 0, epochs: int = 30) -> tuple[DigitNet, float]:
 
 
 def classifier_path() -> str:
-    return str(cache_dir() / f"digit_classifier-{RECIPE.replace('/', '_').replace(',', '_')}.pt")
+    return cached_path("digit_classifier", RECIPE)
+
+
+def cached_path(stem: str, recipe: str) -> str:
+    """Where a classifier trained by `recipe` is cached (a new recipe: a new file)."""
+    return str(cache_dir() / f"{stem}-{recipe.replace('/', '_').replace(',', '_')}.pt")
+
+
+def cached_classifier(path: str, make: Callable[[], nn.Module], train: Callable[[], tuple[nn.Module, float]],
+                      min_accuracy: float, recipe: str) -> tuple[nn.Module, float]:
+    """The classifier cached at `path` and its held-out accuracy; trained by `train` the first time, and refused
+    (not cached) below `min_accuracy`."""
+    if os.path.isfile(path):
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        net = make()
+        net.load_state_dict(saved["state_dict"])
+        return net.eval(), float(saved["accuracy"])
+    log.info("training a classifier once (cached in %s)", path)
+    net, accuracy = train()
+    if accuracy < min_accuracy:
+        raise RuntimeError(f"{path}: held-out accuracy {accuracy:.4f} < {min_accuracy}: not cached")
+    log.info("classifier held-out accuracy %.4f (refused below %s)", accuracy, min_accuracy)
+    tmp = path + ".tmp"
+    torch.save({"state_dict": net.state_dict(), "accuracy": accuracy, "recipe": recipe}, tmp)
+    os.replace(tmp, path)
+    return net.eval(), accuracy
 
 
 def load_classifier() -> tuple[DigitNet, float]:
-    """The cached classifier and its held-out accuracy, trained (seconds) the first time."""
-    path = classifier_path()
-    if os.path.isfile(path):
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        net = DigitNet()
-        net.load_state_dict(saved["state_dict"])
-        return net.eval(), float(saved["accuracy"])
-    log.info("training the digit classifier once (cached in %s)", path)
-    net, accuracy = train_classifier()
-    if accuracy < MIN_ACCURACY:
-        raise RuntimeError(f"digit classifier held-out accuracy {accuracy:.4f} < {MIN_ACCURACY}: not cached")
-    tmp = path + ".tmp"
-    torch.save({"state_dict": net.state_dict(), "accuracy": accuracy, "recipe": RECIPE}, tmp)
-    os.replace(tmp, path)
-    return net, accuracy
+    """The cached digit classifier and its held-out accuracy, trained (seconds) the first time."""
+    return cached_classifier(classifier_path(), DigitNet, train_classifier, MIN_ACCURACY, RECIPE)
 
 
 class DigitFeatureExtractor(FeatureExtractorBase):
-    """torch-fidelity feature extractor over uint8 (B, 3, H, W) images of digits; see the module docstring."""
+    """torch-fidelity feature extractor over uint8 (B, 3, H, W) images of digits; see the module docstring.
+    Subclasses name another classifier through `load` (its network returns (features (B, 128), logits (B, 10)))."""
+
+    load = staticmethod(load_classifier)
 
     def __init__(self, name: str, features_list: list[str], **kwargs) -> None:
         super().__init__(name, features_list)
-        self.net, self.accuracy = load_classifier()
+        self.net, self.accuracy = self.load()
         self.requires_grad_(False)
         self.eval()
 
@@ -127,8 +143,9 @@ class DigitFeatureExtractor(FeatureExtractorBase):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         assert x.dtype == torch.uint8 and x.dim() == 4 and x.shape[1] == 3, f"expected uint8 Bx3xHxW, got {x.shape}"
         out = {}
-        if "128" in self.features_list:
-            out["128"] = self.per_channel(x, 1)[0][:, 0]
+        if "128" in self.features_list or "logits" in self.features_list:
+            h, logits = self.per_channel(x, 1)
+            out["128"], out["logits"] = h[:, 0], logits[:, 0]
         if "384" in self.features_list or "logits3" in self.features_list:
             h, logits = self.per_channel(x, 3)
             out["384"], out["logits3"] = h.flatten(1), logits.flatten(1)
@@ -136,7 +153,7 @@ class DigitFeatureExtractor(FeatureExtractorBase):
 
     @staticmethod
     def get_provided_features_list() -> tuple[str, ...]:
-        return "128", "384", "logits3"
+        return "128", "logits", "384", "logits3"
 
     @staticmethod
     def get_default_feature_layer_for_metric(metric: str) -> str:
@@ -151,12 +168,15 @@ class DigitFeatureExtractor(FeatureExtractorBase):
         return torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE, dtype=torch.uint8)
 
 
-def register() -> None:
-    """Register `digits-cnn` in torch-fidelity's registry (idempotent)."""
+LOGITS = {"128": "logits", "384": "logits3"}  # the logits that come with each feature layer
+
+
+def register(name: str = EXTRACTOR, cls: type[FeatureExtractorBase] = DigitFeatureExtractor) -> None:
+    """Register a classifier's feature extractor (default `digits-cnn`) in torch-fidelity's registry (idempotent)."""
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
-    if EXTRACTOR not in FEATURE_EXTRACTORS_REGISTRY:
-        register_feature_extractor(EXTRACTOR, DigitFeatureExtractor)
+    if name not in FEATURE_EXTRACTORS_REGISTRY:
+        register_feature_extractor(name, cls)
 
 
 @torch.no_grad()
@@ -166,6 +186,19 @@ def stacked_mode_metrics(logits3: torch.Tensor) -> dict[str, float]:
     digits = logits3.view(len(logits3), 3, 10).argmax(-1)  # (N, 3)
     modes = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
     counts = torch.bincount(modes, minlength=1000).double()
+    return {"eval/modes": int((counts > 0).sum()), "eval/kl_modes": kl_to_uniform(counts)}
+
+
+@torch.no_grad()
+def class_metrics(logits: torch.Tensor, min_share: float = 0.01) -> dict[str, float]:
+    """eval/classes (classes predicted for at least `min_share` of the samples, of 10) and eval/kl_classes =
+    KL(predicted-class histogram || uniform over 10), natural log (0: balanced, log 10 = 2.30: one class), from the
+    first channel's logits (N, 10 or more)."""
+    counts = torch.bincount(logits[:, :10].argmax(-1), minlength=10).double()
+    return {"eval/classes": int((counts / counts.sum() >= min_share).sum()), "eval/kl_classes": kl_to_uniform(counts)}
+
+
+def kl_to_uniform(counts: torch.Tensor) -> float:
+    """KL(p || uniform over len(counts)) of the histogram `counts`, natural log."""
     p = counts / counts.sum()
-    kl = float((p[p > 0] * torch.log(p[p > 0] * 1000)).sum())
-    return {"eval/modes": int((counts > 0).sum()), "eval/kl_modes": kl}
+    return float((p[p > 0] * torch.log(p[p > 0] * len(counts))).sum())

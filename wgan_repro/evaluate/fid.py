@@ -5,6 +5,7 @@ digit classifier `digits-cnn`), in batches, on the device, under no_grad; the di
 own `fid_statistics_to_metric` and `kid_features_to_metric`. Images enter as uint8 (B, 3, H, W), as
 torch-fidelity wants them: one-channel images are repeated to three channels. Real features are computed
 once per (data set, split, image size, sample count, seed, extractor, weights) and kept in the cache directory.
+The classifier spaces (`Space.classifier`: digits, mnist) also return the logits that go with their features.
 """
 
 from __future__ import annotations
@@ -50,11 +51,25 @@ class Space:
         return Space(inception.INCEPTION, "2048", str(path), inception.sha256(path), has_fc)
 
     @staticmethod
-    def digits(layer: str = "128") -> "Space":
-        digits.register()
-        path = digits.classifier_path()
-        digits.load_classifier()  # trains it the first time
-        return Space(digits.EXTRACTOR, layer, path, inception.sha256(Path(path)))
+    def classifier(name: str = "digits", layer: str = "128") -> "Space":
+        """A domain classifier's feature space (CLASSIFIERS: digits, mnist), trained once and cached."""
+        extractor_name, cls, path, load = CLASSIFIERS[name]()
+        digits.register(extractor_name, cls)
+        load()  # trains it the first time
+        return Space(extractor_name, layer, path(), inception.sha256(Path(path())))
+
+
+def _mnist() -> tuple[str, type, Callable[[], str], Callable[[], object]]:
+    from wgan_repro.evaluate import mnist
+
+    return mnist.EXTRACTOR, mnist.MnistFeatureExtractor, mnist.classifier_path, mnist.load_classifier
+
+
+CLASSIFIERS: dict[str, Callable[[], tuple[str, type, Callable[[], str], Callable[[], object]]]] = {
+    "digits": lambda: (digits.EXTRACTOR, digits.DigitFeatureExtractor, digits.classifier_path,
+                       digits.load_classifier),
+    "mnist": _mnist,
+}  # name -> (torch-fidelity extractor name, its class, cached weights path, loader)
 
 
 _EXTRACTORS: dict[tuple[str, str, str, str], torch.nn.Module] = {}
@@ -65,8 +80,8 @@ def extractor(space: Space, device: torch.device) -> torch.nn.Module:
     key = (space.extractor, space.layer, space.weights_sha256, str(device))
     if key not in _EXTRACTORS:
         kwargs = {"feature_extractor_weights_path": space.weights} if space.extractor == inception.INCEPTION else {}
-        layers = [space.layer, "logits3"] if space.extractor == digits.EXTRACTOR and space.layer == "384" \
-            else [space.layer]
+        classifier = space.extractor != inception.INCEPTION
+        layers = [space.layer, digits.LOGITS[space.layer]] if classifier else [space.layer]
         fe = create_feature_extractor(space.extractor, layers, cuda=False, verbose=False, **kwargs)
         _EXTRACTORS[key] = fe.to(device)
     return _EXTRACTORS[key]

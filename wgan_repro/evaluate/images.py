@@ -1,7 +1,14 @@
-"""Image evaluation: sample grids, FID/KID (Inception, offline), digit FID and 1,000-mode coverage.
+"""Image evaluation: sample grids, FID/KID (Inception, offline), and a domain classifier's measures.
 
 Grids: 64 samples from a fixed noise batch, 8 per row, de-normalised (x * 0.5 + 0.5), as a PNG per
 evaluation and as MLflow's time-stepped image. As in the official code the networks stay in training mode.
+
+A domain classifier (`eval.classifier`: digits, mnist) gives, from one pass over one batch of generated samples:
+- `eval/fid_<classifier>`: Fréchet distance in its penultimate features against `classifier_samples` real
+  images, and once per run `eval/fid_<classifier>_floor`, the same distance between two disjoint real halves of
+  that size (what a perfect generator would score at this count), when the data holds twice that many;
+- `eval/classes`, `eval/kl_classes`: the predicted-class histogram (collapse on one-digit data);
+- `eval/modes`, `eval/kl_modes`: the 1,000 digit triples of stacked data (VEEGAN, PacGAN).
 """
 
 from __future__ import annotations
@@ -16,25 +23,24 @@ from torchvision.utils import make_grid, save_image
 from wgan_repro.config import ConfigError
 from wgan_repro.evaluate import Evaluator, untouched
 from wgan_repro.evaluate import fid as F
-from wgan_repro.evaluate.digits import stacked_mode_metrics
+from wgan_repro.evaluate.digits import LOGITS, class_metrics, stacked_mode_metrics
+
+CLASSIFIER_DATA = {"digits": ("digits", "stacked_digits"), "mnist": ("mnist_5k", "stacked_mnist_5k")}
 
 
 class ImageEvaluator(Evaluator):
-    """Grids; eval/fid, eval/kid, eval/kid_std when `fid`; eval/fid_digits when `digit_fid`; eval/modes and
-    eval/kl_modes over `n_samples` when `stacked_modes` (stacked digits)."""
+    """Grids; eval/fid, eval/kid, eval/kid_std when `fid`; the classifier's measures (module docstring)."""
 
     n_grid, nrow = 64, 8
 
     def __init__(self, data: Any, nz: int, seed: int, every: int, fid: bool, fid_samples: Optional[int],
-                 fid_real_samples: Optional[int], kid_subset_size: int, digit_fid: bool, digit_samples: int,
-                 stacked_modes: bool, n_samples: int, batch_size: int) -> None:
+                 fid_real_samples: Optional[int], kid_subset_size: int, classifier: Optional[str],
+                 classifier_fid: bool, classifier_samples: int, classes: bool, stacked_modes: bool, n_samples: int,
+                 batch_size: int) -> None:
         super().__init__(data, nz, seed, every)
         if len(data.shape) != 3:
             raise ConfigError(f"eval=images needs image data; data gives samples of shape {tuple(data.shape)} "
                               "(toy presets choose eval=toy)")
-        if (digit_fid or stacked_modes) and not data.cache_key.startswith(("digits", "stacked_digits")):
-            raise ConfigError(f"eval.digit_fid / eval.stacked_modes need digit data (data=digits or stacked_digits), "
-                              f"got data {data.cache_key}")
         self.batch_size, self.kid_subset_size, self.n_samples = batch_size, kid_subset_size, n_samples
         self.grid_z = torch.randn(self.n_grid, nz, generator=torch.Generator().manual_seed(20170126)).to(self.device)
         default_n = 10_000 if self.device.type == "cuda" else 2_000
@@ -42,11 +48,27 @@ class ImageEvaluator(Evaluator):
         if fid:
             n = fid_samples or default_n
             self._add("fid", F.Space.inception(), n, fid_real_samples or n)
-        if digit_fid:
-            layer = "384" if data.shape[0] == 3 else "128"
-            self._add("fid_digits", F.Space.digits(layer), digit_samples, fid_real_samples or digit_samples)
-        self.modes_space = F.Space.digits("384") if stacked_modes else None  # built once, not per evaluation
-        self.logged_real = False
+        self.classifier, self.classes, self.stacked_modes = classifier, classes, stacked_modes
+        self.classifier_fid, self.classifier_samples = classifier_fid, classifier_samples
+        self.classifier_space = self._classifier_space(data) if classifier_fid or classes or stacked_modes else None
+        if classifier_fid:
+            self._add(f"fid_{classifier}", self.classifier_space, classifier_samples, classifier_samples)
+        self.logged_real, self.floor_logged = False, False
+
+    def _classifier_space(self, data: Any) -> F.Space:
+        """The classifier's features: 128-d of one channel, or 384-d of three (stacked data)."""
+        allowed = CLASSIFIER_DATA.get(self.classifier or "")
+        if allowed is None:
+            raise ConfigError(f"eval.classifier must be one of {', '.join(CLASSIFIER_DATA)} when eval.classifier_fid, "
+                              f"eval.classes or eval.stacked_modes is on, got {self.classifier}")
+        if not data.cache_key.startswith(allowed):
+            raise ConfigError(f"eval.classifier={self.classifier} scores {' or '.join(allowed)} data, got data "
+                              f"{data.cache_key}")
+        stacked = data.shape[0] == 3
+        if self.stacked_modes and not stacked:
+            raise ConfigError(f"eval.stacked_modes=true needs stacked data (three digits as channels), got "
+                              f"{data.cache_key}")
+        return F.Space.classifier(self.classifier, "384" if stacked else "128")
 
     def _add(self, name: str, space: F.Space, n_gen: int, n_real: int) -> None:
         n_real = min(n_real, len(self.data)) if hasattr(self.data, "__len__") else n_real
@@ -58,43 +80,81 @@ class ImageEvaluator(Evaluator):
         out: dict[str, str] = {}
         for name, (_, protocol) in self.spaces.items():
             out.update(protocol.params(name))
+        if self.classes or self.stacked_modes:
+            out["classes.samples"] = str(self.n_samples)
         return out
 
     def tags(self) -> dict[str, str]:
-        return {f"{name}_protocol": protocol.tag() for name, (_, protocol) in self.spaces.items()}
+        """Protocols, and the measures a report should read: `quality` (lower is better), its `quality_floor`,
+        and `collapse` (a classifier's histogram), so that reports need no per-data special cases."""
+        tags = {f"{name}_protocol": protocol.tag() for name, (_, protocol) in self.spaces.items()}
+        if self.classifier_fid:
+            tags.update(quality=f"eval/fid_{self.classifier}", quality_floor=f"eval/fid_{self.classifier}_floor")
+        elif "fid" in self.spaces:
+            tags["quality"] = "eval/fid"
+        if self.stacked_modes or self.classes:
+            tags["collapse"] = "eval/modes" if self.stacked_modes else "eval/classes"
+        return tags
 
     # ----------------------------------------------------------------------- metrics
-    def real_features(self, space: F.Space, protocol: F.Protocol) -> dict[str, torch.Tensor]:
-        """Real features, computed once per (data, split, size, count, seed, extractor, weights) and cached."""
-        key = f"{self.data.cache_key}-n{protocol.real_samples}-s{self.seed}"
+    def real_features(self, space: F.Space, protocol: F.Protocol, halves: int = 1) -> dict[str, torch.Tensor]:
+        """Features of `halves` x real_samples real images drawn without replacement when the data holds them,
+        computed once per (data, split, size, count, seed, extractor, weights) and cached."""
+        n = protocol.real_samples * halves
+        key = f"{self.data.cache_key}-n{n}-s{self.seed}"
 
         def compute() -> dict[str, torch.Tensor]:
-            real = self.data.sample(protocol.real_samples, generator=self.rng())
+            real = self.data.sample(n, generator=self.rng())
             return F.features(space, (F.to_uint8_rgb(b) for b in real.split(self.batch_size)), self.device)
 
         return F.cached_features(space, key, compute)
 
-    def metrics_in(self, name: str, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
-        space, protocol = self.spaces[name]
+    def inception_metrics(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
+        space, protocol = self.spaces["fid"]
         real = self.real_features(space, protocol)[space.layer]
         gen = F.features(space, F.generated_batches(generator, protocol.gen_samples, self.nz, self.batch_size, rng,
                                                     self.device), self.device)[space.layer]
         d = F.distances(gen, real, protocol.kid_subset_size)
-        if name == "fid":
-            return {"eval/fid": d["fid"], "eval/kid": d["kid_mean"], "eval/kid_std": d["kid_std"]}
-        return {f"eval/{name}": d["fid"]}
+        return {"eval/fid": d["fid"], "eval/kid": d["kid_mean"], "eval/kid_std": d["kid_std"]}
 
-    def mode_metrics(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
-        batches = F.generated_batches(generator, self.n_samples, self.nz, self.batch_size, rng, self.device)
-        return stacked_mode_metrics(F.features(self.modes_space, batches, self.device)["logits3"])
+    def classifier_metrics(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
+        """Every classifier measure from one batch of generated samples (FID on its first classifier_samples)."""
+        space = self.classifier_space
+        counted = self.classes or self.stacked_modes
+        n = max(self.classifier_samples if self.classifier_fid else 0, self.n_samples if counted else 0)
+        gen = F.features(space, F.generated_batches(generator, n, self.nz, self.batch_size, rng, self.device),
+                         self.device)
+        metrics: dict[str, float] = {}
+        if self.classifier_fid:
+            metrics.update(self.classifier_fid_metrics(gen[space.layer][: self.classifier_samples]))
+        logits = gen[LOGITS[space.layer]][: self.n_samples]
+        if self.classes:
+            metrics.update(class_metrics(logits))
+        if self.stacked_modes:
+            metrics.update(stacked_mode_metrics(logits))
+        return metrics
+
+    def classifier_fid_metrics(self, gen: torch.Tensor) -> dict[str, float]:
+        """eval/fid_<c> against real half A; once per run, when the data holds two halves, eval/fid_<c>_floor =
+        FID(half A, half B) at the same count."""
+        name = f"fid_{self.classifier}"
+        space, protocol = self.spaces[name]
+        n = protocol.real_samples
+        two = not hasattr(self.data, "__len__") or len(self.data) >= 2 * n  # stacked data: independent triples
+        real = self.real_features(space, protocol, halves=2 if two else 1)[space.layer]
+        metrics = {f"eval/{name}": F.distances(gen, real[:n], protocol.kid_subset_size)["fid"]}
+        if two and not self.floor_logged:
+            metrics[f"eval/{name}_floor"] = F.distances(real[n:], real[:n], protocol.kid_subset_size)["fid"]
+            self.floor_logged = True
+        return metrics
 
     def compute(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
         """Every configured metric of `generator` (no figures); re-evaluation calls this directly."""
         metrics: dict[str, float] = {}
-        for name in self.spaces:
-            metrics.update(self.metrics_in(name, generator, rng))
-        if self.modes_space is not None:
-            metrics.update(self.mode_metrics(generator, rng))
+        if "fid" in self.spaces:
+            metrics.update(self.inception_metrics(generator, rng))
+        if self.classifier_space is not None:
+            metrics.update(self.classifier_metrics(generator, rng))
         return metrics
 
     # ----------------------------------------------------------------------- grids

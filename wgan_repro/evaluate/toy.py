@@ -29,6 +29,10 @@ class ToyEvaluator(Evaluator):
         self.n_samples, self.w1_points, self.hq_threshold, self.figures = n_samples, w1_points, hq_threshold, figures
         self.w1_floor: float | None = None
 
+    def tags(self) -> dict[str, str]:
+        """The measures a report reads: quality (lower is better), its floor, and collapse."""
+        return {"quality": "eval/w1", "quality_floor": "eval/w1_floor", "collapse": "eval/modes"}
+
     def measure(self, gen_iter: int, generator: nn.Module, critic: nn.Module, out_dir: Path, tracker: Any,
                 rng: torch.Generator) -> dict[str, float]:
         n = max(self.n_samples, self.w1_points)
