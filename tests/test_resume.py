@@ -144,3 +144,34 @@ def test_the_slurm_example_composes_onto_submitit() -> None:
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert launcher.gpus_per_node == 1 and launcher.array_parallelism > 1 and launcher.max_num_timeout > 0
+
+
+def test_resume_auto_leaves_a_run_with_a_fresh_heartbeat_alone(tmp_path, mlflow_uri) -> None:
+    """A RUNNING run whose heartbeat is fresh (another machine is training it) is skipped; a stale one, or one whose
+    owner on this machine is gone, is taken over; train.take_over=true takes over a fresh one."""
+    import time
+
+    from wgan_repro.checkpoint import heartbeat_age
+
+    common = [*TINY, "eval.figures=false", f"tracking.uri={mlflow_uri}", "tracking.experiment=heartbeat"]
+    cfg, choices = compose(*common)
+    first = run(cfg, choices, tmp_path / "a")["run_id"]
+    client = MlflowClient(mlflow_uri)
+    assert heartbeat_age(client.get_run(first).data.tags) < 60  # every flush refreshes it
+    client.set_terminated(first, "RUNNING")
+    elsewhere = {"heartbeat_owner": "another-host:1"}
+    client.set_tag(first, "heartbeat_owner", elsewhere["heartbeat_owner"])
+
+    client.set_tag(first, "heartbeat", str(round(time.time())))
+    cfg, _ = compose(*common, "train.resume=auto")
+    assert "RUNNING elsewhere" in (find_resume(cfg).skip or "")
+    cfg, _ = compose(*common, "train.resume=auto", "train.take_over=true")
+    assert find_resume(cfg).skip is None and find_resume(cfg).run_id == first
+    client.set_tag(first, "heartbeat", str(round(time.time()) - 10_000))  # stale: taken over
+    cfg, _ = compose(*common, "train.resume=auto", "train.heartbeat_stale=600")
+    assert find_resume(cfg).skip is None
+    assert heartbeat_age({"heartbeat": "100"}, now=160.0) == 60.0
+    import socket
+
+    gone = {"heartbeat": str(time.time()), "heartbeat_owner": f"{socket.gethostname()}:999999999"}
+    assert heartbeat_age(gone) is None  # its process on this machine is gone: nothing to wait for

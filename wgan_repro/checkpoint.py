@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # Keys that may differ between a checkpoint's config and the one that continues it.
 RESUMABLE_CHANGES = frozenset({"train.iterations", "train.resume", "train.progress", "train.device",
-                               "train.checkpoint_every"})
+                               "train.checkpoint_every", "train.heartbeat_stale", "train.take_over"})
 CHECKPOINT = "checkpoint.pt"  # its name in the run's output folder, and under the run's `checkpoints` artifacts
 UNDER_SUBMITIT = "SUBMITIT_EXECUTOR"  # set by submitit in its jobs: a requeued job must continue, not restart
 
@@ -112,6 +112,31 @@ def resume_mode(cfg: DictConfig) -> str | None:
     return cfg.train.resume
 
 
+def heartbeat_age(tags: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds since a run's last heartbeat (tag `heartbeat`); None when it has none, or when its owner was a
+    process of this machine that is gone (killed: nothing to wait for)."""
+    import socket
+    import time
+
+    beat, owner = tags.get("heartbeat"), tags.get("heartbeat_owner", "")
+    if beat is None:
+        return None
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        return None
+    return (time.time() if now is None else now) - float(beat)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def find_resume(cfg: DictConfig, parent_id: str | None = None) -> Resume:
     """Resolve train.resume: nothing, a checkpoint path, or `auto` (search the store; see the module doc)."""
     mode = resume_mode(cfg)
@@ -133,6 +158,11 @@ def find_resume(cfg: DictConfig, parent_id: str | None = None) -> Resume:
     if status == "FINISHED" or (status == "FAILED" and reason.startswith("diverged")):
         return Resume(run_id=run_id, skip=f"run {run_id} of this config already ended {status}"
                                           + (f" ({reason})" if reason else ""))
+    age = heartbeat_age(found.data.tags)
+    if status == "RUNNING" and age is not None and age < cfg.train.heartbeat_stale and not cfg.train.take_over:
+        return Resume(run_id=run_id, skip=f"run {run_id} of this config is RUNNING elsewhere (heartbeat {age:.0f} s "
+                                          f"ago < train.heartbeat_stale={cfg.train.heartbeat_stale:g} s); "
+                                          "train.take_over=true takes it over")
     path = Path(found.data.tags.get("checkpoint_path", ""))
     if not path.is_file():  # another machine wrote it: take the copy in the store
         path = download_artifact(uri, run_id, f"checkpoints/{CHECKPOINT}", Path(tempfile.mkdtemp())) or path

@@ -70,6 +70,7 @@ def run_tags(cfg: DictConfig, choices: Mapping[str, str], command: str | None = 
     command that reproduces the run (shown as its description in the MLflow UI)."""
     tags = {g: str(choices.get(g, "?")) for g in GROUPS}
     tags.update(seed=str(cfg.train.seed), config_hash=config_hash(cfg), experiment=str(cfg.experiment or ""),
+                estimate=build(cfg.objective).estimate_key,  # the metric name of the objective's estimate
                 sweep=str(cfg.sweep or ""), **system_tags(command))
     tags["git_commit"] = tags["mlflow.source.git.commit"]
     if parent:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import subprocess
 import time
 import urllib.error
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 DEFAULT_URI = "sqlite:///mlflow.db"
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # the UI opens it as model training
 RUN_STATUSES = ("FINISHED", "FAILED", "KILLED", "RUNNING", "SCHEDULED")  # MLflow's, counted in a sweep's parent
+HEARTBEAT = "heartbeat"  # tag: unix time of the run's latest flush
+HEARTBEAT_OWNER = "heartbeat_owner"  # tag: host:pid of the process that flushed it
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
 FINISH_RETRIES = (1, 5, 15, 30, 60)  # seconds between the attempts to close a run when the store is unreachable
 
 
@@ -68,6 +72,17 @@ def git_commit() -> str:
         return "unknown"
 
 
+def git_dirty() -> str:
+    """'true' when the checkout running the code has uncommitted changes to tracked files, 'false' when clean,
+    'unknown' outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                             text=True, timeout=10, cwd=Path(__file__).resolve().parent)
+        return "unknown" if out.returncode else str(bool(out.stdout.strip())).lower()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def system_tags(command: str | None) -> dict[str, str]:
     """MLflow's own tags, which the UI shows as the run's Source, Git commit, User and Description."""
     try:
@@ -75,7 +90,7 @@ def system_tags(command: str | None) -> dict[str, str]:
     except (KeyError, OSError):
         user = "unknown"
     tags = {"mlflow.source.name": "python -m wgan_repro", "mlflow.source.type": "LOCAL",
-            "mlflow.source.git.commit": git_commit(), "mlflow.user": user}
+            "mlflow.source.git.commit": git_commit(), "git_dirty": git_dirty(), "mlflow.user": user}
     if command:
         tags.update({"command": command, "mlflow.note.content": f"Reproduce: `{command}`"})
     return tags
@@ -216,12 +231,15 @@ class MLflowTracker:
                           if int(step) > self._logged.get(k, -1)]
 
     def flush(self) -> None:
-        """Send the buffered metrics (MLflow splits them into allowed batches); kept for the next flush when the
-        store does not answer."""
-        if self._pending:
-            batch = self._pending
-            if self._tolerant("metrics", lambda: self.client.log_batch(self.run_id, metrics=batch)):
-                self._pending = self._pending[len(batch):]
+        """Send the buffered metrics (MLflow splits them into allowed batches), kept for the next flush when the
+        store does not answer, with the run's heartbeat (tag `heartbeat`, unix seconds: `train.resume=auto` leaves
+        a RUNNING run with a fresh heartbeat alone)."""
+        from mlflow.entities import RunTag
+
+        batch = self._pending
+        beat = [RunTag(HEARTBEAT, str(round(time.time()))), RunTag(HEARTBEAT_OWNER, OWNER)]
+        if self._tolerant("metrics", lambda: self.client.log_batch(self.run_id, metrics=batch, tags=beat)):
+            self._pending = self._pending[len(batch):]
 
     def _tolerant(self, what: str, write: Callable[[], Any]) -> bool:
         """Run a write; on failure warn (once per outage), keep going, and say when the store is back."""
