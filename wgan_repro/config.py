@@ -287,6 +287,9 @@ class ParallelLinesConfig:
     max_steps: int = knob(3000, "at most this many steps per fit; a fit stops earlier when its estimate is flat",
                           ge=1)
     batch_size: int = knob(64, "samples of each distribution per step (Algorithm 1: m = 64)", ge=1)
+    restarts: int = knob(1, "fits per theta from fresh initialisations; the best estimate is kept (a supremum)", ge=1)
+    tol: float = knob(0.01, "a fit stops when its mean estimate over 200 steps moves by less than this, relative",
+                      gt=0)
 
 
 @dataclass

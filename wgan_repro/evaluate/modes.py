@@ -5,6 +5,8 @@ mode's standard deviation, is below `threshold` (3 in both papers). A mode is *c
 the nearest mode of at least one high-quality sample. `kl_modes` is the reverse KL
 KL(p_gen || uniform) between the histogram of high-quality samples over modes and the uniform
 distribution, natural log (0 when every mode gets the same share, log K when one mode gets all).
+`dominant_mode` is the index of the mode with the most high-quality samples and `dominant_share` its share of them
+(NaN without any): a collapsed generator that rotates shows as a dominant mode that changes between evaluations.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def mode_metrics(samples: torch.Tensor, modes: torch.Tensor, std: float,
         kl = float((p[p > 0] * torch.log(p[p > 0] * len(modes))).sum())
     else:
         kl = float("nan")  # no high-quality sample: the mode histogram is undefined
+    top = int(counts.argmax()) if counts.sum() > 0 else float("nan")
+    share = float(counts.max() / counts.sum()) if counts.sum() > 0 else float("nan")
     return {"eval/modes": int((counts > 0).sum()), "eval/high_quality": float(hq.double().mean()),
-            "eval/kl_modes": kl}
+            "eval/kl_modes": kl, "eval/dominant_mode": top, "eval/dominant_share": share}
 

@@ -9,7 +9,6 @@ runs behind it with their commits and the commands that reproduce them.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import logging
 import platform
@@ -61,7 +60,7 @@ def build(uri: str, experiment: str, out_dir: Path, name: str, filter_string: st
     listing.to_csv(out_dir / "runs.csv", index=False)
     sections = outline(name, uri, experiment, result, figs, listing, preface, verdicts)
     (out_dir / "report.md").write_text(to_markdown(sections))
-    (out_dir / "report.html").write_text(to_html(sections))
+    (out_dir / "report.html").write_text(to_html(sections, out_dir))
     parent = collect.log_to_parent(uri, runs, sweep, out_dir)
     return {"tables": result, "figures": figs, "runs": runs, "parent": parent}
 
@@ -173,31 +172,8 @@ def to_markdown(sections: list[Section]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def to_html(sections: list[Section]) -> str:
-    """A self-contained page: pandas renders the tables, figures are embedded as data URIs."""
-    import html
+def to_html(sections: list[Section], folder: Path) -> str:
+    """A self-contained page rendered from the Markdown by the `markdown` library; the figures in `folder` embedded."""
+    from wgan_repro.claims.section import to_html as render
 
-    def text(s: str) -> str:
-        import re
-
-        return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(s)))
-
-    body = []
-    for kind, payload in sections:
-        if kind in ("h1", "h2"):
-            body.append(f"<{kind}>{text(payload)}</{kind}>")
-        elif kind == "p":
-            body.append(f"<p>{text(payload)}</p>")
-        elif kind == "table":
-            body.append(payload.to_html(index=False, border=0, na_rep="—"))
-        else:
-            caption, path = payload
-            data = base64.b64encode(path.read_bytes()).decode()
-            body.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
-                        f"<figcaption>{text(caption)}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:1250px;margin:2em auto;line-height:1.45}"
-             "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
-             "th{background:#f3f3f3}img{max-width:100%}code{background:#f5f5f5;padding:0 3px}"
-             "figcaption{font-size:13px;color:#444}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>wgan_repro report</title><style>{style}"
-            f"</style></head><body>{''.join(body)}</body></html>\n")
+    return render(to_markdown(sections), folder, "wgan_repro report")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from wgan_repro.tracking import resolve_uri
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="report")
 def main(cfg: DictConfig) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s] %(message)s")
     r = cfg.report
     out_dir = Path(r.out_dir or Path("reports") / r.name)
     preface = Path(r.preface).read_text() if r.preface else ""

@@ -122,6 +122,7 @@ def save_copy(source: Path, path: Path) -> Path:
 def over_time(rows: dict[str, list[tuple[int, Path]]], path: Path, title: str) -> Path | None:
     """One row per configuration: the left panel (samples over their KDE) of its toy figures at several
     evaluations, so that a generator hopping between modes shows as a dot moving along the row."""
+    rows = {label: frames for label, frames in rows.items() if frames}  # runs without figures (eval.figures=false)
     if not rows:
         return None
     cols = max(len(v) for v in rows.values())

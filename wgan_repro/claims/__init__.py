@@ -1,0 +1,90 @@
+"""Claims as code: each of the paper's claims (conf/claim/F1.yaml ... F7.yaml) names the sentence it tests, the runs
+per budget (smoke / cpu / full), the measures, the statistic and the decision rule with its thresholds, fixed
+before its runs. `python -m wgan_repro.reproduce claim=F2 budget=cpu` runs them (reproduce.py) and renders the
+claim's section with the verdict its rule computes (rules.py, section.py) from data a reader can re-load
+(data.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from wgan_repro.config import CONF_DIR, ConfigError
+
+BUDGETS = ("smoke", "cpu", "full")
+VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+
+
+@dataclass
+class BudgetConfig:
+    """The runs of one budget: every arm (a list of overrides of `python -m wgan_repro`) at every seed."""
+
+    arms: dict[str, list[str]] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    common: list[str] = field(default_factory=list)
+    jobs: int = 2  # runs in parallel, one thread each (the cpu budget's 2-core machine)
+    wall: str = ""  # the measured wall time of the whole budget, with the machine
+    needs: str = ""  # data or hardware the budget needs (full: data roots, a GPU)
+
+
+@dataclass
+class ClaimConfig:
+    id: str = "?"
+    title: str = ""
+    paper: str = ""  # the sentence it tests, with section and figure
+    measures: str = ""
+    statistic: str = ""
+    rule: dict[str, Any] = field(default_factory=dict)  # name: the function in rules.py, then its thresholds
+    rule_text: str = ""  # the rule in words, as printed in the section
+    curves: list[str] = field(default_factory=list)  # metric histories the rule reads
+    params: list[str] = field(default_factory=list)  # run params the rule reads
+    budgets: dict[str, BudgetConfig] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    arm: str
+    seed: int
+    overrides: tuple[str, ...]
+
+    def command(self) -> str:
+        return "python -m wgan_repro " + " ".join(self.overrides)
+
+
+def claim_path(claim_id: str) -> Path:
+    return CONF_DIR / "claim" / f"{claim_id}.yaml"
+
+
+def claim_ids() -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / "claim").glob("*.yaml") if p.stem != "all")
+
+
+def load_claim(claim_id: str) -> DictConfig:
+    """conf/claim/<id>.yaml through its typed schema; an unknown id names the allowed ones."""
+    path = claim_path(claim_id)
+    if not path.is_file():
+        raise ConfigError(f"claim={claim_id}: no such claim; allowed: {', '.join(claim_ids())}, all")
+    claim = OmegaConf.merge(OmegaConf.structured(ClaimConfig), OmegaConf.load(path))
+    for name, budget in claim.budgets.items():
+        if name not in BUDGETS:
+            raise ConfigError(f"{path}: budgets.{name} is not a budget; allowed: {', '.join(BUDGETS)}")
+        claim.budgets[name] = OmegaConf.merge(OmegaConf.structured(BudgetConfig), budget)
+    return claim
+
+
+def jobs(claim: DictConfig, budget: str) -> list[Job]:
+    """Every (arm, seed) of the budget, with the overrides that run it."""
+    if budget not in claim.budgets:
+        raise ConfigError(f"budget={budget}: claim {claim.id} has budgets {', '.join(claim.budgets)}")
+    b = claim.budgets[budget]
+    return [Job(arm, seed, (*b.common, *overrides, f"train.seed={seed}"))
+            for arm, overrides in b.arms.items() for seed in b.seeds]
+
+
+def fields_of(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]

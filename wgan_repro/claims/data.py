@@ -1,0 +1,129 @@
+"""The data a claim's verdict is computed from, in one compact, open form (CSV), whether it comes from MLflow or
+from a committed export: `runs.csv` (one row per run: id, status, times, the tags and params the rule reads, every
+final metric) and `curves.csv` (run_id, key, step, value; series longer than MAX_POINTS binned to MAX_POINTS bins:
+the mean for optimiser diagnostics, the median otherwise, at each bin's last step). The MLflow path goes through
+the same normalisation, so a section rendered from MLflow and from its export are the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+MAX_POINTS = 1000
+TAGS = ("claim", "arm", "budget", "seed", "objective", "arch", "critic", "optimizer", "data", "experiment", "study",
+        "estimate", "quality", "quality_floor", "collapse", "git_commit", "git_dirty", "status_reason", "command",
+        "config_hash", "superseded_by")
+BASE_PARAMS = ("train.iterations", "eval.every", "optimizer.lr", "train.n_critic", "train.batch_size")
+
+
+@dataclass
+class ClaimData:
+    runs: pd.DataFrame  # run_id, status, start_time, end_time, tags.*, params.*, metrics.*
+    curves: pd.DataFrame  # run_id, key, step, value
+
+    def curve(self, run_id: str, key: str) -> pd.Series:
+        """One run's series of `key`, indexed by step."""
+        c = self.curves[(self.curves["run_id"] == run_id) & (self.curves["key"] == key)]
+        return pd.Series(c["value"].to_numpy(dtype=float), index=c["step"].to_numpy(dtype=int)).sort_index()
+
+
+def normalise(runs: pd.DataFrame, curves: pd.DataFrame, params: Iterable[str]) -> ClaimData:
+    """Keep what the export keeps, in a fixed column order and types; bin long curves."""
+    keep = ["run_id", "status", "start_time", "end_time"]
+    keep += [f"tags.{t}" for t in TAGS if f"tags.{t}" in runs]
+    keep += [f"params.{p}" for p in dict.fromkeys([*BASE_PARAMS, *params]) if f"params.{p}" in runs]
+    keep += sorted(c for c in runs if c.startswith("metrics."))
+    out = runs[keep].copy()
+    for col in ("start_time", "end_time"):
+        out[col] = pd.to_datetime(out[col], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for col in out:
+        if col.startswith("params.") and col != "params.optimizer.betas":
+            numbers = pd.to_numeric(out[col], errors="coerce")
+            out[col] = numbers if numbers.notna().sum() == out[col].notna().sum() else out[col]
+    out = out.sort_values(["tags.arm", "tags.seed", "run_id"] if "tags.arm" in out else ["run_id"])
+    return ClaimData(out.reset_index(drop=True), bin_curves(curves))
+
+
+def bin_curves(curves: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """Each (run, key) series of more than max_points points binned into max_points bins of consecutive steps."""
+    parts = []
+    for (run_id, key), c in curves.sort_values("step").groupby(["run_id", "key"], sort=True):
+        if len(c) > max_points:
+            bins = np.arange(len(c)) * max_points // len(c)
+            how = "mean" if key.startswith("optim/") else "median"
+            c = c.groupby(bins).agg(run_id=("run_id", "first"), key=("key", "first"), step=("step", "last"),
+                                    value=("value", how))
+        parts.append(c[["run_id", "key", "step", "value"]])
+    if not parts:
+        return pd.DataFrame(columns=["run_id", "key", "step", "value"])
+    out = pd.concat(parts, ignore_index=True)
+    out["step"] = out["step"].astype(int)
+    out["value"] = out["value"].astype(float)
+    return out
+
+
+def export(data: ClaimData, folder: Path) -> None:
+    """runs.csv and curves.csv.gz into `folder` (floats written in full precision)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data.runs.to_csv(folder / "runs.csv", index=False, float_format="%.17g")
+    data.curves.to_csv(folder / "curves.csv.gz", index=False, float_format="%.17g")
+
+
+def load_export(folder: Path) -> ClaimData:
+    """The data of an export, as the MLflow path gives it."""
+    runs = pd.read_csv(folder / "runs.csv", dtype={"tags.seed": str, "tags.git_dirty": str})
+    curves = pd.read_csv(folder / "curves.csv.gz")
+    return ClaimData(runs, curves)
+
+
+def from_mlflow(uri: str, experiment: str, claim: str, budget: str, keys: Iterable[str], params: Iterable[str]
+                ) -> ClaimData:
+    """Every child run of the claim's parent runs (tag claim=<id>, budget=<budget>) with their curves."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=[experiment], output_format="pandas", max_results=50_000,
+                              filter_string=f"tags.claim = '{claim}' and tags.budget = '{budget}'")
+    if not runs.empty and "tags.sweep_parent" in runs:
+        runs = runs[runs["tags.sweep_parent"] != "true"]
+    client = MlflowClient(uri)
+    rows = [(rid, key, m.step, m.value) for rid in runs.get("run_id", []) for key in keys
+            for m in client.get_metric_history(rid, key)]
+    curves = pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])
+    for col in ("tags.seed", "tags.git_dirty"):
+        if col in runs:
+            runs[col] = runs[col].astype(str)
+    return normalise(runs.reset_index(drop=True), curves, params)
+
+
+def pooled(data: ClaimData, allow_mixed: bool) -> tuple[ClaimData, list[str]]:
+    """The runs a verdict may pool: never KILLED or superseded ones; all of one commit and a clean tree unless
+    allow_mixed. Returns the data and the notes that say what was left out or mixed; raises ValueError listing
+    the runs when commits are mixed and allow_mixed is false."""
+    runs = data.runs
+    notes = []
+    drop = runs["status"].isin(["KILLED", "RUNNING", "SCHEDULED"])
+    if "tags.superseded_by" in runs:
+        drop |= runs["tags.superseded_by"].notna()
+    if drop.any():
+        notes.append(f"left out {int(drop.sum())} killed, running or superseded runs: "
+                     + ", ".join(runs.loc[drop, "run_id"].str[:8]))
+    runs = runs[~drop]
+    commits = runs.get("tags.git_commit", pd.Series(dtype=str)).fillna("unknown").unique()
+    dirty = runs.get("tags.git_dirty", pd.Series(dtype=str)).astype(str).isin(["true", "True"])
+    if (len(commits) > 1 or dirty.any()) and not allow_mixed:
+        listing = "; ".join(f"{r.run_id[:8]} commit {str(r.get('tags.git_commit'))[:10]} dirty "
+                            f"{r.get('tags.git_dirty')}" for _, r in runs.iterrows())
+        raise ValueError(f"runs of {len(commits)} commits or of a dirty tree ({int(dirty.sum())} dirty); a verdict "
+                         f"pools one clean commit (report.allow_mixed=true to pool them anyway): {listing}")
+    if len(commits) > 1 or dirty.any():
+        notes.append(f"pooled runs of {len(commits)} commits ({', '.join(c[:10] for c in commits)}), "
+                     f"{int(dirty.sum())} from a dirty tree (report.allow_mixed=true)")
+    keep = set(runs["run_id"])
+    return ClaimData(runs.reset_index(drop=True), data.curves[data.curves["run_id"].isin(keep)]), notes

@@ -1,0 +1,160 @@
+"""A claim's section: Markdown, HTML rendered from it by the `markdown` library (figures embedded), every table as a
+tidy numeric CSV, a figure, the data export and verdict.json (what the index reads)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from wgan_repro.claims.data import ClaimData, export  # noqa: E402
+from wgan_repro.claims.rules import Verdict  # noqa: E402
+
+STRIPS = {"f2": ["modes", "rotations"], "f3": ["minimax_over_critic", "nonsat_over_critic"],
+          "f4": ["rho_diff", "final_quality"], "f5": ["rho_diff", "final_quality"], "f6": ["quality", "kl_classes"],
+          "f7": ["events", "negative_share"]}  # per-run columns drawn per arm
+LOG_SCALE = {"minimax_over_critic", "nonsat_over_critic", "quality", "final_quality"}
+STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45;padding:0 1em}"
+         "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
+         "th{background:#f3f3f3}img{max-width:100%}code{background:#f5f5f5;padding:0 3px}"
+         ".verdict{font-size:1.15em;padding:.6em;border-left:5px solid #888;background:#fafafa}")
+
+
+def figure(claim_id: str, rule_name: str, data: ClaimData, verdict: Verdict, path: Path) -> Path | None:
+    """One figure per claim, drawn from the exported data alone."""
+    table = verdict.tables.get("per_run", pd.DataFrame())
+    if rule_name == "f1":
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        for _, r in data.runs.iterrows():
+            theta, em, js = (data.curve(r.run_id, k) for k in ("fig1/theta", "estimate/em", "estimate/js"))
+            k = float((em.to_numpy() * np.abs(theta.to_numpy())).sum() / (theta.to_numpy() ** 2).sum() or 1)
+            axes[0].plot(theta, em / k, "o", ms=4, label=f"seed {r['tags.seed']}: estimate / {k:.3g}")
+            axes[1].plot(theta, js, "o", ms=4, label=f"seed {r['tags.seed']}")
+        grid = np.linspace(-1, 1, 201)
+        axes[0].plot(grid, np.abs(grid), "k-", lw=1, label=r"$|\theta|$")
+        axes[1].plot(grid, np.where(grid == 0, 0, np.log(2)), "k-", lw=1, label="JS = log 2")
+        for ax, name in zip(axes, ("EM estimate, rescaled", "JS lower bound")):
+            ax.set_xlabel(r"$\theta$")
+            ax.set_ylabel(name)
+            ax.legend(fontsize=7)
+            ax.grid(alpha=0.3)
+    elif rule_name in STRIPS and not table.empty:
+        columns = [c for c in STRIPS[rule_name] if c in table]
+        fig, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns), 3.8), squeeze=False)
+        arms = list(dict.fromkeys(table["arm"]))
+        for ax, col in zip(axes[0], columns):
+            for i, a in enumerate(arms):
+                y = table.loc[table["arm"] == a, col].astype(float).to_numpy()
+                ax.plot(np.full(len(y), i) + np.linspace(-0.15, 0.15, len(y)), y, "o", ms=5)
+            ax.set_xticks(range(len(arms)), arms, rotation=30 if len(arms) > 4 else 0, ha="right" if len(arms) > 4
+                          else "center", fontsize=8)
+            ax.set_ylabel(col.replace("_", " "))
+            if col in LOG_SCALE and (table[col] > 0).all():
+                ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+    else:
+        return None
+    fig.suptitle(f"{claim_id}: one point per run", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def short(commit: str) -> str:
+    """Commits shortened to 10 characters; words ('uncommitted', 'unknown') as they are."""
+    return ", ".join(c[:10] if all(ch in "0123456789abcdef" for ch in c) else c for c in commit.split(", "))
+
+
+def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
+    shown = df.copy()
+    for c in shown:
+        if pd.api.types.is_float_dtype(shown[c]):
+            shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}g}")
+    if "run_id" in shown:
+        shown["run_id"] = shown["run_id"].astype(str).str[:8]
+    return shown.to_markdown(index=False)
+
+
+def render(claim: DictConfig, budget: str, data: ClaimData, verdict: Verdict, meta: Mapping[str, Any],
+           out_dir: Path, notes: list[str]) -> dict[str, Any]:
+    """Write the section into out_dir; returns what verdict.json holds."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    export(data, out_dir / "data")
+    for name, table in verdict.tables.items():
+        table.to_csv(out_dir / f"{name}.csv", index=False, float_format="%.10g")
+    fig = figure(claim.id, claim.rule.name, data, verdict, out_dir / "figure.png")
+    rule = OmegaConf.to_container(claim.rule)
+    lines = [f"# {claim.id}: {claim.title}", "",
+             f"<p class='verdict'><b>Verdict ({budget}): {verdict.word}.</b> {verdict.reason}.</p>", "",
+             f"**The paper.** {claim.paper}", "", f"**Measures.** {claim.measures}", "",
+             f"**Statistic.** {claim.statistic}", "", f"**Rule** (`conf/claim/{claim.id}.yaml`, fixed at commit "
+             f"`{short(meta['rule_commit'])}`, before the runs): {claim.rule_text}", "",
+             f"Thresholds: `{json.dumps(rule)}`", "",
+             f"**Runs.** {meta['n_runs']} runs at budget `{budget}` from commit `{short(meta['commit'])}` "
+             f"(tree clean: {meta['clean']}); wall time {meta['wall']}; machine: {meta['machine']}.", "",
+             f"Command: `{meta['command']}`", ""]
+    lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+    if fig is not None:
+        lines += ["## Figure", "", f"![{claim.id}]({fig.name})", ""]
+    for name, table in verdict.tables.items():
+        lines += [f"## {name.replace('_', ' ')} (`{name}.csv`)", "", markdown_table(table), ""]
+    lines += ["## Data", "", "`data/runs.csv` (one row per run: tags, params, final metrics) and `data/curves.csv.gz` "
+              "(run_id, key, step, value) hold everything the verdict is computed from; "
+              f"`python -m wgan_repro.reproduce claim={claim.id} budget={budget} render_from={out_dir}/data` "
+              "re-renders this section from them.", ""]
+    discussion = out_dir / "DISCUSSION.md"
+    if discussion.is_file():
+        lines += ["## Discussion (hand-written, not part of the rule)", "", discussion.read_text().strip(), ""]
+    text = "\n".join(lines)
+    (out_dir / "section.md").write_text(text)
+    (out_dir / "section.html").write_text(to_html(text, out_dir, f"{claim.id}: {claim.title}"))
+    record = {"claim": claim.id, "title": claim.title, "verdict": verdict.word, "reason": verdict.reason,
+              "budget": budget, **{k: meta[k] for k in ("n_runs", "commit", "clean", "rule_commit", "wall",
+                                                        "wall_s", "machine", "command")},
+              "numbers": {k: (v if isinstance(v, (int, float, str, bool, list)) else str(v))
+                          for k, v in verdict.numbers.items()}}
+    (out_dir / "verdict.json").write_text(json.dumps(record, indent=1, default=str))
+    return record
+
+
+def to_html(text: str, folder: Path, title: str) -> str:
+    """Markdown -> a self-contained page (the `markdown` library; images embedded as data URIs)."""
+    import markdown
+
+    body = markdown.markdown(text, extensions=["tables", "fenced_code"])
+
+    def embed(match: re.Match) -> str:
+        path = folder / match.group(1)
+        if not path.is_file():
+            return match.group(0)
+        return f'src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"'
+
+    body = re.sub(r'src="([^":]+\.png)"', embed, body)
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style></head>"
+            f"<body>{body}</body></html>\n")
+
+
+def index(folder: Path, title: str = "wgan_repro: the reference reproduction") -> Path:
+    """README.md (and index.html) over every section under `folder`: one row per claim with its verdict."""
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*/verdict.json"))]
+    rows = [{"claim": f"[{r['claim']}]({r['claim']}/section.md)", "what the paper says": r["title"],
+             "verdict": f"**{r['verdict']}**", "budget": r["budget"], "runs": r["n_runs"],
+             "commit": f"`{short(r['commit'])}`", "wall": r["wall"]} for r in records]
+    intro = folder / "INTRO.md"
+    text = "\n".join([f"# {title}", "", intro.read_text().strip() if intro.is_file() else "", "",
+                      pd.DataFrame(rows).to_markdown(index=False) if rows else "No claim has been run yet.", "",
+                      *[f"- **{r['claim']}** ({r['verdict']}): {r['reason']}." for r in records], ""])
+    (folder / "README.md").write_text(text)
+    (folder / "index.html").write_text(to_html(text.replace("/section.md)", "/section.html)"), folder, title))
+    return folder / "README.md"

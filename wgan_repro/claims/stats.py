@@ -1,0 +1,188 @@
+"""The house's statistics (shared/STATISTICS.md) as functions of plain numbers, so that every claim is judged the
+same way and every function is tested on literals.
+
+- A cell that pools fewer than MIN_INTERVAL_RUNS runs shows the per-run values, no interval; from that many on, a
+  mean with a Student t 95% interval, named as such.
+- Small-sample tests from scipy.stats: sign test (binomtest), exact permutation test of a difference of means,
+  Fisher's exact test for counts, Spearman with a permutation p-value across runs.
+- Correlations over training only with at least MIN_CURVE_POINTS evaluation points, also on first differences so
+  that two series that merely trend with time cannot produce it.
+- Instability events relative to the run: quality worse than `factor` times its running best for `persist`
+  evaluations in a row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+MIN_INTERVAL_RUNS = 5
+MIN_CURVE_POINTS = 20
+PERMUTATIONS = 9999  # resamples when an exact permutation test has too many arrangements
+SEED = 0
+
+
+def finite(values: Sequence[float]) -> np.ndarray:
+    return np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Per-run values and, from MIN_INTERVAL_RUNS runs on, a mean with a Student t 95% interval."""
+
+    n: int
+    mean: float
+    lo: float  # NaN below MIN_INTERVAL_RUNS
+    hi: float
+    values: tuple[float, ...]
+    interval: str = "t95"
+
+    def text(self, digits: int = 3) -> str:
+        f = lambda v: f"{v:.{digits}g}"  # noqa: E731
+        if self.n == 0:
+            return "—"
+        if self.n < MIN_INTERVAL_RUNS:
+            return ", ".join(f(v) for v in self.values)
+        return f"{f(self.mean)} [{f(self.lo)}, {f(self.hi)}] (t 95%, n={self.n})"
+
+
+def summarise(values: Sequence[float]) -> Summary:
+    x = finite(values)
+    if len(x) == 0:
+        return Summary(0, math.nan, math.nan, math.nan, ())
+    mean = float(x.mean())
+    if len(x) < MIN_INTERVAL_RUNS:
+        return Summary(len(x), mean, math.nan, math.nan, tuple(float(v) for v in x))
+    half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return Summary(len(x), mean, mean - half, mean + half, tuple(float(v) for v in x))
+
+
+# --------------------------------------------------------------------------- tests across runs
+def sign_test(differences: Sequence[float], alternative: str = "greater") -> tuple[int, int, float]:
+    """(positives, non-zero count, p) of the sign test on paired differences (zeros dropped), scipy's binomtest."""
+    d = finite(differences)
+    d = d[d != 0]
+    if len(d) == 0:
+        return 0, 0, 1.0
+    positives = int((d > 0).sum())
+    return positives, len(d), float(stats.binomtest(positives, len(d), 0.5, alternative=alternative).pvalue)
+
+
+def permutation_diff(a: Sequence[float], b: Sequence[float], alternative: str = "greater") -> tuple[float, float]:
+    """(mean(a) - mean(b), p) of the permutation test on the difference of means; exact when the arrangements are
+    few enough (scipy.stats.permutation_test, independent samples)."""
+    x, y = finite(a), finite(b)
+    if len(x) == 0 or len(y) == 0:
+        return math.nan, math.nan
+    if len(x) < 2 or len(y) < 2:  # no permutation distribution to speak of
+        return float(x.mean() - y.mean()), math.nan
+    res = stats.permutation_test((x, y), lambda u, v, axis: u.mean(axis) - v.mean(axis), vectorized=True,
+                                 alternative=alternative, n_resamples=PERMUTATIONS, rng=SEED)
+    return float(x.mean() - y.mean()), float(res.pvalue)
+
+
+def fisher(hits_a: int, n_a: int, hits_b: int, n_b: int, alternative: str = "greater") -> tuple[float, float]:
+    """(odds ratio, p) of Fisher's exact test that group a has more hits than group b (scipy.stats.fisher_exact)."""
+    res = stats.fisher_exact([[hits_a, n_a - hits_a], [hits_b, n_b - hits_b]], alternative=alternative)
+    return float(res.statistic), float(res.pvalue)
+
+
+def spearman_permutation(x: Sequence[float], y: Sequence[float], alternative: str = "greater"
+                         ) -> tuple[float, float, int]:
+    """(rho, permutation p, n) of Spearman's rank correlation across runs (x, y paired, NaN pairs dropped)."""
+    pairs = np.asarray([(u, v) for u, v in zip(x, y) if np.isfinite(u) and np.isfinite(v)], dtype=float)
+    if len(pairs) < 3:
+        return math.nan, math.nan, len(pairs)
+    u, v = pairs[:, 0], pairs[:, 1]
+    res = stats.permutation_test((u,), lambda s: stats.spearmanr(s, v).statistic, vectorized=False,
+                                 permutation_type="pairings", alternative=alternative, n_resamples=PERMUTATIONS,
+                                 rng=SEED)
+    return float(stats.spearmanr(u, v).statistic), float(res.pvalue), len(pairs)
+
+
+# --------------------------------------------------------------------------- within a run
+@dataclass(frozen=True)
+class Correlation:
+    """Spearman between two series over training: raw, and on first differences (what time alone cannot give)."""
+
+    n: int
+    rho: float
+    rho_diff: float
+    p_diff: float
+
+
+def over_training(x: Sequence[float], y: Sequence[float]) -> Correlation | None:
+    """Spearman(x, y) and Spearman(diff x, diff y) over one run's evaluation points; None below MIN_CURVE_POINTS."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if len(x) < MIN_CURVE_POINTS:
+        return None
+    raw = stats.spearmanr(x, y).statistic
+    diff = stats.spearmanr(np.diff(x), np.diff(y))
+    return Correlation(len(x), float(raw), float(diff.statistic), float(diff.pvalue))
+
+
+def instability_events(quality: Sequence[float], factor: float, persist: int) -> list[int]:
+    """Indices i where an instability event starts: quality (lower is better) is worse than `factor` times its
+    running best up to i - 1, at i and at the persist - 1 evaluations after it; NaN or inf count as worse. Events
+    do not overlap: the next may start only after the quality has come back under the bar."""
+    q = np.asarray(quality, dtype=float)
+    events, best, inside = [], math.inf, False
+    for i, value in enumerate(q):
+        bad = lambda j: not np.isfinite(q[j]) or q[j] > factor * best  # noqa: E731
+        if np.isfinite(best) and not inside and i + persist <= len(q) and all(bad(j) for j in range(i, i + persist)):
+            events.append(i)
+            inside = True
+        elif inside and not bad(i):
+            inside = False
+        if np.isfinite(value) and not inside:
+            best = min(best, value)
+    return events
+
+
+def window_permutation(series: Sequence[Sequence[float]], events: Sequence[Sequence[int]], window: int,
+                       permutations: int = 2000, seed: int = SEED) -> tuple[float, float, float]:
+    """(mean inside, mean outside, one-sided p) for "the series is higher in the `window` points before each event
+    than elsewhere", pooled over runs; the p-value shuffles each run's event positions uniformly over the positions
+    a window fits (a run's number of events kept)."""
+    rng = np.random.default_rng(seed)
+
+    def split(positions: Sequence[Sequence[int]]) -> tuple[float, float, float]:
+        inside, outside = [], []
+        for s, ev in zip(series, positions):
+            mask = np.zeros(len(s), dtype=bool)
+            for e in ev:
+                mask[max(0, e - window + 1): e + 1] = True
+            inside.append(np.asarray(s)[mask])
+            outside.append(np.asarray(s)[~mask])
+        a, b = np.concatenate(inside), np.concatenate(outside)
+        mean_a = float(a.mean()) if len(a) else math.nan
+        mean_b = float(b.mean()) if len(b) else math.nan
+        return mean_a, mean_b, mean_a - mean_b
+
+    mean_in, mean_out, observed = split(events)
+    if not np.isfinite(observed):
+        return mean_in, mean_out, math.nan
+    count = 0
+    for _ in range(permutations):
+        shuffled = [sorted(rng.choice(np.arange(window - 1, len(s)), size=len(ev), replace=False)) if ev else []
+                    for s, ev in zip(series, events)]
+        count += split(shuffled)[2] >= observed
+    return mean_in, mean_out, (count + 1) / (permutations + 1)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (for claims with several sub-tests)."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p)
+    adjusted = np.empty_like(p)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()

@@ -1,0 +1,222 @@
+"""`python -m wgan_repro.reproduce claim=F2 budget=cpu`: run a claim's runs and render its verdict.
+
+For each (arm, seed) of the claim's budget (conf/claim/<id>.yaml) one run of `python -m wgan_repro` with
+`train.resume=auto`, all children of one parent MLflow run tagged claim=<id>, budget=<budget>: a relaunch finds the
+parent of the same claim, budget and commit, skips what finished and continues what did not. Then the claim's rule
+(claims/rules.py) computes the verdict from the runs' data (claims/data.py), and the section is written
+(claims/section.py) and logged into the parent, which carries the verdict as tag `verdict`. `claim=all` runs every
+claim in order; `render_from=<section>/data` re-renders a section from its committed export alone.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from wgan_repro.claims import Job, claim_ids, jobs, load_claim
+from wgan_repro.config import ConfigError
+
+log = logging.getLogger("wgan_repro.reproduce")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    """The CPU model and core count (and the GPU, if any)."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return f"{model}, {os.cpu_count()} cores{gpu}"
+
+
+def git(*args: str) -> str:
+    out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO, timeout=10)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def rule_commit(claim_id: str) -> str:
+    """The last commit that changed the claim's file ('uncommitted' when it has changes since)."""
+    path = f"conf/claim/{claim_id}.yaml"
+    if git("status", "--porcelain", "--", path):
+        return "uncommitted"
+    return git("log", "-1", "--format=%H", "--", path) or "unknown"
+
+
+def run_overrides(job: Job, cfg: DictConfig) -> list[str]:
+    extra = [f"tracking.experiment={cfg.tracking.experiment}", "train.resume=auto", "train.progress=false"]
+    if cfg.tracking.uri:
+        extra.append(f"tracking.uri={cfg.tracking.uri}")
+    return [*job.overrides, *extra]
+
+
+def check(claim: DictConfig, budget: str, cfg: DictConfig) -> list[Job]:
+    """Compose and validate every run of the budget before any work starts."""
+    from wgan_repro.config import compose, validate
+
+    todo = jobs(claim, budget)
+    for job in todo:
+        try:
+            validate(compose(run_overrides(job, cfg))[0])
+        except ConfigError as exc:
+            raise ConfigError(f"claim {claim.id}, budget {budget}, arm {job.arm}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - Hydra's own errors name the bad override
+            raise ConfigError(f"claim {claim.id}, budget {budget}, arm {job.arm}: {exc}") from None
+    return todo
+
+
+def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: dict[str, str], threads: int
+            ) -> tuple[str, str, str | None]:
+    """One run in a worker process (one thread); tags it with its claim, budget and arm. (arm, status, reason)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    from wgan_repro.config import compose
+    from wgan_repro.runner import run
+    from wgan_repro.tracking import _client, resolve_uri
+
+    cfg, choices = compose(overrides)
+    try:
+        result = run(cfg, choices, Path(out_dir), "python -m wgan_repro " + " ".join(overrides), parent)
+    except Exception as exc:  # noqa: BLE001 - the run is marked FAILED with the reason; the claim goes on
+        return tags["arm"], "FAILED", f"{type(exc).__name__}: {exc}"
+    client = _client(resolve_uri(cfg.tracking.uri))
+    for run_id in result["run_id"] if isinstance(result["run_id"], list) else [result["run_id"]]:
+        if run_id:
+            for k, v in tags.items():
+                client.set_tag(run_id, k, v)
+    return tags["arm"], result["status"], result.get("reason")
+
+
+def parent_run(claim: DictConfig, budget: str, cfg: DictConfig, command: str) -> tuple[str, str]:
+    """The parent of this claim, budget and commit (reopened on a relaunch), or a new one."""
+    from wgan_repro.tracking import _client, find_runs, prepare_store, resolve_uri, system_tags
+
+    uri = resolve_uri(cfg.tracking.uri)
+    experiment_id = prepare_store(uri, cfg.tracking.experiment)
+    commit = system_tags(None)["mlflow.source.git.commit"]
+    tags = {"claim": claim.id, "budget": budget, "sweep_parent": "true", "mlflow.source.git.commit": commit}
+    client = _client(uri)
+    found = find_runs(uri, cfg.tracking.experiment, tags)
+    if found:
+        client.update_run(found[0].info.run_id, status="RUNNING")
+        return found[0].info.run_id, found[0].data.tags["sweep"]
+    sweep = f"claim-{claim.id}-{budget}@{time.strftime('%Y%m%d-%H%M%S')}"
+    run = client.create_run(experiment_id, run_name=sweep, tags={
+        **system_tags(command), **tags, "sweep": sweep, "sweep_name": f"claim-{claim.id}-{budget}",
+        "rule_commit": rule_commit(claim.id)})
+    return run.info.run_id, sweep
+
+
+def run_claim(claim: DictConfig, budget: str, cfg: DictConfig, todo: list[Job], command: str) -> str:
+    """Every job of the budget under the claim's parent, `jobs` at a time; returns the parent's run id."""
+    from wgan_repro.tracking import close_sweep, resolve_uri
+
+    parent = parent_run(claim, budget, cfg, command)
+    workers = int(cfg.jobs or claim.budgets[budget].jobs)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    log.info("claim %s, budget %s: %d runs, %d at a time (%d thread each), parent %s", claim.id, budget, len(todo),
+             workers, threads, parent[0])
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(run_job, run_overrides(job, cfg),
+                               str(REPO / "outputs" / "claims" / claim.id / budget / f"{job.arm}-s{job.seed}"),
+                               parent, {"claim": claim.id, "budget": budget, "arm": job.arm}, threads)
+                   for job in todo]
+        for done, future in enumerate(cf.as_completed(futures), 1):
+            arm, status, reason = future.result()
+            log.info("[%d/%d] %s: %s%s", done, len(todo), arm, status, f" ({reason})" if reason else "")
+    close_sweep(resolve_uri(cfg.tracking.uri), cfg.tracking.experiment, parent[0])
+    return parent[0]
+
+
+def meta_of(data: Any, claim: DictConfig, budget: str, command: str) -> dict[str, Any]:
+    """What the section states about its runs: count, commit, clean tree, wall time, machine, command."""
+    import pandas as pd
+
+    runs = data.runs
+    commits = sorted(runs["tags.git_commit"].dropna().unique()) if "tags.git_commit" in runs else []
+    start, end = pd.to_datetime(runs["start_time"], utc=True), pd.to_datetime(runs["end_time"], utc=True)
+    wall_s = float((end.max() - start.min()).total_seconds()) if len(runs) else 0.0
+    return {"n_runs": len(runs), "commit": ", ".join(commits) or "unknown",
+            "clean": bool(len(runs) and runs.get("tags.git_dirty", pd.Series(dtype=str)).astype(str).eq("false").all()),
+            "wall_s": round(wall_s), "wall": f"{wall_s / 60:.1f} min (first start to last end)",
+            "machine": machine(), "command": command, "rule_commit": rule_commit(claim.id)}
+
+
+def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, parent_id: str | None
+                 ) -> dict[str, Any]:
+    from wgan_repro.claims import data as D
+    from wgan_repro.claims import section
+    from wgan_repro.claims.rules import RULES
+    from wgan_repro.tracking import _client, resolve_uri
+
+    out_dir = Path(cfg.report.out_dir or REPO / "reports" / f"claims-{budget}") / claim.id
+    if cfg.render_from:
+        folder = Path(cfg.render_from)
+        data = D.load_export(folder)
+        meta = json.loads((folder / "meta.json").read_text())
+    else:
+        data = D.from_mlflow(resolve_uri(cfg.tracking.uri), cfg.tracking.experiment, claim.id, budget,
+                             claim.curves, claim.params)
+        meta = meta_of(data, claim, budget, command)
+    if data.runs.empty:
+        raise ValueError(f"claim {claim.id}, budget {budget}: no runs in experiment {cfg.tracking.experiment}")
+    pooled, notes = D.pooled(data, bool(cfg.report.allow_mixed))
+    verdict = RULES[claim.rule.name](pooled, claim.rule)
+    record = section.render(claim, budget, data, verdict, meta, out_dir, notes)
+    (out_dir / "data" / "meta.json").write_text(json.dumps(meta, indent=1))
+    if parent_id:
+        client = _client(resolve_uri(cfg.tracking.uri))
+        client.set_tag(parent_id, "verdict", verdict.word)
+        client.set_tag(parent_id, "mlflow.note.content", f"**{claim.id} ({budget}): {verdict.word}.** "
+                                                         f"{verdict.reason}")
+        client.log_artifacts(parent_id, str(out_dir), "section")
+    section.index(out_dir.parent)
+    log.info("%s (%s): %s. %s\n  section: %s", claim.id, budget, verdict.word.upper(), verdict.reason,
+             out_dir / "section.md")
+    return record
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="reproduce")
+def main(cfg: DictConfig) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(asctime)s %(name)s] %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    command = "python -m wgan_repro.reproduce " + " ".join(sys.argv[1:])
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()  # each run composes its own config (config.compose)
+    try:
+        ids = claim_ids() if str(cfg.claim.id) == "all" else [str(cfg.claim.id)]
+        claims = [load_claim(i) for i in ids]
+        todo = {c.id: check(c, str(cfg.budget), cfg) for c in claims}  # every config checked before any work
+        for claim in claims:
+            parent = None
+            if not (cfg.render_only or cfg.render_from):
+                parent = run_claim(claim, str(cfg.budget), cfg, todo[claim.id], command)
+            render_claim(claim, str(cfg.budget), cfg, command, parent)
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
