@@ -147,10 +147,16 @@ def to_html(text: str, folder: Path, title: str) -> str:
 
 def index(folder: Path, title: str = "wgan_repro: the reference reproduction") -> Path:
     """README.md (and index.html) over every section under `folder`: one row per claim with its verdict."""
+    from wgan_repro.claims import claim_ids, load_claim
+
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*/verdict.json"))]
+    done = {r["claim"] for r in records}
     rows = [{"claim": f"[{r['claim']}]({r['claim']}/section.md)", "what the paper says": r["title"],
              "verdict": f"**{r['verdict']}**", "budget": r["budget"], "runs": r["n_runs"],
              "commit": f"`{short(r['commit'])}`", "wall": r["wall"]} for r in records]
+    rows += [{"claim": c, "what the paper says": load_claim(c).title, "verdict": "not run yet", "budget": "",
+              "runs": 0, "commit": "", "wall": ""} for c in claim_ids() if c not in done]
+    rows.sort(key=lambda r: r["claim"].strip("["))
     intro = folder / "INTRO.md"
     text = "\n".join([f"# {title}", "", intro.read_text().strip() if intro.is_file() else "", "",
                       pd.DataFrame(rows).to_markdown(index=False) if rows else "No claim has been run yet.", "",

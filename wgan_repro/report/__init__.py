@@ -27,7 +27,8 @@ TABLES = {
     "t1_toy": "T1 — toy mixtures (F2): modes covered, high-quality %, reverse KL, exact W1 beside its floor",
     "t2_meaningful_loss": "T2 — a meaningful loss (F4/F5): Spearman correlation over training between the "
                           "median-filtered estimate and sample quality (> 0: the estimate falls as quality improves), "
-                          "and between the estimate and the iteration (< 0: it falls during training)",
+                          "raw and on first differences (what a common trend in time cannot produce); only for runs "
+                          "with at least 20 evaluations",
     "t3_architecture": "T3 — robustness to the generator (F6): final quality and collapse rate over seeds",
     "t4_optimizer": "T4 — optimiser x learning rate (F7): diverged runs, final quality, share of critic updates "
                     "whose step points against the gradient (negative cosine)",
@@ -55,7 +56,7 @@ def build(uri: str, experiment: str, out_dir: Path, name: str, filter_string: st
         figs = draw(runs, curves, images, out_dir)
     for key, table in result.items():
         if not table.empty:
-            table.to_csv(out_dir / f"{key}.csv", index=False)
+            table.attrs.get("numeric", table).to_csv(out_dir / f"{key}.csv", index=False)
     listing = run_listing(runs)
     listing.to_csv(out_dir / "runs.csv", index=False)
     sections = outline(name, uri, experiment, result, figs, listing, preface, verdicts)

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from wgan_repro.report.tables import median_filter, quality_key  # noqa: E402
+from wgan_repro.report.tables import estimate_key, median_filter, quality_key  # noqa: E402
 
 LABELS = {"eval/w1": "exact W1 (lower is better)", "eval/fid_digits": "digit FID (lower is better)",
           "eval/fid": "FID (lower is better)", "estimate/em": "EM estimate", "estimate/js": "JS estimate"}
@@ -34,7 +34,8 @@ def curves(runs: pd.DataFrame, hist: pd.DataFrame, path: Path, title: str) -> Pa
     runs = runs[runs["status"] == "FINISHED"].copy()
     if runs.empty:
         return None
-    runs["label"], runs["quality"] = runs.apply(config_label, axis=1), quality_key(runs)
+    runs["label"], runs["quality"], runs["estimate"] = runs.apply(config_label, axis=1), quality_key(runs), \
+        estimate_key(runs)
     groups = list(runs.groupby("label", sort=True))
     cols = min(3, len(groups))
     rows = math.ceil(len(groups) / cols)
@@ -42,7 +43,7 @@ def curves(runs: pd.DataFrame, hist: pd.DataFrame, path: Path, title: str) -> Pa
     for ax, (label, group) in zip(axes.flat, groups):
         twin = ax.twinx()
         for i, (_, r) in enumerate(group.sort_values("tags.seed").iterrows()):
-            key = "estimate/em" if r["tags.objective"] == "wgan" else "estimate/js"
+            key = r["estimate"]
             h = hist[hist["run_id"] == r["run_id"]]
             est, qual = h[h["key"] == key].sort_values("step"), h[h["key"] == r["quality"]].sort_values("step")
             color = f"C{i}"
