@@ -225,3 +225,38 @@ def test_reevaluation_refuses_bad_input(mlflow_uri, tmp_path) -> None:
         out = subprocess.run([sys.executable, "-m", "wgan_repro.evaluate", "fid", f"a={tmp_path}", f"b={tmp_path}",
                               "isc=true"], capture_output=True, text=True)
         assert out.returncode == 2 and "Inception Score needs Inception's classifier layer" in out.stderr
+
+
+# --------------------------------------------------------------------------- channels_last extraction
+def test_channels_last_features_and_fid_equal_the_contiguous_path(monkeypatch) -> None:
+    from wgan_repro.data.images import MNIST5k
+
+    cpu = torch.device("cpu")
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=g)
+    data = MNIST5k(32)
+    real_a, real_b = (fid.to_uint8_rgb(data.sample(400, generator=g)) for _ in range(2))
+    out = {}
+    for layout in (False, True):
+        monkeypatch.setattr(fid, "CHANNELS_LAST", layout)
+        fid._EXTRACTORS.clear()
+        mnist = fid.Space.classifier("mnist", "128")
+        fa, fb = (fid.features(mnist, [x], cpu)["128"] for x in (real_a, real_b))
+        out[layout] = (fid.features(fid.Space.inception(), [images], cpu)["2048"], fa,
+                       fid.distances(fa, fb, 100)["fid"])
+    fid._EXTRACTORS.clear()
+    for contiguous, last in zip(out[False][:2], out[True][:2]):
+        assert ((contiguous - last).abs().max() / contiguous.abs().max()) < 1e-4
+    assert out[True][2] == pytest.approx(out[False][2], rel=1e-3)
+
+
+def test_fid_every_limits_inception_to_chosen_evaluations_and_runs_log_their_eval_share(tmp_path, mlflow_uri) -> None:
+    cfg, choices = compose(*SMALL, "data=digits", "train.iterations=4", "eval.every=2", "eval.fid=true",
+                           "eval.fid_samples=8", "eval.fid_every=4", "eval.kid_subset_size=4",
+                           "eval.classifier_samples=32", f"tracking.uri={mlflow_uri}", "tracking.experiment=metrics")
+    run_id = run(cfg, choices, tmp_path)["run_id"]
+    client = MlflowClient(mlflow_uri)
+    assert [m.step for m in client.get_metric_history(run_id, "eval/fid")] == [4]  # not at 2
+    assert [m.step for m in client.get_metric_history(run_id, "eval/fid_digits")] == [2, 4]
+    shares = client.get_metric_history(run_id, "perf/eval_share")
+    assert len(shares) == 2 and all(0 < m.value < 1 for m in shares)

@@ -11,6 +11,11 @@ that tracking and evaluation take. Settings (conf/bench.yaml):
   toy_ensemble16  16 such runs as one batched ensemble (train.ensemble=16), against 16 sequential plain runs
   dcgan32         digits 1x32x32, DCGAN generator and critic, batch 64
   dcgan64         stacked digits 3x64x64, DCGAN generator and critic, batch 64
+  fid             evaluation: Inception features (images/s, GFLOP per image, share of the matmul peak) of the
+                  harness's extractor against torch-fidelity's own in the same process, at several batch sizes;
+                  the whole Inception FID/KID evaluation of a DCGAN generator; the classifier measures per 1,000
+
+Any setting whose harness/plain ratio is below GUARD is flagged.
 
 A benchmark, not a test: it prints figures and asserts nothing.
 """
@@ -44,6 +49,9 @@ SETTINGS = {
     "dcgan64": ["data=stacked_digits", "data.image_size=64", "arch=dcgan", "critic=dcgan"],
 }
 COMMON = ["train.warmup=false", "train.progress=false"]
+FID = "fid"
+GUARD = 0.95  # a harness/plain ratio below this is flagged: the harness must not cost speed
+FID_BATCHES = (16, 32, 64)
 
 
 def sync(device: torch.device) -> None:
@@ -267,15 +275,99 @@ def bench_setting(name: str, overrides: list[str], device: torch.device, uri: st
     }
 
 
+# --------------------------------------------------------------------------- evaluation speed
+def best_time(work: Callable[[], Any], device: torch.device, repeats: int) -> float:
+    """Median seconds of `work` over `repeats` calls after one warm-up call."""
+    work()
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        work()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_fid(overrides: list[str], device: torch.device, repeats: int, samples: int = 256) -> dict[str, Any]:
+    """Inception features, harness vs torch-fidelity's own extractor (contiguous, no_grad, as it ships), on the same
+    uint8 32x32 batches; the whole FID/KID evaluation of a DCGAN generator; the MNIST classifier's measures."""
+    from torch.utils.flop_counter import FlopCounterMode
+    from torch_fidelity.utils import create_feature_extractor
+
+    from wgan_repro.evaluate import fid as F
+    from wgan_repro.evaluate import inception
+
+    space = F.Space.inception()
+    plain = create_feature_extractor(inception.INCEPTION, ["2048"], cuda=device.type == "cuda", verbose=False,
+                                     feature_extractor_weights_path=space.weights)
+    g = torch.Generator().manual_seed(0)
+    rates: dict[int, tuple[float, float]] = {}
+    for batch in FID_BATCHES:
+        x = torch.randint(0, 256, (batch, 3, 32, 32), dtype=torch.uint8, generator=g).to(device)
+        with torch.no_grad():
+            t_plain = best_time(lambda: plain(x), device, repeats)
+        t_harness = best_time(lambda: F.features(space, [x], device), device, repeats)
+        rates[batch] = (batch / t_harness, batch / t_plain)
+    best = max(rates, key=lambda b: rates[b][0])
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        plain(torch.zeros(1, 3, 32, 32, dtype=torch.uint8, device=device))
+    flops = float(counter.get_total_flops())
+    cfg, _ = compose(["data=mnist_5k", "arch=dcgan", "arch.ngf=32", "critic=dcgan", "critic.ndf=32", "eval.fid=true",
+                      f"eval.fid_samples={samples}", f"eval.fid_batch_size={best}", "eval.classifier_fid=false",
+                      "eval.classes=false", *overrides, f"train.device={device.type}", "tracking.enabled=false"])
+    state, _, _, _, evaluator = build_parts(cfg)
+    rng = evaluator.rng
+    t_whole = best_time(lambda: evaluator.compute(state.generator, rng()), device, max(1, repeats // 2))
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        state.generator(torch.zeros(1, cfg.arch.nz, device=device))
+    gen_flops = float(counter.get_total_flops())
+    cfg, _ = compose(["data=mnist_5k", "arch=dcgan", "arch.ngf=32", "critic=dcgan", "critic.ndf=32", "eval.classifier_samples=1000",
+                      "eval.n_samples=1000", *overrides, f"train.device={device.type}", "tracking.enabled=false"])
+    state, _, _, _, classifier = build_parts(cfg)
+    t_classifier = best_time(lambda: classifier.compute(state.generator, classifier.rng()), device, repeats)
+    peak = matmul_peak(device, torch.float32)
+    harness, reference = rates[best]
+    return {
+        "setting": FID, "overrides": overrides, "device": device_name(device), "precision": "torch.float32",
+        "members": 1, "harness_its": harness, "reference_its": reference, "ratio": harness / reference,
+        "flops_per_gen_iter": flops, "harness_flops_per_s": flops * harness, "reference_flops_per_s": flops * reference,
+        "matmul_peak_flops_per_s": peak, "harness_share_of_peak": flops * harness / peak,
+        "reference_share_of_peak": flops * reference / peak, "tracking_share": 0.0, "eval_share": 1.0,
+        "batch": best, "rates_by_batch": {str(b): {"harness": h, "plain": p} for b, (h, p) in rates.items()},
+        "whole_eval_images_per_s": samples / t_whole,
+        "whole_eval_share_of_peak": (flops + gen_flops) * samples / t_whole / peak,
+        "classifier_seconds_per_1000": t_classifier, "samples": samples, "repeats": repeats,
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+    }
+
+
+def fid_table(r: dict[str, Any]) -> str:
+    by = ", ".join(f"batch {b}: {v['harness']:.2f} vs {v['plain']:.2f}" for b, v in r["rates_by_batch"].items())
+    return (f"fid: Inception features {r['harness_its']:.2f} images/s (batch {r['batch']}) vs torch-fidelity's own "
+            f"{r['reference_its']:.2f}: {r['ratio']:.2f}x{flag(r)}; {r['flops_per_gen_iter'] / 1e9:.2f} GFLOP/image; "
+            f"{100 * r['harness_share_of_peak']:.0f}% of the matmul peak (plain {100 * r['reference_share_of_peak']:.0f}"
+            f"%). Whole FID+KID evaluation of a DCGAN generator: {r['whole_eval_images_per_s']:.2f} images/s, "
+            f"{100 * r['whole_eval_share_of_peak']:.0f}% of peak. MNIST classifier FID + classes: "
+            f"{r['classifier_seconds_per_1000']:.2f} s per 1,000 samples. Images/s harness vs plain by batch: {by}")
+
+
+def flag(r: dict[str, Any]) -> str:
+    return f"  << below {GUARD}x" if r["ratio"] < GUARD else ""
+
+
 def table(records: list[dict[str, Any]]) -> str:
     head = (f"{'setting':15} {'harness it/s':>12} {'plain it/s':>10} {'ratio':>6} {'GFLOP/it':>8} "
             f"{'harness % peak':>14} {'plain % peak':>12} {'tracking':>8} {'eval':>6}")
     rows = [head, "-" * len(head)]
     for r in records:
+        if r["setting"] == FID:
+            rows.append(fid_table(r))
+            continue
         rows.append(f"{r['setting']:15} {r['harness_its']:>12.2f} {r['reference_its']:>10.2f} {r['ratio']:>5.2f}x "
                     f"{r['flops_per_gen_iter'] / 1e9:>8.2f} {100 * r['harness_share_of_peak']:>13.0f}% "
                     f"{100 * r['reference_share_of_peak']:>11.0f}% {100 * r['tracking_share']:>7.1f}% "
-                    f"{100 * r['eval_share']:>5.1f}%")
+                    f"{100 * r['eval_share']:>5.1f}%{flag(r)}")
     return "\n".join(rows)
 
 
@@ -292,9 +384,9 @@ def parse(argv: list[str]) -> DictConfig:
 
 def main(argv: list[str]) -> None:
     b = parse(argv).bench
-    unknown = [s for s in b.settings if s not in SETTINGS]
+    unknown = [s for s in b.settings if s not in SETTINGS and s != FID]
     if unknown:
-        print(f"error: bench.settings={list(b.settings)}: unknown {unknown}; allowed: {sorted(SETTINGS)}",
+        print(f"error: bench.settings={list(b.settings)}: unknown {unknown}; allowed: {sorted([*SETTINGS, FID])}",
               file=sys.stderr)
         sys.exit(2)
     device = resolve_device(b.device)
@@ -304,7 +396,8 @@ def main(argv: list[str]) -> None:
         uri = f"sqlite:///{tmp}/bench.db"
         for name in b.settings:
             print(f"timing {name} ...", file=sys.stderr, flush=True)
-            records.append(bench_setting(name, list(b.overrides), device, uri, b.repeats, b.segment_seconds))
+            records.append(bench_fid(list(b.overrides), device, b.repeats) if name == FID else
+                           bench_setting(name, list(b.overrides), device, uri, b.repeats, b.segment_seconds))
             print(table(records[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     print(f"device: {records[0]['device'] if records else device}; torch {torch.__version__}; medians of "
           f"{b.repeats} repeats after a warm-up; matmul peak {records[0]['matmul_peak_flops_per_s'] / 1e9:.0f} "

@@ -108,6 +108,9 @@ class ImageEvalConfig(EvalConfig):
     _target_: str = "wgan_repro.evaluate.images.ImageEvaluator"
     fid: bool = knob(False, "FID and KID (torch-fidelity, TF Inception, offline weights) at each evaluation; "
                             "Inception costs ~0.25 s per image on a 2-core CPU")
+    fid_every: Optional[int] = knob(None, "Inception FID/KID only at evaluations whose generator iteration is a "
+                                          "multiple of this (train.iterations: the final one only); null: at every "
+                                          "evaluation", ge=1)
     fid_samples: Optional[int] = knob(None, "generated samples per FID; null: 10,000 on a GPU, 2,000 on a CPU",
                                       ge=2)
     fid_real_samples: Optional[int] = knob(None, "real samples behind the cached real statistics (capped by the "
@@ -123,7 +126,9 @@ class ImageEvalConfig(EvalConfig):
     stacked_modes: bool = knob(False, "eval/modes and eval/kl_modes over the 1,000 digit triples (stacked data)")
     n_samples: int = knob(10000, "generated samples for the class histogram or the 1,000-mode count (PacGAN's "
                                  "Stacked MNIST: 26,000)", ge=1)
-    batch_size: int = knob(250, "images per feature-extraction batch", ge=1)
+    batch_size: int = knob(250, "images per batch when generating and for the classifier's features", ge=1)
+    fid_batch_size: int = knob(16, "images per Inception batch (the fastest measured on a 2-core CPU: 14 images/s "
+                                   "at 16, 11 at 64; python -m wgan_repro.bench bench.settings=[fid])", ge=1)
 
 
 @dataclass

@@ -92,6 +92,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
     history = MetricHistory(cfg.train.divergence_threshold)
     probe = StepCosine(critic.parameters()) if wants_step_cosine(cfg) else None
     metrics: dict[str, float] = {}
+    clock = EvalClock()
     checkpoint_every = cfg.train.checkpoint_every or cfg.eval.every
     bar = tqdm(total=cfg.train.iterations, initial=state.gen_iter, disable=not progress_enabled(cfg),
                unit="it", dynamic_ncols=True, desc=f"{objective.name}")
@@ -128,8 +129,10 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
                 bar.close()
                 return failure, metrics
         if done % cfg.eval.every == 0 or last:
+            started = time.perf_counter()
             metrics = evaluator(done, generator, critic, out_dir, tracker)
-            tracker.log_metrics(metrics, step=done)
+            clock.evaluating += time.perf_counter() - started
+            tracker.log_metrics({**metrics, **clock.metrics(started)}, step=done)
             tracker.flush()
             log.info("iter %d: %s", done, "  ".join(f"{k}={fmt(v)}" for k, v in metrics.items()))
         if saving:
@@ -137,6 +140,18 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
         bar.update(1)
     bar.close()
     return None, metrics
+
+
+class EvalClock:
+    """How much of the loop's wall time evaluation takes: perf/eval_seconds (this evaluation) and perf/eval_share
+    (all evaluations so far over the time since the loop started)."""
+
+    def __init__(self) -> None:
+        self.start, self.evaluating = time.perf_counter(), 0.0
+
+    def metrics(self, started: float) -> dict[str, float]:
+        now = time.perf_counter()
+        return {"perf/eval_seconds": now - started, "perf/eval_share": self.evaluating / max(now - self.start, 1e-9)}
 
 
 class MetricHistory:

@@ -26,6 +26,7 @@ from wgan_repro.evaluate import digits, inception
 log = logging.getLogger(__name__)
 
 KID_SUBSETS = 100  # torch-fidelity's default
+CHANNELS_LAST = True  # extractors in channels_last memory format (False: torch-fidelity's contiguous layout)
 RESIZE = "torch-fidelity: TF1-compatible bilinear to 299x299 inside the extractor"
 
 
@@ -83,7 +84,8 @@ def extractor(space: Space, device: torch.device) -> torch.nn.Module:
         classifier = space.extractor != inception.INCEPTION
         layers = [space.layer, digits.LOGITS[space.layer]] if classifier else [space.layer]
         fe = create_feature_extractor(space.extractor, layers, cuda=False, verbose=False, **kwargs)
-        _EXTRACTORS[key] = fe.to(device)
+        # channels_last: the convolutions' fast path on CPUs (oneDNN) and GPUs; features equal to 1e-4 (tested)
+        _EXTRACTORS[key] = fe.to(device).to(memory_format=torch.channels_last) if CHANNELS_LAST else fe.to(device)
     return _EXTRACTORS[key]
 
 
@@ -96,7 +98,7 @@ def inception_score_unavailable(space: Space) -> None:
             f"{inception.FIDELITY_WEIGHTS} in {Path(torch.hub.get_dir()) / 'checkpoints'} to enable it")
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def features(space: Space, batches: Iterable[torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     """Features of uint8 (B, 3, H, W) batches, concatenated on the CPU: {layer: (N, D)} (and logits3)."""
     fe = extractor(space, device)

@@ -33,15 +33,17 @@ class ImageEvaluator(Evaluator):
 
     n_grid, nrow = 64, 8
 
-    def __init__(self, data: Any, nz: int, seed: int, every: int, fid: bool, fid_samples: Optional[int],
+    def __init__(self, data: Any, nz: int, seed: int, every: int, fid: bool, fid_every: Optional[int],
+                 fid_samples: Optional[int],
                  fid_real_samples: Optional[int], kid_subset_size: int, classifier: Optional[str],
                  classifier_fid: bool, classifier_samples: int, classes: bool, stacked_modes: bool, n_samples: int,
-                 batch_size: int) -> None:
+                 batch_size: int, fid_batch_size: int) -> None:
         super().__init__(data, nz, seed, every)
         if len(data.shape) != 3:
             raise ConfigError(f"eval=images needs image data; data gives samples of shape {tuple(data.shape)} "
                               "(toy presets choose eval=toy)")
         self.batch_size, self.kid_subset_size, self.n_samples = batch_size, kid_subset_size, n_samples
+        self.fid_every, self.fid_batch_size = fid_every, fid_batch_size
         self.grid_z = torch.randn(self.n_grid, nz, generator=torch.Generator().manual_seed(20170126)).to(self.device)
         default_n = 10_000 if self.device.type == "cuda" else 2_000
         self.spaces: dict[str, tuple[F.Space, F.Protocol]] = {}
@@ -97,6 +99,9 @@ class ImageEvaluator(Evaluator):
         return tags
 
     # ----------------------------------------------------------------------- metrics
+    def batch(self, space: F.Space) -> int:
+        return self.fid_batch_size if space.extractor == F.inception.INCEPTION else self.batch_size
+
     def real_features(self, space: F.Space, protocol: F.Protocol, halves: int = 1) -> dict[str, torch.Tensor]:
         """Features of `halves` x real_samples real images drawn without replacement when the data holds them,
         computed once per (data, split, size, count, seed, extractor, weights) and cached."""
@@ -105,14 +110,14 @@ class ImageEvaluator(Evaluator):
 
         def compute() -> dict[str, torch.Tensor]:
             real = self.data.sample(n, generator=self.rng())
-            return F.features(space, (F.to_uint8_rgb(b) for b in real.split(self.batch_size)), self.device)
+            return F.features(space, (F.to_uint8_rgb(b) for b in real.split(self.batch(space))), self.device)
 
         return F.cached_features(space, key, compute)
 
     def inception_metrics(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
         space, protocol = self.spaces["fid"]
         real = self.real_features(space, protocol)[space.layer]
-        gen = F.features(space, F.generated_batches(generator, protocol.gen_samples, self.nz, self.batch_size, rng,
+        gen = F.features(space, F.generated_batches(generator, protocol.gen_samples, self.nz, self.fid_batch_size, rng,
                                                     self.device), self.device)[space.layer]
         d = F.distances(gen, real, protocol.kid_subset_size)
         return {"eval/fid": d["fid"], "eval/kid": d["kid_mean"], "eval/kid_std": d["kid_std"]}
@@ -148,10 +153,12 @@ class ImageEvaluator(Evaluator):
             self.floor_logged = True
         return metrics
 
-    def compute(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
-        """Every configured metric of `generator` (no figures); re-evaluation calls this directly."""
+    def compute(self, generator: nn.Module, rng: torch.Generator, gen_iter: int | None = None) -> dict[str, float]:
+        """Every configured metric of `generator` (no figures); Inception FID only at multiples of eval.fid_every
+        (always when gen_iter is None)."""
         metrics: dict[str, float] = {}
-        if "fid" in self.spaces:
+        due = self.fid_every is None or gen_iter is None or gen_iter % self.fid_every == 0
+        if "fid" in self.spaces and due:
             metrics.update(self.inception_metrics(generator, rng))
         if self.classifier_space is not None:
             metrics.update(self.classifier_metrics(generator, rng))
@@ -176,7 +183,7 @@ class ImageEvaluator(Evaluator):
         grid = self._grid(generator(self.grid_z))  # networks stay in train mode, as the official code
         self._log(grid, f"samples_{gen_iter:07d}", out_dir, tracker)
         tracker.log_image((grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8"), "samples", gen_iter)
-        return self.compute(generator, rng)
+        return self.compute(generator, rng, gen_iter)
 
     @torch.no_grad()
     def finish(self, generator: nn.Module, out_dir: Path, tracker: Any) -> None:
