@@ -89,6 +89,8 @@ def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: d
     import torch
 
     torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(asctime)s %(name)s] %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from wgan_repro.config import compose
     from wgan_repro.runner import run
     from wgan_repro.tracking import _client, resolve_uri
