@@ -151,6 +151,11 @@ def reference_loop(cfg: DictConfig, device: torch.device, record: list[tuple[flo
     clamp, separate passes on real and fake, `.item()` every step. `record` collects (last critic loss,
     generator loss) per generator iteration; `joint` scores real and fake in one pass as the harness does for a
     critic without batch norm (the same numbers up to float rounding), for comparing losses bit for bit."""
+    if cfg.constraint._target_.rsplit(".", 1)[-1] not in ("Clip", "NoConstraint"):
+        from wgan_repro.config import ConfigError
+
+        raise ConfigError(f"the bench's plain loop writes the official code's clamp; constraint._target_="
+                          f"{cfg.constraint._target_} is not implemented there; allowed: constraint=clip or none")
     state, data, objective, _, _ = build_parts(cfg)
     netG, netD, optG, optD = state.generator, state.critic, state.opt_generator, state.opt_critic
     m, nz, c = cfg.train.batch_size, cfg.arch.nz, cfg.constraint.get("c")

@@ -195,6 +195,19 @@ class NoConstraintConfig:
 
 
 @dataclass
+class GradientPenaltyConfig:
+    _target_: str = "wgan_repro.constraints.GradientPenalty"
+    lam: float = knob(10.0, "penalty weight lambda (WGAN-GP: 10 on images, 0.1 in its toy code)", gt=0)
+    one_sided: bool = knob(False, "penalise only gradient norms above 1")
+
+
+@dataclass
+class SpectralNormConfig:
+    _target_: str = "wgan_repro.constraints.SpectralNorm"
+    n_power_iterations: int = knob(1, "power iterations per forward pass (Miyato et al.: 1)", ge=1)
+
+
+@dataclass
 class OptimizerConfig:
     _target_: str = MISSING
     _partial_: bool = True
@@ -331,7 +344,8 @@ class Config:
 SCHEMAS: dict[str, dict[str, type]] = {
     "arch": {"mlp": MLPGeneratorConfig, "dcgan": DCGANGeneratorConfig, "constant": ConstantFilterGeneratorConfig},
     "critic": {"mlp": MLPCriticConfig, "dcgan": DCGANCriticConfig},
-    "constraint": {"clip": ClipConfig, "none": NoConstraintConfig},
+    "constraint": {"clip": ClipConfig, "none": NoConstraintConfig, "gp": GradientPenaltyConfig,
+                   "spectral": SpectralNormConfig},
     "optimizer": {"rmsprop": RMSpropConfig, "adam": AdamConfig},
     "eval": {"toy": ToyEvalConfig, "images": ImageEvalConfig},
     "study": {"parallel_lines": ParallelLinesConfig, "optimal_critic": OptimalCriticConfig},

@@ -209,6 +209,11 @@ def split_optimizer_state(optimizer: torch.optim.Optimizer, k: int) -> dict[str,
 def build_ensemble(cfg: DictConfig) -> tuple[TrainState, EnsembleData, Any, Any, list[Any], list[DictConfig]]:
     """Members built one by one exactly as single runs of their seeds, then stacked; returns the stacked state, the
     ensemble's data, objective, constraint, the members' evaluators and configs."""
+    from wgan_repro.config import ConfigError, build
+
+    if not build(cfg.constraint).stackable:
+        raise ConfigError(f"train.ensemble={cfg.train.ensemble}: constraint={build(cfg.constraint).name} acts on "
+                          "each critic's own graph and cannot be stacked; allowed: constraint=clip or none")
     members, generators, critics, streams, evaluators = [], [], [], [], []
     for k in range(len(ensemble_members(cfg))):
         member = member_config(cfg, k)

@@ -52,3 +52,30 @@ class GAN:
     def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
         """-log D trick (Goodfellow et al. 2014): minimise -E log D(g(z))."""
         return F.softplus(-fake).mean(-1)
+
+
+class GANMinimax(GAN):
+    """The original minimax GAN (Goodfellow et al. 2014; Metz et al.'s Figure 1, the WGAN paper's Figure 3): the
+    generator minimises E log(1 - D(g(z))), whose gradient vanishes as D(g(z)) -> 0 (a saturated discriminator)."""
+
+    name = "gan_minimax"
+
+    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        """log(1 - sigmoid(f)) = -softplus(f): d/df = -sigmoid(f) -> 0 as f -> -inf."""
+        return -F.softplus(fake).mean(-1)
+
+
+class Hinge:
+    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018): the critic minimises E max(0, 1 - f(x)) + E max(0, 1 + f(g(z)));
+    the generator minimises -E f(g(z)). Logs estimate/hinge = 2 - critic loss (0: no margin won, 2: both margins)."""
+
+    name = "hinge"
+    estimate_key = "estimate/hinge"
+
+    def critic_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        loss = F.relu(1 - real).mean(-1) + F.relu(1 + fake).mean(-1)
+        return loss, {"estimate/hinge": 2 - loss.detach(), "critic/score_real": real.mean(-1).detach(),
+                      "critic/score_fake": fake.mean(-1).detach()}
+
+    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        return -fake.mean(-1)

@@ -140,7 +140,8 @@ def build_parts(cfg: DictConfig, compile_models: bool = True) -> tuple[TrainStat
     device = resolve_device(cfg.train.device)
     data = build_data(cfg.data, device)
     generator = build_generator(cfg.arch, data.shape).to(device)
-    critic = build_critic(cfg.critic, data.shape).to(device)
+    constraint = build(cfg.constraint)
+    critic = constraint.wrap(build_critic(cfg.critic, data.shape)).to(device)  # spectral norm; refusals
     if cfg.train.channels_last and len(data.shape) == 3:  # images: (C, H, W)
         generator, critic = (m.to(memory_format=torch.channels_last) for m in (generator, critic))
     if cfg.train.compile and compile_models:
@@ -148,7 +149,7 @@ def build_parts(cfg: DictConfig, compile_models: bool = True) -> tuple[TrainStat
     state = TrainState(generator, critic,
                        make_optimizer(cfg.optimizer, generator.parameters(), "generator"),
                        make_optimizer(cfg.optimizer, critic.parameters(), "critic"))
-    objective, constraint = build(cfg.objective), build(cfg.constraint)
+    objective = build(cfg.objective)
     evaluator = build_evaluator(cfg.eval, data, cfg.arch.nz, cfg.train.seed)
     log.info("generator %s params, critic %s params, device %s", f"{n_params(generator):,}",
              f"{n_params(critic):,}", device)

@@ -107,6 +107,9 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
                 fake = generator(z)
             with amp():  # train.precision=bf16: forward passes in bfloat16 (a no-op by default)
                 loss_critic, stats = objective.critic_loss(*critic_scores(critic, x, fake, joint, sample_dims))  # 5
+            penalty = constraint.penalty(critic, x, fake)  # line 5, WGAN-GP: + lambda (||grad f(x_hat)|| - 1)^2
+            if penalty is not None:
+                loss_critic, stats = loss_critic + penalty, {**stats, "loss/penalty": penalty.detach()}
             step(state.opt_critic, loss_critic, probe)  # line 6: RMSProp (or the configured optimiser)
             constraint.after(critic)  # line 7: w <- clip(w, -c, c)
 
