@@ -45,8 +45,10 @@ class ToyEvaluator(Evaluator):
         if self.data.modes is not None:
             metrics.update(mode_metrics(fake, self.data.modes, self.data.mode_std, self.hq_threshold))
         if self.figures:
-            summary = ", ".join(f"{k.split('/')[1]} {v:.3g}" for k, v in metrics.items() if k != "eval/w1_floor")
-            title = f"iter {gen_iter}: {summary} (W1 floor {self.w1_floor:.3g} at {self.w1_points} points)"
+            shown = ("eval/modes", "eval/high_quality", "eval/kl_modes")
+            summary = ", ".join(f"{k.split('/')[1].replace('_', ' ')} {metrics[k]:.3g}" for k in shown if k in metrics)
+            title = (f"iteration {gen_iter}: W1 {metrics['eval/w1']:.3g} (floor {self.w1_floor:.3g} at "
+                     f"{self.w1_points} points)" + (f"\n{summary}" if summary else ""))
             fig = toy_figure(fake, real, self.data.modes, critic, title)
             path = out_dir / "figures" / f"samples_{gen_iter:07d}.png"
             path.parent.mkdir(parents=True, exist_ok=True)

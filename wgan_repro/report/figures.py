@@ -135,8 +135,12 @@ def over_time(rows: dict[str, list[tuple[int, Path]]], path: Path, title: str) -
             if c < len(frames):
                 step, file = frames[c]
                 img = Image.open(file).convert("RGB")
-                ax.imshow(img.crop((0, 0, img.size[0] // 2, img.size[1])))
-                ax.set_title(f"{label}\niteration {step}" if c == 0 else f"iteration {step}", fontsize=8)
+                w, h = img.size  # the left panel only: below the figure's title, left of the critic's axis
+                ax.imshow(img.crop((0, int(0.13 * h), int(0.46 * w), h)))
+                ax.set_title(f"iteration {step}", fontsize=8)
+                if c == 0:
+                    ax.text(-0.04, 0.5, label, rotation=90, transform=ax.transAxes, ha="right", va="center",
+                            fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return save(fig, path)
