@@ -46,9 +46,18 @@ def resolve_uri(uri: str | None) -> str:
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
 
 
+STORE_SCHEMES = ("sqlite", "http", "https", "file", "postgresql", "mysql", "mssql", "databricks")
+
+
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """For an http(s) store, ask the server's /health once, without MLflow's minutes of retries: a wrong host or
-    port fails here in seconds, before any training."""
+    """Refuse a store URI whose scheme MLflow does not know; for an http(s) store, ask the server's /health once,
+    without MLflow's minutes of retries: a wrong host or port fails here in seconds, before any training."""
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    if scheme and scheme.split("+")[0] not in STORE_SCHEMES:
+        from wgan_repro.config import ConfigError
+
+        raise ConfigError(f"tracking.uri={uri}: unknown store scheme {scheme!r}; allowed: sqlite:///<file.db>, "
+                          "http(s)://<host>:<port>, file:///<dir>, postgresql://, mysql://, mssql://, databricks")
     if not uri.startswith(("http://", "https://")):
         return
     try:

@@ -170,9 +170,11 @@ def folder_metrics(a: str, b: str, space: Space, device: torch.device, batch_siz
     from torch_fidelity.utils import prepare_input_from_descriptor
 
     feats = []
-    for folder in (a, b):
+    for key, folder in (("a", a), ("b", b)):
         if not Path(folder).is_dir():
-            raise FileNotFoundError(f"{folder}: no such folder")
+            raise FileNotFoundError(f"{key}={folder}: no such folder")
+        if not any(p.suffix.lower() in (".png", ".jpg", ".jpeg") for p in Path(folder).rglob("*")):
+            raise FileNotFoundError(f"{key}={folder}: no png or jpg images in it (searched recursively)")
         ds = prepare_input_from_descriptor({"input": str(folder)}, samples_find_deep=True,
                                            samples_find_ext="png,jpg,jpeg", samples_ext_lossy="jpg,jpeg",
                                            samples_resize_and_crop=0, verbose=False)

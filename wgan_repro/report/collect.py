@@ -19,8 +19,14 @@ def search(uri: str, experiment: str, filter_string: str | None = None, sweep: s
 
     mlflow.set_tracking_uri(uri)
     clauses = [c for c in (filter_string, f"tags.sweep LIKE '{sweep.split('@')[0]}%'" if sweep else None) if c]
-    runs = mlflow.search_runs(experiment_names=[experiment], filter_string=" and ".join(clauses),
-                              output_format="pandas", max_results=50_000)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        runs = mlflow.search_runs(experiment_names=[experiment], filter_string=" and ".join(clauses),
+                                  output_format="pandas", max_results=50_000)
+    except MlflowException as exc:
+        raise ValueError(f"report.filter={filter_string!r}: not an MLflow filter string ({exc.message}); e.g. "
+                         "\"tags.data = 'digits'\" or \"metrics.`eval/w1` < 0.2\"") from None
     if "tags.sweep_parent" in runs:  # a sweep's parent run holds no results of its own
         runs = runs[runs["tags.sweep_parent"] != "true"]
     if sweep and not runs.empty:
