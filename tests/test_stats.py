@@ -39,6 +39,8 @@ def test_instability_fires_on_a_blow_up_relative_to_the_best_and_not_on_a_smooth
     blow = [5, 4, 3, 2, 2.5, 9, 12, 2, 1.9, 1.8, 30, 1.7]
     assert S.instability_events(blow, factor=2.0, persist=2) == [5]  # 30 alone does not persist
     assert S.instability_events([1.0, 0.5, math.nan, math.inf], factor=2.0, persist=2) == [2]
+    noisy = [0.05, 0.04, 0.09, 0.09]  # doubles its best, but stays within 2x of what a perfect generator scores
+    assert S.instability_events(noisy, 2.0, 2) == [2] and S.instability_events(noisy, 2.0, 2, floor=0.06) == []
 
 
 def test_fisher_and_permutation_match_scipy() -> None:

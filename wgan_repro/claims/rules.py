@@ -85,19 +85,24 @@ def f1(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
         rows.append({"run_id": r.run_id, "seed": int(r["tags.seed"]), "K": k, "K_max": metric(data.runs, "fig1/k_max")[_],
                      "K_share": k / metric(data.runs, "fig1/k_max")[_], "r2_abs_theta": r2,
                      "em_zero_share": float(e[zero].mean() / e[ends].mean()) if zero.any() else math.nan,
-                     "js_share_of_log2": float(j[~zero].mean() / LOG2), "js_zero_share": float(j[zero].mean() / LOG2)
-                     if zero.any() else math.nan})
+                     "js_share_of_log2": float(j[~zero].mean() / LOG2), "js_min_share_of_log2": float(j[~zero].min()
+                                                                                                    / LOG2),
+                     "js_zero_share": float(j[zero].mean() / LOG2) if zero.any() else math.nan})
     table = pd.DataFrame(rows)
     if table.empty:
         return Verdict("inconclusive", "no finished study run", {"per_run": table})
+    if table.drop(columns=["run_id"]).isna().any().any() or len(table) < len(finished(data.runs)):
+        return Verdict("inconclusive", "a study run lacks a measure (a NaN, or fewer than 3 thetas logged)",
+                       {"per_run": table})
     table["pass"] = ((table["r2_abs_theta"] >= rule["r2_min"]) & (table["em_zero_share"].abs() < rule["zero_max"])
-                     & (table["js_share_of_log2"] >= rule["js_min"]) & (table["js_zero_share"] < rule["js_zero_max"]))
+                     & (table["js_min_share_of_log2"] >= rule["js_min"]) & (table["js_zero_share"] < rule["js_zero_max"]))
     n_pass = int(table["pass"].sum())
     numbers = {c: S.summarise(table[c]).text() for c in ("r2_abs_theta", "em_zero_share", "K_share",
-                                                          "js_share_of_log2", "js_zero_share")}
+                                                          "js_min_share_of_log2", "js_share_of_log2", "js_zero_share")}
     said = (f"R^2 in |theta| {numbers['r2_abs_theta']} (rule >= {rule['r2_min']}), estimate(0)/estimate(1) "
-            f"{numbers['em_zero_share']} (< {rule['zero_max']}), JS bound {numbers['js_share_of_log2']} of log 2 "
-            f"off 0 (>= {rule['js_min']}) and {numbers['js_zero_share']} at 0 (< {rule['js_zero_max']}); K / K_max "
+            f"{numbers['em_zero_share']} (< {rule['zero_max']}), JS bound at its lowest theta != 0 "
+            f"{numbers['js_min_share_of_log2']} of log 2 (>= {rule['js_min']}; mean {numbers['js_share_of_log2']}) "
+            f"and {numbers['js_zero_share']} at 0 (< {rule['js_zero_max']}); K / K_max "
             f"{numbers['K_share']}; {n_pass} of {len(table)} runs pass")
     word = "reproduced" if n_pass == len(table) else "not reproduced"
     return Verdict(word, said, {"per_run": table}, {"runs_pass": n_pass, "runs": len(table), **numbers})
@@ -117,6 +122,8 @@ def f3(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
                            "critic_slope_share_of_max": crit / metric(runs, "fig3/critic_slope_max")})
     if table.empty:
         return Verdict("inconclusive", "no finished study run", {"per_run": table})
+    if table[["minimax_over_critic", "critic_r2"]].isna().any().any():
+        return Verdict("inconclusive", "a study run lacks a measure (NaN)", {"per_run": table})
     table["pass"] = (table["minimax_over_critic"] < rule["ratio_max"]) & (table["critic_r2"] >= rule["r2_min"])
     n_pass = int(table["pass"].sum())
     numbers = {c: S.summarise(table[c]).text() for c in ("minimax_over_critic", "nonsat_over_critic", "critic_r2",
@@ -192,11 +199,14 @@ def f7(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
     events, series = {}, {}
     for i, r in runs.iterrows():
         q = data.curve(r.run_id, quality)
-        if r["status"] == "FAILED":  # the safety net stopped it: its last evaluation counts as blown up
-            q = pd.concat([q, pd.Series([math.inf] * persist, index=q.index.max() + 1 + np.arange(persist))])
-        ev = S.instability_events(q.to_numpy(), factor, persist)
-        events[i] = [e for e in ev if e < len(q)]
-        series[i] = per_eval(data.curve(r.run_id, "optim/negative_cosine_share"), q.index.to_numpy())
+        share = data.curve(r.run_id, "optim/negative_cosine_share")
+        if r["status"] == "FAILED":  # the safety net stopped it at its last logged step: counts as blown up there
+            every = int(r["params.eval.every"])
+            fail = int(max(share.index.max() if len(share) else 0, q.index.max() + 1 if len(q) else 1))
+            q = pd.concat([q, pd.Series([math.inf] * persist, index=fail + every * np.arange(persist))])
+        floor = float(r.get(f"metrics.{rule['floor']}", 0.0)) if rule.get("floor") else 0.0
+        events[i] = S.instability_events(q.to_numpy(), factor, persist, floor if np.isfinite(floor) else 0.0)
+        series[i] = per_eval(share, q.index.to_numpy())
     table = per_run(runs, {"events": pd.Series({i: len(e) for i, e in events.items()}, dtype=float),
                            "final_quality": metric(runs, quality),
                            "negative_share": pd.Series({i: float(np.nanmean(s)) if np.isfinite(s).any() else math.nan
@@ -216,8 +226,8 @@ def f7(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
     odds, p_fisher = S.fisher(hit_m, n_m, hit_b, n_b)
     with_events = [i for i in table.index[momentum] if table.loc[i, "events"] > 0]
     idx = [runs.index[i] for i in with_events]
-    inside, outside, p_window = S.window_permutation([np.nan_to_num(series[i]) for i in idx], [events[i] for i in idx],
-                                                     rule["window"]) if idx else (math.nan, math.nan, math.nan)
+    inside, outside, p_window = S.window_permutation([series[i] for i in idx], [events[i] for i in idx],
+                                                     rule["window"], persist) if idx else (math.nan, math.nan, math.nan)
     p_adj = S.holm([p_fisher, p_window if np.isfinite(p_window) else 1.0])
     said = (f"runs with an instability event: momentum (Adam beta1 in {rule['momentum_betas']}) {hit_m}/{n_m}, "
             f"RMSProp {hit_b}/{n_b} (Fisher one-sided p = {fmt(p_fisher)}, Holm {fmt(p_adj[0])}); negative-cosine "
@@ -226,7 +236,7 @@ def f7(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
             f"cosine is positive by construction: the baseline, not evidence")
     if max(p_adj) < rule["alpha"]:
         word = "reproduced"
-    elif hit_m / max(n_m, 1) <= hit_b / max(n_b, 1) and table["events"].astype(bool).sum() >= rule["min_event_runs"]:
+    elif hit_m / max(n_m, 1) <= hit_b / max(n_b, 1) and hit_m + hit_b >= rule["min_event_runs"]:
         word = "not reproduced"
     else:
         word = "inconclusive"
@@ -268,6 +278,11 @@ def f4(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
     if table.empty or table["rho_diff"].isna().all():
         return Verdict("inconclusive", f"fewer than {S.MIN_CURVE_POINTS} evaluations per run (or no finished run): "
                        "no correlation over training is computed", {"per_run": table})
+    short = table["rho_diff"].isna()
+    if short.any():
+        return Verdict("inconclusive", f"{int(short.sum())} of {len(table)} runs have fewer than "
+                       f"{S.MIN_CURVE_POINTS} evaluations with both measures: no correlation over training for them",
+                       {"per_run": table})
     pos, n, p_sign = S.sign_test(table["rho_diff"])
     if 0.5 ** n >= rule["alpha"]:
         return Verdict("inconclusive", f"{n} runs with {S.MIN_CURVE_POINTS} evaluations cannot reach alpha "
@@ -282,7 +297,7 @@ def f4(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
             f"alpha {rule['alpha']}")
     if max(p_adj) < rule["alpha"]:
         word = "reproduced"
-    elif table["rho_diff"].median() <= 0 and (not np.isfinite(rho_x) or rho_x <= 0):
+    elif table["rho_diff"].median() <= 0 and np.isfinite(rho_x) and rho_x <= 0:
         word = "not reproduced"
     else:
         word = "inconclusive"
@@ -296,6 +311,9 @@ def f5(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
     gan, wgan = table[table["arm"] == rule["gan_arm"]], table[table["arm"] == rule["wgan_arm"]]
     if gan.empty or gan["rho_diff"].isna().all():
         return Verdict("inconclusive", f"no GAN run with {S.MIN_CURVE_POINTS} evaluations", {"per_run": table})
+    if table["rho_diff"].isna().any():
+        return Verdict("inconclusive", f"{int(table['rho_diff'].isna().sum())} of {len(table)} runs have fewer than "
+                       f"{S.MIN_CURVE_POINTS} evaluations with both measures", {"per_run": table})
     improved = gan["final_quality"] < rule["improve_ratio"] * gan["first_quality"]
     diff, p = S.permutation_diff(wgan["rho_diff"], gan["rho_diff"])
     said = (f"GAN quality improved (final < {rule['improve_ratio']} x first) in {int(improved.sum())}/{len(gan)} "

@@ -127,14 +127,16 @@ def over_training(x: Sequence[float], y: Sequence[float]) -> Correlation | None:
     return Correlation(len(x), float(raw), float(diff.statistic), float(diff.pvalue))
 
 
-def instability_events(quality: Sequence[float], factor: float, persist: int) -> list[int]:
-    """Indices i where an instability event starts: quality (lower is better) is worse than `factor` times its
-    running best up to i - 1, at i and at the persist - 1 evaluations after it; NaN or inf count as worse. Events
-    do not overlap: the next may start only after the quality has come back under the bar."""
+def instability_events(quality: Sequence[float], factor: float, persist: int, floor: float = 0.0) -> list[int]:
+    """Indices i where an instability event starts: quality (lower is better) is worse than `factor` times
+    max(its running best up to i - 1, floor) at i and at the persist - 1 evaluations after it; NaN or inf count as
+    worse. `floor` is what a perfect generator scores (e.g. W1 between two real samples): noise around it is no
+    event. Events do not overlap: the next may start only after the quality has come back under the bar."""
     q = np.asarray(quality, dtype=float)
     events, best, inside = [], math.inf, False
     for i, value in enumerate(q):
-        bad = lambda j: not np.isfinite(q[j]) or q[j] > factor * best  # noqa: E731
+        bar = factor * max(best, floor)
+        bad = lambda j: not np.isfinite(q[j]) or q[j] > bar  # noqa: E731
         if np.isfinite(best) and not inside and i + persist <= len(q) and all(bad(j) for j in range(i, i + persist)):
             events.append(i)
             inside = True
@@ -146,21 +148,24 @@ def instability_events(quality: Sequence[float], factor: float, persist: int) ->
 
 
 def window_permutation(series: Sequence[Sequence[float]], events: Sequence[Sequence[int]], window: int,
-                       permutations: int = 2000, seed: int = SEED) -> tuple[float, float, float]:
-    """(mean inside, mean outside, one-sided p) for "the series is higher in the `window` points before each event
-    than elsewhere", pooled over runs; the p-value shuffles each run's event positions uniformly over the positions
-    a window fits (a run's number of events kept)."""
+                       persist: int = 2, permutations: int = 2000, seed: int = SEED) -> tuple[float, float, float]:
+    """(mean inside, mean outside, one-sided p) for "the series is higher in the `window` points ending at each
+    event than elsewhere", pooled over runs (NaN points left out); the p-value shuffles each run's event positions
+    uniformly over where an event can start (index 1 .. len - persist: it needs a running best before it and
+    `persist` points from it), windows cut short at the start as the observed ones are."""
     rng = np.random.default_rng(seed)
 
     def split(positions: Sequence[Sequence[int]]) -> tuple[float, float, float]:
         inside, outside = [], []
         for s, ev in zip(series, positions):
-            mask = np.zeros(len(s), dtype=bool)
+            values = np.asarray(s, dtype=float)
+            mask = np.zeros(len(values), dtype=bool)
             for e in ev:
                 mask[max(0, e - window + 1): e + 1] = True
-            inside.append(np.asarray(s)[mask])
-            outside.append(np.asarray(s)[~mask])
+            inside.append(values[mask])
+            outside.append(values[~mask])
         a, b = np.concatenate(inside), np.concatenate(outside)
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
         mean_a = float(a.mean()) if len(a) else math.nan
         mean_b = float(b.mean()) if len(b) else math.nan
         return mean_a, mean_b, mean_a - mean_b
@@ -170,8 +175,8 @@ def window_permutation(series: Sequence[Sequence[float]], events: Sequence[Seque
         return mean_in, mean_out, math.nan
     count = 0
     for _ in range(permutations):
-        shuffled = [sorted(rng.choice(np.arange(window - 1, len(s)), size=len(ev), replace=False)) if ev else []
-                    for s, ev in zip(series, events)]
+        shuffled = [sorted(rng.choice(np.arange(1, max(2, len(s) - persist + 1)), size=len(ev), replace=False))
+                    if ev else [] for s, ev in zip(series, events)]
         count += split(shuffled)[2] >= observed
     return mean_in, mean_out, (count + 1) / (permutations + 1)
 
