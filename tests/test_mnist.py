@@ -59,9 +59,10 @@ class Replay(nn.Module):
 
 
 def evaluator(data) -> ImageEvaluator:
-    return ImageEvaluator(data, nz=4, seed=0, every=1, fid=False, fid_samples=None, fid_real_samples=None,
-                          kid_subset_size=100, classifier="mnist", classifier_fid=True, classifier_samples=1000,
-                          classes=True, stacked_modes=False, n_samples=2000, batch_size=500)
+    return ImageEvaluator(data, nz=4, seed=0, every=1, fid=False, fid_every=None, fid_samples=None,
+                          fid_real_samples=None, kid_subset_size=100, classifier="mnist", classifier_fid=True,
+                          classifier_samples=1000, classes=True, stacked_modes=False, n_samples=2000, batch_size=500,
+                          fid_batch_size=16)
 
 
 def test_one_class_collapses_and_held_out_replay_scores_near_the_floor() -> None:

@@ -11,6 +11,8 @@ that tracking and evaluation take. Settings (conf/bench.yaml):
   toy_ensemble16  16 such runs as one batched ensemble (train.ensemble=16), against 16 sequential plain runs
   dcgan32         digits 1x32x32, DCGAN generator and critic, batch 64
   dcgan64         stacked digits 3x64x64, DCGAN generator and critic, batch 64
+  mnist_preset    experiment=mnist_dcgan (mnist_5k 32x32, ngf = ndf = 32): the eval column is the share of a real
+                  run of that preset that its evaluations take (classifier FID + classes every 500 iterations)
   fid             evaluation: Inception features (images/s, GFLOP per image, share of the matmul peak) of the
                   harness's extractor against torch-fidelity's own in the same process, at several batch sizes;
                   the whole Inception FID/KID evaluation of a DCGAN generator; the classifier measures per 1,000
@@ -47,6 +49,7 @@ SETTINGS = {
     "toy_ensemble16": ["eval.figures=false", "train.ensemble=16"],
     "dcgan32": ["data=digits", "arch=dcgan", "critic=dcgan"],
     "dcgan64": ["data=stacked_digits", "data.image_size=64", "arch=dcgan", "critic=dcgan"],
+    "mnist_preset": ["experiment=mnist_dcgan"],  # a real image preset: its evaluation share at its own eval.every
 }
 COMMON = ["train.warmup=false", "train.progress=false"]
 FID = "fid"
@@ -327,7 +330,8 @@ def bench_fid(overrides: list[str], device: torch.device, repeats: int, samples:
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         state.generator(torch.zeros(1, cfg.arch.nz, device=device))
     gen_flops = float(counter.get_total_flops())
-    cfg, _ = compose(["data=mnist_5k", "arch=dcgan", "arch.ngf=32", "critic=dcgan", "critic.ndf=32", "eval.classifier_samples=1000",
+    cfg, _ = compose(["data=mnist_5k", "arch=dcgan", "arch.ngf=32", "critic=dcgan", "critic.ndf=32",
+                      "eval.classifier_samples=1000",
                       "eval.n_samples=1000", *overrides, f"train.device={device.type}", "tracking.enabled=false"])
     state, _, _, _, classifier = build_parts(cfg)
     t_classifier = best_time(lambda: classifier.compute(state.generator, classifier.rng()), device, repeats)
@@ -351,7 +355,8 @@ def fid_table(r: dict[str, Any]) -> str:
     by = ", ".join(f"batch {b}: {v['harness']:.2f} vs {v['plain']:.2f}" for b, v in r["rates_by_batch"].items())
     return (f"fid: Inception features {r['harness_its']:.2f} images/s (batch {r['batch']}) vs torch-fidelity's own "
             f"{r['reference_its']:.2f}: {r['ratio']:.2f}x{flag(r)}; {r['flops_per_gen_iter'] / 1e9:.2f} GFLOP/image; "
-            f"{100 * r['harness_share_of_peak']:.0f}% of the matmul peak (plain {100 * r['reference_share_of_peak']:.0f}"
+            f"{100 * r['harness_share_of_peak']:.0f}% of the matmul peak (plain "
+            f"{100 * r['reference_share_of_peak']:.0f}"
             f"%). Whole FID+KID evaluation of a DCGAN generator: {r['whole_eval_images_per_s']:.2f} images/s, "
             f"{100 * r['whole_eval_share_of_peak']:.0f}% of peak. MNIST classifier FID + classes: "
             f"{r['classifier_seconds_per_1000']:.2f} s per 1,000 samples. Images/s harness vs plain by batch: {by}")

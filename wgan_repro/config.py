@@ -70,8 +70,8 @@ class TrainConfig:
                                        "when FINISHED (or diverged), continue it from its last checkpoint otherwise, "
                                        "start it when absent (the default under submitit, so a requeued job "
                                        "continues); or the path of a checkpoint.pt to continue (same MLflow run)")
-    heartbeat_stale: float = knob(900.0, "train.resume=auto leaves a RUNNING run alone while its heartbeat (refreshed at "
-                                         "each metric flush) is younger than this many seconds", gt=0)
+    heartbeat_stale: float = knob(900.0, "train.resume=auto leaves a RUNNING run alone while its heartbeat "
+                                         "(refreshed at each metric flush) is younger than this many seconds", gt=0)
     take_over: bool = knob(False, "train.resume=auto takes over a RUNNING run even when its heartbeat is fresh")
     checkpoint_every: Optional[int] = knob(None, "generator iterations between checkpoints (written atomically, "
                                                  "logged to MLflow); null: at each evaluation", ge=1)

@@ -71,8 +71,8 @@ def fmt(x: float, digits: int = 3) -> str:
 def f1(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
     """Per study run: R^2 of the fit estimate = K |theta| (through the origin), estimate(0) / mean estimate at
     |theta| = 1, K / K_max, the JS bound's mean over theta != 0 as a share of log 2, and at theta = 0."""
-    rows = []
-    for _, r in finished(data.runs).iterrows():
+    rows, k_max = [], metric(data.runs, "fig1/k_max")
+    for i, r in finished(data.runs).iterrows():
         theta, em, js = (data.curve(r.run_id, k) for k in ("fig1/theta", "estimate/em", "estimate/js"))
         steps = theta.index.intersection(em.index).intersection(js.index)
         t, e, j = theta[steps].to_numpy(), em[steps].to_numpy(), js[steps].to_numpy()
@@ -82,8 +82,8 @@ def f1(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
         r2 = float(1 - ((e - k * np.abs(t)) ** 2).sum() / ((e - e.mean()) ** 2).sum())
         zero = np.abs(t) < 1e-9
         ends = np.isclose(np.abs(t), 1.0)
-        rows.append({"run_id": r.run_id, "seed": int(r["tags.seed"]), "K": k, "K_max": metric(data.runs, "fig1/k_max")[_],
-                     "K_share": k / metric(data.runs, "fig1/k_max")[_], "r2_abs_theta": r2,
+        rows.append({"run_id": r.run_id, "seed": int(r["tags.seed"]), "K": k, "K_max": k_max[i],
+                     "K_share": k / k_max[i], "r2_abs_theta": r2,
                      "em_zero_share": float(e[zero].mean() / e[ends].mean()) if zero.any() else math.nan,
                      "js_share_of_log2": float(j[~zero].mean() / LOG2), "js_min_share_of_log2": float(j[~zero].min()
                                                                                                     / LOG2),
@@ -95,7 +95,8 @@ def f1(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
         return Verdict("inconclusive", "a study run lacks a measure (a NaN, or fewer than 3 thetas logged)",
                        {"per_run": table})
     table["pass"] = ((table["r2_abs_theta"] >= rule["r2_min"]) & (table["em_zero_share"].abs() < rule["zero_max"])
-                     & (table["js_min_share_of_log2"] >= rule["js_min"]) & (table["js_zero_share"] < rule["js_zero_max"]))
+                     & (table["js_min_share_of_log2"] >= rule["js_min"])
+                     & (table["js_zero_share"] < rule["js_zero_max"]))
     n_pass = int(table["pass"].sum())
     numbers = {c: S.summarise(table[c]).text() for c in ("r2_abs_theta", "em_zero_share", "K_share",
                                                           "js_min_share_of_log2", "js_share_of_log2", "js_zero_share")}
@@ -220,8 +221,8 @@ def f7(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
     by = group_table(table.sort_values(["group", "lr"]), "arm", ["events", "final_quality", "negative_share"])
     grid = ", ".join(sorted(table["arm"].unique()))
     if table["events"].sum() == 0:
-        return Verdict("inconclusive", f"no instability event (quality > {factor}x its running best for {persist} "
-                       f"evaluations) occurred in any of {len(table)} runs; grid tried: {grid}",
+        return Verdict("inconclusive", f"no instability event ({quality} > {factor}x max(its running best, its "
+                       f"floor) for {persist} evaluations) occurred in any of {len(table)} runs; grid tried: {grid}",
                        {"per_run": table, "by_arm": by}, {"events": 0})
     odds, p_fisher = S.fisher(hit_m, n_m, hit_b, n_b)
     with_events = [i for i in table.index[momentum] if table.loc[i, "events"] > 0]
