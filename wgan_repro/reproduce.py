@@ -183,6 +183,8 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     if data.runs.empty:
         raise ValueError(f"claim {claim.id}, budget {budget}: no runs in experiment {cfg.tracking.experiment}")
     pooled, notes = D.pooled(data, bool(cfg.report.allow_mixed))
+    source = f"its export ({cfg.render_from})" if cfg.render_from else "MLflow"
+    notes.append(f"section rendered from {source} by the code at commit {git('rev-parse', 'HEAD')[:10] or 'unknown'}")
     verdict = RULES[claim.rule.name](pooled, claim.rule)
     record = section.render(claim, budget, data, verdict, meta, out_dir, notes)
     (out_dir / "data" / "meta.json").write_text(json.dumps(meta, indent=1))

@@ -64,7 +64,8 @@ def figure(claim_id: str, rule_name: str, data: ClaimData, verdict: Verdict, pat
             ax.grid(alpha=0.3)
     else:
         return None
-    fig.suptitle(f"{claim_id}: one point per run", fontsize=11)
+    fig.suptitle(f"{claim_id}: " + ("one point per theta and run" if rule_name == "f1" else "one point per run"),
+                 fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
