@@ -124,7 +124,7 @@ def test_the_benchmark_times_both_loops_and_refuses_unknown_settings(mlflow_uri,
     assert "toy" in bench.table([record])
     with pytest.raises(SystemExit) as exit_:
         bench.main(["bench.settings=[toy,nope]"])
-    assert exit_.value.code == 2 and "allowed: ['dcgan32', 'dcgan64', 'toy', 'toy_ensemble16']" in \
+    assert exit_.value.code == 2 and "allowed: ['dcgan32', 'dcgan64', 'fid', 'mnist_preset', 'toy', 'toy_ensemble16']" in \
         capsys.readouterr().err
 
 
