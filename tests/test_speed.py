@@ -9,7 +9,8 @@ import torch
 
 from conftest import compose, history
 from wgan_repro.bench import reference_loop
-from wgan_repro.runner import build_parts, run
+from wgan_repro.runner import run
+from wgan_repro.setup import build_parts
 from wgan_repro.train import train
 
 

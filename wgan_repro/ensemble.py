@@ -29,7 +29,7 @@ from torch import nn
 
 from wgan_repro.checkpoint import Checkpointer, TrainState
 from wgan_repro.config import ensemble_members
-from wgan_repro.runner import build_parts, compile_forward, learning_rate, make_optimizer
+from wgan_repro.setup import build_parts, compile_forward, learning_rate, make_optimizer
 
 log = logging.getLogger(__name__)
 

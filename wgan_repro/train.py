@@ -1,6 +1,6 @@
 """The training loop: Algorithm 1 line by line, then its bookkeeping (logging, evaluation, checkpoints).
 
-Set-up, resuming and tracking live in runner.py, checkpoints in checkpoint.py.
+Set-up lives in setup.py, resuming and tracking in runner.py, checkpoints in checkpoint.py.
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def reevaluate(args: DictConfig) -> dict[str, float]:
     from wgan_repro.evaluate import build_evaluator
     from wgan_repro.models import build_critic, build_generator
     from wgan_repro.tracking import MLflowTracker, _client, resolve_uri
-    from wgan_repro.runner import resolve_device
+    from wgan_repro.setup import resolve_device
 
     if "run_id" not in args:
         raise ConfigError(f"run_id is required; usage:\n{USAGE}")

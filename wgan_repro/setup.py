@@ -1,0 +1,83 @@
+"""Set-up shared by a single run (runner.py), an ensemble (ensemble.py), the benchmark and re-evaluation: seeding,
+the device, optimisers, and building data, networks, objective, constraint and evaluator from a validated config.
+Below all of them: it imports none of them.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import random
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from wgan_repro.checkpoint import TrainState
+from wgan_repro.config import build
+from wgan_repro.data import build_data
+from wgan_repro.evaluate import build_evaluator
+from wgan_repro.models import build_critic, build_generator, n_params
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    name = str(getattr(name, "value", name))
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def learning_rate(cfg: DictConfig, network: str) -> float:
+    """optimizer.lr_<network> (generator or critic), else optimizer.lr."""
+    value = cfg.get(f"lr_{network}")
+    return value if value is not None else cfg.lr
+
+
+def make_optimizer(cfg: DictConfig, params, network: str) -> torch.optim.Optimizer:
+    """torch.optim from conf/optimizer (a `_partial_` target) at the network's learning rate (parameter groups that
+    carry their own lr keep it). Steps run as multi-tensor (foreach) kernels where the optimiser has them: fewer
+    calls per step, bitwise the same update (PyTorch picks them by itself only on CUDA)."""
+    kwargs = {k: v for k, v in OmegaConf.to_container(cfg).items() if k not in ("lr_critic", "lr_generator")}
+    optimizer = build(kwargs)
+    if "foreach" in inspect.signature(optimizer.func).parameters:
+        optimizer = functools.partial(optimizer, foreach=True)
+    return optimizer(params, lr=learning_rate(cfg, network))
+
+
+def compile_forward(*modules: torch.nn.Module) -> None:
+    """train.compile: each module's forward compiled; the modules stay as they are (checkpoints unchanged)."""
+    for module in modules:
+        module.forward = torch.compile(module.forward)
+
+
+def build_parts(cfg: DictConfig, compile_models: bool = True) -> tuple[TrainState, Any, Any, Any, Any]:
+    """Seed, then data, networks, optimisers, objective, constraint and evaluator for a validated config.
+    compile_models=False leaves train.compile to the caller (an ensemble compiles its stacked networks)."""
+    seed_everything(cfg.train.seed)
+    device = resolve_device(cfg.train.device)
+    data = build_data(cfg.data, device)
+    generator = build_generator(cfg.arch, data.shape).to(device)
+    constraint = build(cfg.constraint)
+    critic = constraint.wrap(build_critic(cfg.critic, data.shape)).to(device)  # spectral norm; refusals
+    if cfg.train.channels_last and len(data.shape) == 3:  # images: (C, H, W)
+        generator, critic = (m.to(memory_format=torch.channels_last) for m in (generator, critic))
+    if cfg.train.compile and compile_models:
+        compile_forward(generator, critic)
+    state = TrainState(generator, critic,
+                       make_optimizer(cfg.optimizer, generator.parameters(), "generator"),
+                       make_optimizer(cfg.optimizer, critic.parameters(), "critic"))
+    objective = build(cfg.objective)
+    evaluator = build_evaluator(cfg.eval, data, cfg.arch.nz, cfg.train.seed)
+    log.info("generator %s params, critic %s params, device %s", f"{n_params(generator):,}",
+             f"{n_params(critic):,}", device)
+    return state, data, objective, constraint, evaluator
