@@ -94,3 +94,13 @@ def test_every_choice_runs_through_the_loop_or_is_refused_clearly(group: str, ch
         return
     result = run(cfg, choices, tmp_path)
     assert result["status"] == "FINISHED" and result["gen_iter"] == 2
+
+
+def test_a_spectral_norm_run_is_re_evaluated_from_its_checkpoint(tmp_path, mlflow_uri) -> None:
+    """Re-evaluation builds the run as the run did: a spectral-norm critic is wrapped, so its checkpoint loads."""
+    from wgan_repro.evaluate.__main__ import main as evaluate
+
+    cfg, choices = compose(*TINY, "constraint=spectral", "eval.figures=false", f"tracking.uri={mlflow_uri}",
+                           "tracking.experiment=plugins")
+    run_id = run(cfg, choices, tmp_path)["run_id"]
+    assert evaluate([f"run_id={run_id}", f"tracking.uri={mlflow_uri}", "eval.n_samples=100", "train.device=cpu"]) == 0

@@ -63,11 +63,8 @@ def download_checkpoint(client: Any, run_id: str, into: Path) -> dict[str, Any]:
 
 def reevaluate(args: DictConfig) -> dict[str, float]:
     """Metrics of a run's final generator under new eval settings, logged into that run."""
-    from wgan_repro.data import build_data
-    from wgan_repro.evaluate import build_evaluator
-    from wgan_repro.models import build_critic, build_generator
+    from wgan_repro.setup import build_parts
     from wgan_repro.tracking import MLflowTracker, _client, resolve_uri
-    from wgan_repro.setup import resolve_device
 
     if "run_id" not in args:
         raise ConfigError(f"run_id is required; usage:\n{USAGE}")
@@ -82,13 +79,12 @@ def reevaluate(args: DictConfig) -> dict[str, float]:
         ckpt = download_checkpoint(client, run_id, Path(tmp))
         cfg = OmegaConf.create(ckpt["config"])
         cfg.eval = eval_config(cfg, args)
-        device = resolve_device(args.get("train", {}).get("device", "auto"))
-        data = build_data(cfg.data, device)
-        generator = build_generator(cfg.arch, data.shape).to(device)
-        critic = build_critic(cfg.critic, data.shape).to(device)
+        cfg.train.device = str(args.get("train", {}).get("device", "auto"))
+        # the run's own build (a spectral-norm critic is wrapped, so its checkpoint loads)
+        state, _, _, _, evaluator = build_parts(cfg, compile_models=False)
+        generator, critic = state.generator, state.critic
         generator.load_state_dict(ckpt["generator"])
         critic.load_state_dict(ckpt["critic"])
-        evaluator = build_evaluator(cfg.eval, data, cfg.arch.nz, cfg.train.seed)
         tracker = MLflowTracker(uri, "", "", {}, run_id=run_id)
         step = int(ckpt["gen_iter"])
         try:
