@@ -15,7 +15,6 @@ import json
 import logging
 import multiprocessing
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -34,15 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def machine() -> str:
     """The CPU model and core count (and the GPU, if any)."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import torch
+
+    from wgan_repro.bench import cpu_name
+
+    model = cpu_name()
 
     gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
     return f"{model}, {os.cpu_count()} cores{gpu}"

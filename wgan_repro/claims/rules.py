@@ -251,7 +251,7 @@ def f7(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
 def tracking(data: ClaimData, runs: pd.DataFrame, median_width: int) -> pd.DataFrame:
     """Per run: the within-run correlation of the median-filtered estimate with quality at the evaluations (raw and
     on first differences; None below 20 evaluations), first and final quality, final estimate."""
-    from scipy.ndimage import median_filter
+    from wgan_repro.report.tables import median_filter  # the paper's curves: running median, edges repeated
 
     rows = []
     for _, r in runs.iterrows():
@@ -262,8 +262,7 @@ def tracking(data: ClaimData, runs: pd.DataFrame, median_width: int) -> pd.DataF
                "quality_floor": metric(runs, str(r.get("tags.quality_floor")))[_] if
                isinstance(r.get("tags.quality_floor"), str) else math.nan}
         if len(est) >= 3 and len(q):
-            filtered = pd.Series(median_filter(est.to_numpy(), size=min(median_width, len(est)), mode="nearest"),
-                                 index=est.index)
+            filtered = pd.Series(median_filter(est.to_numpy(), median_width), index=est.index)
             at = filtered.reindex(q.index, method="nearest")
             row["final_estimate"] = float(filtered.iloc[-1])
             c = S.over_training(at.to_numpy(), q.to_numpy())
