@@ -54,7 +54,8 @@ SETTINGS = {
 COMMON = ["train.warmup=false", "train.progress=false"]
 FID = "fid"
 GUARD = 0.95  # a harness/plain ratio below this is flagged: the harness must not cost speed
-FID_BATCHES = (16, 32, 64)
+FID_BATCHES = {"cpu": (16, 32, 64), "cuda": (64, 256, 512)}  # a GPU needs large batches to fill
+FID_SAMPLES = {"cpu": 256, "cuda": 2048}  # generated images in the whole-evaluation timing
 
 
 def sync(device: torch.device) -> None:
@@ -266,7 +267,8 @@ def bench_setting(name: str, overrides: list[str], device: torch.device, uri: st
                                             "precision": "fp32", "channels_last": False}})
     reference_its, _ = repeat(reference_loop(plain, device), 10 ** 6, repeats, budget_s)
     flops = flops_per_iteration(plain, device)
-    dtype = torch.bfloat16 if str(cfg.train.get("precision", "fp32")) == "bf16" else torch.float32
+    precision = cfg.train.get("precision", "fp32")
+    dtype = torch.bfloat16 if getattr(precision, "name", precision) == "bf16" else torch.float32  # an enum or a str
     peak = matmul_peak(device, dtype)
     per_iter = 1 / harness_its
     return {
@@ -297,7 +299,7 @@ def best_time(work: Callable[[], Any], device: torch.device, repeats: int) -> fl
     return statistics.median(times)
 
 
-def bench_fid(overrides: list[str], device: torch.device, repeats: int, samples: int = 256) -> dict[str, Any]:
+def bench_fid(overrides: list[str], device: torch.device, repeats: int) -> dict[str, Any]:
     """Inception features, harness vs torch-fidelity's own extractor (contiguous, no_grad, as it ships), on the same
     uint8 32x32 batches; the whole FID/KID evaluation of a DCGAN generator; the MNIST classifier's measures."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -311,7 +313,8 @@ def bench_fid(overrides: list[str], device: torch.device, repeats: int, samples:
                                      feature_extractor_weights_path=space.weights)
     g = torch.Generator().manual_seed(0)
     rates: dict[int, tuple[float, float]] = {}
-    for batch in FID_BATCHES:
+    samples = FID_SAMPLES.get(device.type, FID_SAMPLES["cpu"])
+    for batch in FID_BATCHES.get(device.type, FID_BATCHES["cpu"]):
         x = torch.randint(0, 256, (batch, 3, 32, 32), dtype=torch.uint8, generator=g).to(device)
         with torch.no_grad():
             t_plain = best_time(lambda: plain(x), device, repeats)
@@ -327,6 +330,8 @@ def bench_fid(overrides: list[str], device: torch.device, repeats: int, samples:
     state, _, _, _, evaluator = build_parts(cfg)
     rng = evaluator.rng
     t_whole = best_time(lambda: evaluator.compute(state.generator, rng()), device, max(1, repeats // 2))
+    fake = torch.randn(samples, 2048, dtype=torch.float64)  # the fixed cost: Frechet distance (a 2048x2048 sqrtm
+    t_distances = best_time(lambda: F.distances(fake, fake.flip(0), 1000), torch.device("cpu"), 1)  # on CPU) + KID
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         state.generator(torch.zeros(1, cfg.arch.nz, device=device))
     gen_flops = float(counter.get_total_flops())
@@ -345,6 +350,7 @@ def bench_fid(overrides: list[str], device: torch.device, repeats: int, samples:
         "reference_share_of_peak": flops * reference / peak, "tracking_share": 0.0, "eval_share": 1.0,
         "batch": best, "rates_by_batch": {str(b): {"harness": h, "plain": p} for b, (h, p) in rates.items()},
         "whole_eval_images_per_s": samples / t_whole,
+        "distances_seconds": t_distances,
         "whole_eval_share_of_peak": (flops + gen_flops) * samples / t_whole / peak,
         "classifier_seconds_per_1000": t_classifier, "samples": samples, "repeats": repeats,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -357,8 +363,9 @@ def fid_table(r: dict[str, Any]) -> str:
             f"{r['reference_its']:.2f}: {r['ratio']:.2f}x{flag(r)}; {r['flops_per_gen_iter'] / 1e9:.2f} GFLOP/image; "
             f"{100 * r['harness_share_of_peak']:.0f}% of the matmul peak (plain "
             f"{100 * r['reference_share_of_peak']:.0f}"
-            f"%). Whole FID+KID evaluation of a DCGAN generator: {r['whole_eval_images_per_s']:.2f} images/s, "
-            f"{100 * r['whole_eval_share_of_peak']:.0f}% of peak. MNIST classifier FID + classes: "
+            f"%). Whole FID+KID evaluation of a DCGAN generator: {r['whole_eval_images_per_s']:.2f} images/s of "
+            f"{r['samples']}, {100 * r['whole_eval_share_of_peak']:.0f}% of peak, of which the Frechet distance and KID "
+            f"(torch-fidelity, CPU) take {r['distances_seconds']:.2f} s per evaluation whatever the sample count. MNIST classifier FID + classes: "
             f"{r['classifier_seconds_per_1000']:.2f} s per 1,000 samples. Images/s harness vs plain by batch: {by}")
 
 
