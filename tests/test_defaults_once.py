@@ -9,7 +9,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import CONF
-from wgan_repro.config import SCHEMAS
+from wgan_repro import schema
+from wgan_repro.schema import SCHEMAS
 
 FILES = [p for group in SCHEMAS for p in sorted((CONF / group).glob("*.yaml"))]
 
@@ -38,3 +39,50 @@ def test_the_check_fails_on_a_repeated_default(tmp_path) -> None:
     bad.parent.mkdir()
     bad.write_text("defaults:\n  - /schema/constraint/clip@_here_\n  - _self_\nc: 0.01\n")
     assert repeated(bad) == ["c"]
+
+
+# Knobs of separate things that happen to share a value: the generator's and the critic's sizes (the official code
+# sizes them alike, each with its own flag) and each optimiser's own PyTorch default.
+INDEPENDENT = {"hidden", "layers", "n_extra_layers", "batch_norm", "eps"}
+
+
+def schema_repeats(classes) -> list[str]:
+    """'name=value: A, B' for each default written in two schemas (not inherited from a common base)."""
+    written: dict[tuple[str, str], list[str]] = {}
+    for cls in classes:
+        for f in dataclasses.fields(cls):
+            inherited = any(f.name in getattr(base, "__dataclass_fields__", {})
+                            and base.__dataclass_fields__[f.name].default == f.default for base in cls.__mro__[1:])
+            if inherited or f.name.startswith("_") or f.name in INDEPENDENT:
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+            if default is None or (isinstance(default, str) and default.startswith("${")):
+                continue
+            written.setdefault((f.name, repr(default)), []).append(cls.__name__)
+    return [f"{k}={v}: {', '.join(c)}" for (k, v), c in written.items() if len(c) > 1]
+
+
+def schema_classes() -> list[type]:
+    return [c for c in vars(schema).values()
+            if isinstance(c, type) and dataclasses.is_dataclass(c) and c.__module__ == schema.__name__]
+
+
+def test_no_schema_repeats_another_schemas_default() -> None:
+    assert not schema_repeats(schema_classes()), schema_repeats(schema_classes())
+
+
+def test_the_schema_check_fails_on_a_repeated_default() -> None:
+    @dataclasses.dataclass
+    class A:
+        c: float = 0.01
+
+    @dataclasses.dataclass
+    class B:
+        c: float = 0.01
+
+    @dataclasses.dataclass
+    class C(A):
+        pass  # inherits: written once
+
+    assert schema_repeats([A, B, C]) == ["c=0.01: A, B"]

@@ -136,9 +136,9 @@ def test_the_slurm_example_composes_onto_submitit() -> None:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from wgan_repro import config
+    from wgan_repro import config, schema
 
-    config.register_configs()
+    schema.register_configs()
     with initialize_config_dir(config_dir=str(config.CONF_DIR), version_base="1.3"):
         cfg = hydra_compose("config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
     launcher = cfg.hydra.launcher

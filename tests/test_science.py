@@ -11,7 +11,7 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import TINY, compose, history
-from wgan_repro import config
+from wgan_repro import config, schema
 from wgan_repro.data import build_data
 from wgan_repro.models import build_critic, build_generator
 from wgan_repro.objectives import GAN, WGAN
@@ -104,7 +104,7 @@ def test_every_sweep_file_composes_at_every_grid_value(sweep: str) -> None:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    config.register_configs()
+    schema.register_configs()
     search = f"hydra.searchpath=[file://{config.CONF_DIR}]"  # as `--config-dir sweeps` beside the package's conf/
     with initialize_config_dir(config_dir=str(REPO / "sweeps"), version_base="1.3"):
         base = hydra_compose(sweep, overrides=[search], return_hydra_config=True)

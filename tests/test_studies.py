@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import compose
+from wgan_repro.config import ConfigError, validate
 from wgan_repro.studies import linear_r2
 from wgan_repro.runner import run
 
@@ -48,3 +50,23 @@ def test_linearity_measure() -> None:
     x = np.linspace(-2, 2, 100)
     assert linear_r2(x, 3 * x + 1) == 1.0
     assert linear_r2(x, x ** 2) < 0.1
+
+
+def test_studies_take_the_runs_constraint_and_optimizer(tmp_path, mlflow_uri) -> None:
+    """constraint=gp studies the gradient-penalty critic: between the two Gaussians its slope is pushed to 1
+    (WGAN-GP's target), where the clipped critic's stays below its bound k_max (tests above); the GAN
+    discriminator beside it is the same baseline either way."""
+    cfg, choices = compose("experiment=fig3_optimal_critic", "constraint=gp", "constraint.lam=10", "optimizer=adam",
+                           "study.max_steps=800", "critic.hidden=256", "train.progress=false",
+                           f"tracking.uri={mlflow_uri}", "tracking.experiment=studies")
+    result = run(cfg, choices, tmp_path)
+    m = MlflowClient(mlflow_uri).get_run(result["run_id"]).data.metrics
+    assert 0.5 < m["fig3/critic_grad_at_fake"] < 1.5, m
+    assert math.isnan(m["fig3/critic_slope_max"])  # no clipping bound to speak of
+    assert m["fig3/disc_grad_at_fake"] < 1e-2 * m["fig3/critic_grad_at_fake"], m
+
+
+def test_a_study_refuses_an_objective_without_an_em_estimate() -> None:
+    cfg, _ = compose("experiment=fig1_parallel_lines", "objective=gan")
+    with pytest.raises(ConfigError, match=r"objective._target_=wgan_repro.objectives.GAN .*allowed: objective=wgan"):
+        validate(cfg)

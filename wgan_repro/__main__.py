@@ -11,7 +11,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from wgan_repro.config import ConfigError, command_line, register_configs
+from wgan_repro.config import ConfigError, command_line
+from wgan_repro.schema import register_configs
 from wgan_repro.runner import run
 from wgan_repro.tracking import TrackingUnavailable, sweep_parent
 

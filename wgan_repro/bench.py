@@ -37,7 +37,8 @@ from typing import Any, Callable
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from wgan_repro.config import CONF_DIR, compose, ensemble_members, validate
+from wgan_repro.config import CONF_DIR, compose, validate
+from wgan_repro.members import ensemble_members
 from wgan_repro.setup import build_parts, resolve_device
 from wgan_repro.tracking import MLflowTracker
 from wgan_repro.train import train

@@ -1,368 +1,20 @@
-"""Structured configs: the typed schema behind conf/, registered in Hydra's ConfigStore.
-
-Each config group (arch, critic, objective, constraint, optimizer, data) has one schema per
-choice; the YAML files in conf/<group>/ extend them. Types are checked by OmegaConf when Hydra
-composes; ranges are declared next to each field (`knob(..., ge=1)`) and checked by `validate`,
-before anything is created. Every field carries a one-line doc.
-"""
+"""Composing, checking and building configs: `compose` (what `python -m wgan_repro <overrides>` runs), `validate`
+(every declared range and the cross-field rules, before any work), `build` (instantiate), and the run's params and
+command line. The schema itself is in schema.py."""
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import operator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
+from wgan_repro.members import check_ensemble, ensemble_members
+from wgan_repro.schema import ConfigError, Device, register_configs
 
-class ConfigError(ValueError):
-    """A config value that cannot be used; the message names the key, the value and what is allowed."""
-
-
-def knob(default: Any, doc: str, *, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Any:
-    """A dataclass field with a one-line doc and an optional range, checked by `validate`."""
-    meta = {"doc": doc, "gt": gt, "ge": ge, "le": le}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-class Precision(str, enum.Enum):
-    fp32 = "fp32"  # everything in float32 (the default; the results the tests pin)
-    bf16 = "bf16"  # forward passes under torch.autocast(bfloat16): fast on GPUs and CPUs with bf16 instructions
-
-
-class Device(str, enum.Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class ClipWhen(str, enum.Enum):
-    after = "after"  # Algorithm 1, line 7: clip after each critic update
-    before = "before"  # official main.py: clamp at the start of each critic iteration (issue #50)
-
-
-# --------------------------------------------------------------------------- train / eval / tracking
-@dataclass
-class TrainConfig:
-    iterations: int = knob(10000, "generator iterations (the loop's counter)", ge=1)
-    batch_size: int = knob(64, "m in Algorithm 1: real and fake samples per step", ge=1)
-    n_critic: int = knob(5, "critic iterations per generator iteration (Algorithm 1, line 2)", ge=1)
-    warmup: bool = knob(True, "official code, not in Algorithm 1: warmup_critic_iters critic steps early and "
-                              "periodically")
-    warmup_critic_iters: int = knob(100, "critic iterations during a warm-up burst (official main.py: 100)", ge=1)
-    warmup_first: int = knob(25, "burst on each of the first this-many generator iterations (official: 25)", ge=0)
-    warmup_every: int = knob(500, "and on every this-many-th generator iteration (official: 500)", ge=1)
-    seed: int = knob(0, "seeds torch, numpy and python; logged as a tag", ge=0)
-    device: Device = knob(Device.auto, "auto: cuda when available, else cpu")
-    log_every: int = knob(50, "generator iterations between metric flushes (metrics stay on the device between)", ge=1)
-    progress: bool = knob(True, "show a progress bar on stderr (always off when CI is set or stderr is not a terminal)")
-    log_step_cosine: Optional[bool] = knob(None, "log optim/step_grad_cosine, cos(critic update, -gradient) per "
-                                                 "generator iteration (Sec. 4.3); null: on for optimisers with "
-                                                 "momentum (Adam), off otherwise (~8% of the toy run's time)")
-    divergence_threshold: float = knob(1e6, "a logged loss above this (or NaN) marks the run failed", gt=0)
-    resume: Optional[str] = knob(None, "auto: find this config's run in the store by its config_hash tag; skip it "
-                                       "when FINISHED (or diverged), continue it from its last checkpoint otherwise, "
-                                       "start it when absent (the default under submitit, so a requeued job "
-                                       "continues); or the path of a checkpoint.pt to continue (same MLflow run)")
-    heartbeat_stale: float = knob(900.0, "train.resume=auto leaves a RUNNING run alone while its heartbeat "
-                                         "(refreshed at each metric flush) is younger than this many seconds", gt=0)
-    take_over: bool = knob(False, "train.resume=auto takes over a RUNNING run even when its heartbeat is fresh")
-    checkpoint_every: Optional[int] = knob(None, "generator iterations between checkpoints (written atomically, "
-                                                 "logged to MLflow); null: at each evaluation", ge=1)
-    compile: bool = knob(False, "torch.compile the generator's and critic's forward passes (changes float rounding; "
-                                "first iterations pay the compilation)")
-    precision: Precision = knob(Precision.fp32, "fp32, or bf16: forward passes under autocast (changes the numbers; "
-                                                "slower on CPUs without bf16 instructions)")
-    channels_last: bool = knob(False, "DCGAN networks in channels_last memory format (faster convolutions on GPUs)")
-    ensemble: int = knob(1, "train this many toy runs (seeds seed .. seed+K-1) as one batched computation, each "
-                            "its own MLflow run, as if run alone (MLP generator and critic, toy data)", ge=1)
-    ensemble_lr: Optional[list[float]] = knob(None, "with train.ensemble: learning rates (optimizer.lr, both networks) "
-                                                    "crossed with the seeds, one member per (lr, seed); null: every "
-                                                    "member at optimizer.lr")
-
-
-@dataclass
-class EvalConfig:
-    _target_: str = MISSING
-    every: int = knob(1000, "generator iterations between evaluations (and once at the end)", ge=1)
-
-
-@dataclass
-class ToyEvalConfig(EvalConfig):
-    _target_: str = "wgan_repro.evaluate.toy.ToyEvaluator"
-    n_samples: int = knob(2500, "generated samples for mode metrics (VEEGAN/PacGAN: 2,500)", ge=1)
-    w1_points: int = knob(1000, "points per side for exact W1 (POT ot.emd2)", ge=1)
-    hq_threshold: float = knob(3.0, "a sample is high quality when its std-normalised distance to a mode is below this",
-                               gt=0)
-    figures: bool = knob(True, "save and log a figure at each evaluation")
-
-
-@dataclass
-class ImageEvalConfig(EvalConfig):
-    _target_: str = "wgan_repro.evaluate.images.ImageEvaluator"
-    fid: bool = knob(False, "FID and KID (torch-fidelity, TF Inception, offline weights) at each evaluation; "
-                            "Inception costs ~0.25 s per image on a 2-core CPU")
-    fid_every: Optional[int] = knob(None, "Inception FID/KID only at evaluations whose generator iteration is a "
-                                          "multiple of this (train.iterations: the final one only); null: at every "
-                                          "evaluation", ge=1)
-    fid_samples: Optional[int] = knob(None, "generated samples per FID; null: 10,000 on a GPU, 2,000 on a CPU",
-                                      ge=2)
-    fid_real_samples: Optional[int] = knob(None, "real samples behind the cached real statistics (capped by the "
-                                                 "set's size); null: as many as generated", ge=2)
-    kid_subset_size: int = knob(1000, "KID subset size (torch-fidelity's default; capped by the sample counts)",
-                                ge=2)
-    classifier: Optional[str] = knob(None, "domain classifier for the measures below: digits (scikit-learn's digits) "
-                                           "or mnist (mnist_5k's held-out-tested classifier)")
-    classifier_fid: bool = knob(False, "eval/fid_<classifier>: Fréchet distance in the classifier's features, and "
-                                       "once eval/fid_<classifier>_floor (two disjoint real halves)")
-    classifier_samples: int = knob(2000, "generated (and real) samples per classifier FID", ge=2)
-    classes: bool = knob(False, "eval/classes and eval/kl_classes: the predicted-class histogram over n_samples")
-    stacked_modes: bool = knob(False, "eval/modes and eval/kl_modes over the 1,000 digit triples (stacked data)")
-    n_samples: int = knob(10000, "generated samples for the class histogram or the 1,000-mode count (PacGAN's "
-                                 "Stacked MNIST: 26,000)", ge=1)
-    batch_size: int = knob(250, "images per batch when generating and for the classifier's features", ge=1)
-    fid_batch_size: int = knob(16, "images per Inception batch (the fastest measured on a 2-core CPU: 14 images/s "
-                                   "at 16, 11 at 64; python -m wgan_repro.bench bench.settings=[fid])", ge=1)
-
-
-@dataclass
-class TrackingConfig:
-    uri: Optional[str] = knob(None, "MLflow tracking URI; null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db")
-    experiment: str = knob("wgan_repro", "MLflow experiment name")
-    run_name: Optional[str] = knob(None, "MLflow run name; null: <objective>-<arch>-<data>-s<seed>")
-    enabled: bool = knob(True, "false: train without any tracking (nothing is written to MLflow)")
-
-
-# --------------------------------------------------------------------------- groups
-@dataclass
-class MLPGeneratorConfig:
-    _target_: str = "wgan_repro.models.mlp.MLPGenerator"
-    nz: int = knob(2, "noise dimension; z ~ N(0, I)", ge=1)
-    hidden: int = knob(512, "units per hidden layer (official MLP_G: ngf = 512)", ge=1)
-    layers: int = knob(3, "hidden ReLU layers (official MLP_G: 3)", ge=1)
-    tanh: bool = knob(False, "squash the output with tanh (the official MLP_G has none, issue #29)")
-
-
-@dataclass
-class MLPCriticConfig:
-    _target_: str = "wgan_repro.models.mlp.MLPCritic"
-    hidden: int = knob(512, "units per hidden layer (official MLP_D: ndf = 512)", ge=1)
-    layers: int = knob(3, "hidden ReLU layers (official MLP_D: 3)", ge=1)
-
-
-@dataclass
-class DCGANGeneratorConfig:
-    _target_: str = "wgan_repro.models.dcgan.DCGANGenerator"
-    nz: int = knob(100, "noise dimension; z ~ N(0, I) of shape (B, nz)", ge=1)
-    ngf: int = knob(64, "generator width: the last hidden layer has ngf filters, doubling towards the input", ge=2)
-    n_extra_layers: int = knob(0, "extra 3x3 conv layers at the last hidden resolution (official --n_extra_layers)",
-                               ge=0)
-    batch_norm: bool = knob(True, "batch norm after every hidden layer (false: the official --noBN generator)")
-    constant_filters: bool = knob(False, "ngf filters at every layer instead of halving (a Figure 7 reading)")
-
-
-@dataclass
-class ConstantFilterGeneratorConfig:
-    _target_: str = "wgan_repro.models.dcgan.ConstantFilterGenerator"
-    nz: int = knob(100, "noise dimension; z ~ N(0, I) of shape (B, nz)", ge=1)
-    ngf: int = knob(64, "filters at every layer (WGAN-GP's crippled generator: dim = 64)", ge=1)
-
-
-@dataclass
-class DCGANCriticConfig:
-    _target_: str = "wgan_repro.models.dcgan.DCGANCritic"
-    ndf: int = knob(64, "critic width: the first layer has ndf filters, doubling as the image halves", ge=1)
-    n_extra_layers: int = knob(0, "extra 3x3 conv layers at the first hidden resolution", ge=0)
-    batch_norm: bool = knob(True, "batch norm after every hidden layer but the first (clipped like every weight)")
-
-
-@dataclass
-class ClipConfig:
-    _target_: str = "wgan_repro.constraints.Clip"
-    c: float = knob(0.01, "clipping bound: every critic parameter is clamped to [-c, c] (Algorithm 1: 0.01)", gt=0)
-    when: ClipWhen = knob(ClipWhen.after, "after each critic update (Algorithm 1) or before it (official code)")
-
-
-@dataclass
-class NoConstraintConfig:
-    _target_: str = "wgan_repro.constraints.NoConstraint"
-
-
-@dataclass
-class GradientPenaltyConfig:
-    _target_: str = "wgan_repro.constraints.GradientPenalty"
-    lam: float = knob(10.0, "penalty weight lambda (WGAN-GP: 10 on images, 0.1 in its toy code)", gt=0)
-    one_sided: bool = knob(False, "penalise only gradient norms above 1")
-
-
-@dataclass
-class SpectralNormConfig:
-    _target_: str = "wgan_repro.constraints.SpectralNorm"
-    n_power_iterations: int = knob(1, "power iterations per forward pass (Miyato et al.: 1)", ge=1)
-
-
-@dataclass
-class OptimizerConfig:
-    _target_: str = MISSING
-    _partial_: bool = True
-    lr: float = knob(5e-5, "learning rate of both networks (Algorithm 1: alpha = 5e-5)", gt=0)
-    lr_critic: Optional[float] = knob(None, "critic learning rate (official --lrD); null: lr", gt=0)
-    lr_generator: Optional[float] = knob(None, "generator learning rate (official --lrG); null: lr", gt=0)
-
-
-@dataclass
-class RMSpropConfig(OptimizerConfig):
-    _target_: str = "torch.optim.RMSprop"
-    alpha: float = knob(0.99, "smoothing constant (PyTorch default, as the official code)", gt=0, le=1)
-    eps: float = knob(1e-8, "term added to the denominator", gt=0)
-    momentum: float = knob(0.0, "momentum (0 in the paper; Sec. 4.3 blames momentum for instability)", ge=0)
-
-
-@dataclass
-class AdamConfig(OptimizerConfig):
-    _target_: str = "torch.optim.Adam"
-    betas: list[float] = knob([0.5, 0.999], "(beta1, beta2); official --adam: (0.5, 0.999)")
-    eps: float = knob(1e-8, "term added to the denominator", gt=0)
-
-
-@dataclass
-class ToyDataConfig:
-    _target_: str = MISSING
-    std: float = knob(0.02, "standard deviation of each mode, before scaling", gt=0)
-    scale: float = knob(1.0, "all points are multiplied by this", gt=0)
-
-
-@dataclass
-class RingDataConfig(ToyDataConfig):
-    _target_: str = "wgan_repro.data.toy.Ring"
-    n_modes: int = knob(8, "modes evenly spaced on the circle", ge=1)
-    radius: float = knob(2.0, "circle radius, before scaling", gt=0)
-
-
-@dataclass
-class GridDataConfig(ToyDataConfig):
-    _target_: str = "wgan_repro.data.toy.Grid"
-    side: int = knob(5, "modes per side of the square grid", ge=1)
-    spacing: float = knob(2.0, "distance between neighbouring modes, before scaling", gt=0)
-
-
-@dataclass
-class SwissRollDataConfig(ToyDataConfig):
-    _target_: str = "wgan_repro.data.toy.SwissRoll"
-    std: float = knob(0.25, "noise added to the roll (sklearn make_swiss_roll's noise), before scaling", gt=0)
-
-
-@dataclass
-class ImageDataConfig:
-    _target_: str = MISSING
-    image_size: int = knob(32, "images are resized (and centre-cropped) to image_size x image_size", ge=4)
-
-
-@dataclass
-class DigitsDataConfig(ImageDataConfig):
-    _target_: str = "wgan_repro.data.images.Digits"
-
-
-@dataclass
-class StackedDigitsDataConfig(ImageDataConfig):
-    _target_: str = "wgan_repro.data.images.StackedDigits"
-
-
-@dataclass
-class MNIST5kDataConfig(ImageDataConfig):
-    _target_: str = "wgan_repro.data.images.MNIST5k"
-    split: str = knob("train", "train (4,000: 400 per class), test (the 1,000 held out from the classifier) or all")
-
-
-@dataclass
-class StackedMNIST5kDataConfig(MNIST5kDataConfig):
-    _target_: str = "wgan_repro.data.images.StackedMNIST5k"
-
-
-@dataclass
-class TorchvisionDataConfig(ImageDataConfig):
-    _target_: str = "wgan_repro.data.images.torchvision_data"
-    name: str = knob(MISSING, "mnist | fashion_mnist | cifar10 | celeba | lsun | folder")
-    root: str = knob("data", "where the data set lives (or is downloaded to)")
-    download: bool = knob(False, "let torchvision download the data set into root when it is missing")
-    num_workers: int = knob(2, "DataLoader workers for data sets streamed from disk (celeba, lsun, folder)", ge=0)
-    lsun_classes: list[str] = knob(["bedroom_train"], "LSUN categories (the paper: bedroom_train)")
-
-
-@dataclass
-class ParallelLinesConfig:
-    _target_: str = "wgan_repro.studies.ParallelLines"
-    n_theta: int = knob(21, "values of theta, evenly spaced over [-1, 1] (odd: includes 0)", ge=2)
-    c: float = knob(0.01, "the critic's clipping bound (Algorithm 1: 0.01)", gt=0)
-    lr_critic: float = knob(1e-3, "RMSProp lr of the clipped critic (the fit, not a training run: fast)", gt=0)
-    lr_discriminator: float = knob(1e-3, "Adam lr (beta1 0.5) of the GAN discriminator", gt=0)
-    max_steps: int = knob(3000, "at most this many steps per fit; a fit stops earlier when its estimate is flat",
-                          ge=1)
-    batch_size: int = knob(64, "samples of each distribution per step (Algorithm 1: m = 64)", ge=1)
-    restarts: int = knob(1, "fits per theta from fresh initialisations; the best estimate is kept (a supremum)", ge=1)
-    tol: float = knob(0.01, "a fit stops when its mean estimate over 200 steps moves by less than this, relative",
-                      gt=0)
-
-
-@dataclass
-class OptimalCriticConfig:
-    _target_: str = "wgan_repro.studies.OptimalCritic"
-    real_mean: float = knob(2.0, "mean of the real 1-D Gaussian")
-    fake_mean: float = knob(-2.0, "mean of the fake 1-D Gaussian")
-    std: float = knob(0.3, "standard deviation of both", gt=0)
-    c: float = knob(0.01, "the critic's clipping bound (Algorithm 1: 0.01)", gt=0)
-    lr_critic: float = knob(1e-3, "RMSProp lr of the clipped critic", gt=0)
-    lr_discriminator: float = knob(1e-3, "Adam lr (beta1 0.5) of the GAN discriminator", gt=0)
-    max_steps: int = knob(10000, "at most this many steps per fit (the paper's pictures: about 10,000)", ge=1)
-    batch_size: int = knob(256, "samples of each distribution per step", ge=1)
-
-
-# --------------------------------------------------------------------------- root
-@dataclass
-class Config:
-    arch: Any = MISSING
-    critic: Any = MISSING
-    objective: Any = MISSING
-    constraint: Any = MISSING
-    optimizer: Any = MISSING
-    data: Any = MISSING
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: Any = MISSING
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    experiment: Optional[str] = knob(None, "name of the experiment preset, when one is used (logged as a tag)")
-    sweep: Optional[str] = knob(None, "name of the sweep this run belongs to (logged as a tag)")
-    study: Any = knob(None, "a study that trains no generator (conf/study: Figures 1 and 3), set by its experiment")
-
-
-# Group schemas live under schema/<group>/ so that they never show up as choices of the group itself.
-SCHEMAS: dict[str, dict[str, type]] = {
-    "arch": {"mlp": MLPGeneratorConfig, "dcgan": DCGANGeneratorConfig, "constant": ConstantFilterGeneratorConfig},
-    "critic": {"mlp": MLPCriticConfig, "dcgan": DCGANCriticConfig},
-    "constraint": {"clip": ClipConfig, "none": NoConstraintConfig, "gp": GradientPenaltyConfig,
-                   "spectral": SpectralNormConfig},
-    "optimizer": {"rmsprop": RMSpropConfig, "adam": AdamConfig},
-    "eval": {"toy": ToyEvalConfig, "images": ImageEvalConfig},
-    "study": {"parallel_lines": ParallelLinesConfig, "optimal_critic": OptimalCriticConfig},
-    "data": {"ring": RingDataConfig, "grid": GridDataConfig, "swiss_roll": SwissRollDataConfig,
-             "digits": DigitsDataConfig, "stacked_digits": StackedDigitsDataConfig, "mnist_5k": MNIST5kDataConfig,
-             "stacked_mnist_5k": StackedMNIST5kDataConfig,
-             "torchvision": TorchvisionDataConfig},
-}
-
-
-def register_configs() -> None:
-    """Register the root schema and every group schema in Hydra's ConfigStore (idempotent)."""
-    cs = ConfigStore.instance()
-    cs.store(name="base_config", node=Config)
-    for group, schemas in SCHEMAS.items():
-        for name, node in schemas.items():
-            cs.store(group=f"schema/{group}", name=name, node=node)
+__all__ = ["ConfigError", "CONF_DIR", "build", "check_ranges", "command_line", "compose", "flat_params", "validate"]
 
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -409,7 +61,8 @@ def _check_range(key: str, value: Any, meta: dict[str, Any]) -> None:
             raise ConfigError(f"{key} must be {words} {limit:g}, got {value!r} ({meta.get('doc', '')})")
 
 
-def _walk(node: DictConfig, prefix: str) -> None:
+def check_ranges(node: DictConfig, prefix: str) -> None:
+    """Every declared range (knob's gt/ge/le) under a schema-typed node, keys named from `prefix`."""
     schema = OmegaConf.get_type(node)
     if schema is None or not dataclasses.is_dataclass(schema):
         return
@@ -419,7 +72,7 @@ def _walk(node: DictConfig, prefix: str) -> None:
         key = f"{prefix}{f.name}"
         value = node[f.name]
         if isinstance(value, DictConfig):
-            _walk(value, key + ".")
+            check_ranges(value, key + ".")
         else:
             _check_range(key, value, dict(f.metadata))
 
@@ -453,47 +106,13 @@ def command_line(hc: Any, multirun: bool = False) -> str:
     return " ".join(words + launch + list(hc.overrides.task))
 
 
-def ensemble_members(cfg: DictConfig) -> list[tuple[int, float | None]]:
-    """The runs an ensemble trains as (seed, optimizer.lr, or None to keep the config's): seeds seed .. seed+K-1 at
-    each learning rate of train.ensemble_lr in turn (K = train.ensemble). One member: a plain single run."""
-    lrs = list(cfg.train.get("ensemble_lr") or [None])
-    return [(cfg.train.seed + k, lr) for lr in lrs for k in range(cfg.train.get("ensemble", 1))]
-
-
-def _check_ensemble(cfg: DictConfig) -> None:
-    """train.ensemble=K stacks K MLP runs on toy data; what it cannot do is refused before any work."""
-    k = cfg.train.ensemble
-    rules = [("arch._target_", cfg.arch._target_, "wgan_repro.models.mlp.MLPGenerator", "arch=mlp"),
-             ("critic._target_", cfg.critic._target_, "wgan_repro.models.mlp.MLPCritic", "critic=mlp"),
-             ("eval._target_", cfg.eval._target_, "wgan_repro.evaluate.toy.ToyEvaluator", "toy data (a 2-D mixture)")]
-    for key, value, allowed, say in rules:
-        if value != allowed:
-            raise ConfigError(f"train.ensemble={k} needs {say}; got {key}={value}")
-    if cfg.get("study") is not None:
-        raise ConfigError(f"train.ensemble={k}: a study trains no generator; allowed: train.ensemble=1")
-    if cfg.train.resume is not None:
-        raise ConfigError(f"train.ensemble={k} with train.resume={cfg.train.resume}: an ensemble starts afresh; each "
-                          "member's checkpoint.pt (member<k>/) continues alone as a single run of its seed")
-    if cfg.train.log_step_cosine:
-        raise ConfigError(f"train.ensemble={k} with train.log_step_cosine=true: the cosine is per run; allowed: "
-                          "false or null")
-    lrs = cfg.train.ensemble_lr
-    if lrs is not None:
-        if any(lr <= 0 for lr in lrs):
-            raise ConfigError(f"train.ensemble_lr={list(lrs)}: every learning rate must be > 0")
-        for key in ("lr_critic", "lr_generator"):
-            if cfg.optimizer.get(key) is not None:
-                raise ConfigError(f"train.ensemble_lr sets optimizer.lr for both networks, but optimizer.{key}="
-                                  f"{cfg.optimizer[key]} overrides it; allowed: optimizer.{key}=null")
-
-
 def validate(cfg: DictConfig) -> None:
     """Check every declared range and the cross-field rules; raise ConfigError before any work starts."""
     OmegaConf.resolve(cfg)
     for group in ("arch", "critic", "objective", "constraint", "optimizer", "data", "train", "eval", "tracking"):
-        _walk(cfg[group], group + ".")
+        check_ranges(cfg[group], group + ".")
     if cfg.get("study") is not None:
-        _walk(cfg.study, "study.")
+        check_ranges(cfg.study, "study.")
     if cfg.optimizer.get("betas") is not None:
         betas = list(cfg.optimizer.betas)
         if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
@@ -503,8 +122,15 @@ def validate(cfg: DictConfig) -> None:
 
         if not torch.cuda.is_available():
             raise ConfigError("train.device=cuda but no CUDA device is available; allowed: auto, cpu, cuda")
+    if cfg.get("study") is not None:
+        from hydra.utils import get_class
+
+        if get_class(cfg.objective._target_).estimate_key != "estimate/em":
+            raise ConfigError(f"study {cfg.study._target_} estimates the EM distance with the run's critic and draws it "
+                              f"against a GAN discriminator; objective._target_={cfg.objective._target_} does not "
+                              "estimate EM; allowed: objective=wgan (any constraint, optimizer, critic)")
     if len(ensemble_members(cfg)) > 1:
-        _check_ensemble(cfg)
+        check_ensemble(cfg)
     if cfg.train.resume == "auto" and not cfg.tracking.enabled:
         raise ConfigError("train.resume=auto finds the run in the MLflow store, but tracking.enabled=false; "
                           "allowed: tracking.enabled=true with auto, or the path of a checkpoint.pt")

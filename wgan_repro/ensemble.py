@@ -28,7 +28,7 @@ from omegaconf import DictConfig, open_dict
 from torch import nn
 
 from wgan_repro.checkpoint import Checkpointer, TrainState
-from wgan_repro.config import ensemble_members
+from wgan_repro.members import ensemble_members
 from wgan_repro.setup import build_parts, compile_forward, learning_rate, make_optimizer
 
 log = logging.getLogger(__name__)

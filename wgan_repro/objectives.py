@@ -3,6 +3,10 @@
 Critics return raw scores f(x) of shape (B,) (or (K, B) for an ensemble of K runs: every mean is over the last
 axis, so each run gets its own loss). Signs follow the paper (the official code uses f -> -f;
 FIDELITY.md): the critic maximises E f(x) - E f(g(z)), so its loss is the negative of that.
+
+Each objective owns its names and the schedule it is run with: `name`, `estimate_key` (the metric it logs; every
+run tags it as `estimate`), and `n_critic` / `warmup`, the defaults of train.n_critic and train.warmup (the
+schema's `${objective:n_critic}`), so that its YAML names only the class.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ class WGAN:
 
     name = "wgan"
     estimate_key = "estimate/em"
+    n_critic = 5  # Algorithm 1
+    warmup = True  # the official code's critic bursts (train.warmup=false: Algorithm 1 as printed)
 
     def critic_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         """Line 5: the negated EM estimate and its halves (kept on the device, 0-d tensors)."""
@@ -38,6 +44,8 @@ class GAN:
 
     name = "gan"
     estimate_key = "estimate/js"
+    n_critic = 1  # one discriminator step per generator step (Goodfellow et al.; DCGAN)
+    warmup = False
 
     def critic_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         """-L(D, g) with L = E log D(x) + E log(1 - D(g(z))), D = sigmoid(logits)."""
@@ -71,6 +79,8 @@ class Hinge:
 
     name = "hinge"
     estimate_key = "estimate/hinge"
+    n_critic = 5  # SN-GAN's setting
+    warmup = False
 
     def critic_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         loss = F.relu(1 - real).mean(-1) + F.relu(1 + fake).mean(-1)

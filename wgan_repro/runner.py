@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterator, Mapping
 from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.checkpoint import Checkpointer, Resume, config_hash, find_resume
-from wgan_repro.config import build, ensemble_members, flat_params, validate
+from wgan_repro.config import build, flat_params, validate
+from wgan_repro.members import ensemble_members
 from wgan_repro.setup import build_parts, seed_everything
 from wgan_repro.tracking import check_reachable, resolve_uri, set_terminated, start_tracker, system_tags
 from wgan_repro.train import train
@@ -86,7 +87,7 @@ def run_study(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, comman
     tracker = open_tracker(cfg, choices, command, parent, Resume(supersede=resume.supersede))
     with marking_failures(tracker, lambda: "during the study"):
         tracker.log_params(flat_params(cfg))
-        metrics = study(cfg.critic, tracker, out_dir)
+        metrics = study(cfg, tracker, out_dir)
     return finished(tracker, "FINISHED", None, 0, metrics)
 
 
@@ -154,7 +155,8 @@ def run_ensemble(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, com
             member_tracker.log_artifact(folder / "config.yaml")
         checkpoint = E.EnsembleCheckpointer(state, data, members, tracker, out_dir)
         evaluator = E.EnsembleEvaluator(evaluators, tracker)
-        _, metrics = train(cfg, state, data, objective, constraint, evaluator, tracker, out_dir, checkpoint)
+        per_run = OmegaConf.merge(cfg, {"train": {"log_step_cosine": False}})  # the step cosine is a single run's
+        _, metrics = train(per_run, state, data, objective, constraint, evaluator, tracker, out_dir, checkpoint)
         evaluator.finish(state.generator, out_dir, tracker)
         checkpoint()  # the members still running (all failed: none)
         for k, member_tracker in tracker.alive():

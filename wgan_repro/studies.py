@@ -7,7 +7,10 @@
   to optimality; D(x), f(x) and their gradients over x. The discriminator saturates (vanishing gradients at
   the fake samples); the clipped critic is close to linear between the two.
 
-Both reuse the harness's critics (conf/critic), objectives and constraints; each study is one MLflow run.
+The critic side is the run's own: conf/critic, conf/objective, conf/constraint and conf/optimizer (at the
+study's lr_critic: a fit, not a training run), so `constraint=gp` or `objective=hinge` studies that critic; the
+baseline it is drawn against is the paper's: a GAN discriminator (conf/critic, no constraint, Adam beta1 0.5).
+Each study is one MLflow run.
 """
 
 from __future__ import annotations
@@ -24,32 +27,58 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from torch import nn  # noqa: E402
 
-from wgan_repro.constraints import Clip, NoConstraint  # noqa: E402
+from wgan_repro.config import build  # noqa: E402
+from wgan_repro.constraints import NoConstraint  # noqa: E402
 from wgan_repro.models import build_critic  # noqa: E402
-from wgan_repro.objectives import GAN, WGAN  # noqa: E402
+from wgan_repro.objectives import GAN  # noqa: E402
+from wgan_repro.setup import make_optimizer  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 Sampler = Callable[[int], torch.Tensor]
 
 
-def fit(critic: nn.Module, objective: Any, constraint: Any, real: Sampler, fake: Sampler, lr: float, max_steps: int,
-        batch_size: int, window: int = 200, tol: float = 0.01) -> tuple[float, int]:
-    """Train `critic` on fixed real and fake samplers (RMSProp for a clipped critic as Algorithm 1, Adam for an
-    unconstrained discriminator) until the mean estimate over a window moves by less than `tol` (relative)
-    between two windows, or max_steps. Returns the estimate on a fresh large batch and the steps taken."""
-    if isinstance(constraint, Clip):
-        opt = torch.optim.RMSprop(critic.parameters(), lr=lr)
-    else:
-        opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.999))
+class Side:
+    """One side of a study's comparison: how a critic is built and trained (objective, constraint, optimiser)."""
+
+    def __init__(self, critic_cfg: DictConfig, objective: Any, constraint: Any,
+                 optimizer: Callable[[Any], torch.optim.Optimizer]) -> None:
+        self.critic_cfg, self.objective, self.constraint, self.optimizer = critic_cfg, objective, constraint, optimizer
+
+    @classmethod
+    def of_run(cls, cfg: DictConfig, lr: float) -> "Side":
+        """The run's own critic: its objective, constraint and optimiser (at the study's learning rate)."""
+        optimizer = OmegaConf.merge(cfg.optimizer, {"lr": lr, "lr_critic": None})
+        return cls(cfg.critic, build(cfg.objective), build(cfg.constraint),
+                   lambda params: make_optimizer(optimizer, params, "critic"))
+
+    @classmethod
+    def gan_baseline(cls, cfg: DictConfig, lr: float) -> "Side":
+        """The paper's baseline: a GAN discriminator, unconstrained, Adam (beta1 0.5)."""
+        return cls(cfg.critic, GAN(), NoConstraint(),
+                   lambda params: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999)))
+
+    def critic(self, dims: int) -> nn.Module:
+        return self.constraint.wrap(build_critic(self.critic_cfg, (dims,)))
+
+
+def fit(side: Side, critic: nn.Module, real: Sampler, fake: Sampler, max_steps: int, batch_size: int,
+        window: int = 200, tol: float = 0.01) -> tuple[float, int]:
+    """Train `critic` on fixed real and fake samplers, one critic iteration of the training loop per step (its
+    constraint's moments and penalty included), until the mean estimate over a window moves by less than `tol`
+    (relative) between two windows, or max_steps. Returns the estimate on a fresh large batch and the steps."""
+    objective, constraint, opt = side.objective, side.constraint, side.optimizer(critic.parameters())
     previous, current, steps = None, [], 0
     for steps in range(1, max_steps + 1):
-        loss, stats = objective.critic_loss(critic(real(batch_size)), critic(fake(batch_size)))
+        constraint.before(critic)
+        x, y = real(batch_size), fake(batch_size)
+        loss, stats = objective.critic_loss(critic(x), critic(y))
+        penalty = constraint.penalty(critic, x, y)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss if penalty is None else loss + penalty).backward()
         opt.step()
         constraint.after(critic)
         current.append(float(stats[objective.estimate_key]))
@@ -66,18 +95,17 @@ def fit(critic: nn.Module, objective: Any, constraint: Any, real: Sampler, fake:
 class ParallelLines:
     """Figure 1: estimated EM (clipped critic) and JS lower bound (GAN discriminator) against theta."""
 
-    def __init__(self, n_theta: int, c: float, lr_critic: float, lr_discriminator: float, max_steps: int,
+    def __init__(self, n_theta: int, lr_critic: float, lr_discriminator: float, max_steps: int,
                  batch_size: int, restarts: int, tol: float) -> None:
         self.thetas = np.linspace(-1.0, 1.0, n_theta)
-        self.c, self.lr_critic, self.lr_discriminator = c, lr_critic, lr_discriminator
+        self.lr_critic, self.lr_discriminator = lr_critic, lr_discriminator
         self.max_steps, self.batch_size, self.restarts, self.tol = max_steps, batch_size, restarts, tol
 
-    def best_fit(self, critic_cfg: DictConfig, objective: Any, constraint: Any, real: Sampler, fake: Sampler,
-                 lr: float) -> tuple[float, int]:
+    def best_fit(self, side: Side, real: Sampler, fake: Sampler) -> tuple[float, int]:
         """The estimate is a supremum over critics: the best of `restarts` fits (fresh initialisations), and the
         steps all of them took."""
-        fits = [fit(build_critic(critic_cfg, (2,)), objective, constraint, real, fake, lr, self.max_steps,
-                    self.batch_size, tol=self.tol) for _ in range(self.restarts)]
+        fits = [fit(side, side.critic(2), real, fake, self.max_steps, self.batch_size, tol=self.tol)
+                for _ in range(self.restarts)]
         return max(f[0] for f in fits), sum(f[1] for f in fits)
 
     @staticmethod
@@ -85,12 +113,13 @@ class ParallelLines:
         """(n, 2) points (theta, Z), Z ~ U[0, 1]."""
         return lambda n: torch.stack([torch.full((n,), float(theta)), torch.rand(n)], dim=1)
 
-    def __call__(self, critic_cfg: DictConfig, tracker: Any, out_dir: Path) -> dict[str, float]:
+    def __call__(self, cfg: DictConfig, tracker: Any, out_dir: Path) -> dict[str, float]:
+        critic, disc = Side.of_run(cfg, self.lr_critic), Side.gan_baseline(cfg, self.lr_discriminator)
         rows = []
         for i, theta in enumerate(self.thetas):
             real, fake = self.sampler(0.0), self.sampler(theta)
-            em, em_steps = self.best_fit(critic_cfg, WGAN(), Clip(self.c), real, fake, self.lr_critic)
-            js, js_steps = self.best_fit(critic_cfg, GAN(), NoConstraint(), real, fake, self.lr_discriminator)
+            em, em_steps = self.best_fit(critic, real, fake)
+            js, js_steps = self.best_fit(disc, real, fake)
             row = {"fig1/theta": float(theta), "fig1/em_true": abs(float(theta)),
                    "fig1/js_true": math.log(2) if theta != 0 else 0.0, "estimate/em": em, "estimate/js": js,
                    "fig1/em_steps": em_steps, "fig1/js_steps": js_steps}
@@ -100,7 +129,7 @@ class ParallelLines:
         em = np.array([r["estimate/em"] for r in rows])
         slope = float((em * np.abs(self.thetas)).sum() / (self.thetas ** 2).sum())  # least squares em ~ K |theta|
         summary = {"fig1/em_slope": slope, "fig1/em_at_zero": float(em[np.argmin(np.abs(self.thetas))]),
-                   "fig1/k_max": max_slope(critic_cfg, self.c)}
+                   "fig1/k_max": max_slope(cfg.critic, cfg.constraint.get("c"))}
         tracker.log_metrics(summary, step=len(rows))
         self.figure(rows, slope, out_dir, tracker)
         return summary
@@ -131,22 +160,21 @@ class ParallelLines:
 class OptimalCritic:
     """Figure 3: D(x) saturates and its gradient vanishes at the fake samples; the clipped critic is ~linear."""
 
-    def __init__(self, real_mean: float, fake_mean: float, std: float, c: float, lr_critic: float,
+    def __init__(self, real_mean: float, fake_mean: float, std: float, lr_critic: float,
                  lr_discriminator: float, max_steps: int, batch_size: int) -> None:
-        self.real_mean, self.fake_mean, self.std, self.c = real_mean, fake_mean, std, c
+        self.real_mean, self.fake_mean, self.std = real_mean, fake_mean, std
         self.lr_critic, self.lr_discriminator = lr_critic, lr_discriminator
         self.max_steps, self.batch_size = max_steps, batch_size
 
     def gaussian(self, mean: float) -> Sampler:
         return lambda n: mean + self.std * torch.randn(n, 1)
 
-    def __call__(self, critic_cfg: DictConfig, tracker: Any, out_dir: Path) -> dict[str, float]:
+    def __call__(self, cfg: DictConfig, tracker: Any, out_dir: Path) -> dict[str, float]:
         real, fake = self.gaussian(self.real_mean), self.gaussian(self.fake_mean)
-        critic, disc = build_critic(critic_cfg, (1,)), build_critic(critic_cfg, (1,))
-        em, em_steps = fit(critic, WGAN(), Clip(self.c), real, fake, self.lr_critic, self.max_steps,
-                           self.batch_size, tol=0.001)
-        js, js_steps = fit(disc, GAN(), NoConstraint(), real, fake, self.lr_discriminator, self.max_steps,
-                           self.batch_size, tol=0.001)
+        critic_side, disc_side = Side.of_run(cfg, self.lr_critic), Side.gan_baseline(cfg, self.lr_discriminator)
+        critic, disc = critic_side.critic(1), disc_side.critic(1)
+        em, em_steps = fit(critic_side, critic, real, fake, self.max_steps, self.batch_size, tol=0.001)
+        js, js_steps = fit(disc_side, disc, real, fake, self.max_steps, self.batch_size, tol=0.001)
         lo, hi = sorted((self.real_mean, self.fake_mean))
         x = torch.linspace(lo - 4 * self.std - 1, hi + 4 * self.std + 1, 801).unsqueeze(1).requires_grad_(True)
         f = critic(x)
@@ -164,7 +192,7 @@ class OptimalCritic:
         r2 = linear_r2(x.detach().squeeze(1)[between].numpy(), f.detach()[between].numpy())
         metrics = {"fig3/critic_grad_at_fake": float(g_crit), "fig3/disc_grad_at_fake": float(g_disc),
                    "fig3/minimax_grad_at_fake": float(g_minimax), "fig3/nonsat_grad_at_fake": float(g_nonsat),
-                   "fig3/critic_slope_max": max_slope(critic_cfg, self.c),
+                   "fig3/critic_slope_max": max_slope(cfg.critic, cfg.constraint.get("c")),
                    "fig3/critic_linearity_r2": r2, "estimate/em": em, "estimate/js": js,
                    "fig3/em_steps": em_steps, "fig3/js_steps": js_steps}
         tracker.log_metrics(metrics, step=0)
@@ -196,10 +224,13 @@ class OptimalCritic:
         save_figure(fig, out_dir / "figures" / "fig3_optimal_critic.png", tracker)
 
 
-def max_slope(critic_cfg: DictConfig, c: float) -> float:
+def max_slope(critic_cfg: DictConfig, c: float | None) -> float:
     """The largest slope along one input coordinate that an MLP critic with every weight clipped to [-c, c] can
-    reach: c from the input, then hidden * c per hidden layer and at the output (512^3 c^4 = 1.342 for 3 x 512)."""
-    return float(c * (critic_cfg.hidden * c) ** critic_cfg.layers) if "hidden" in critic_cfg else float("nan")
+    reach: c from the input, then hidden * c per hidden layer and at the output (512^3 c^4 = 1.342 for 3 x 512).
+    NaN without clipping (c None) or for another critic."""
+    if c is None or "hidden" not in critic_cfg:
+        return float("nan")
+    return float(c * (critic_cfg.hidden * c) ** critic_cfg.layers)
 
 
 def linear_r2(x: np.ndarray, y: np.ndarray) -> float:

@@ -19,7 +19,6 @@ from torch import nn
 from tqdm import tqdm
 
 from wgan_repro.checkpoint import TrainState
-from wgan_repro.config import ensemble_members
 from wgan_repro.diagnostics import StepCosine
 
 log = logging.getLogger(__name__)
@@ -34,10 +33,8 @@ def critic_iterations(gen_iter: int, train: DictConfig) -> int:
 
 
 def wants_step_cosine(cfg: DictConfig) -> bool:
-    """train.log_step_cosine, or by default: on for optimisers with momentum (Adam's betas, RMSProp's momentum);
-    never for an ensemble (the cosine is per run)."""
-    if len(ensemble_members(cfg)) > 1:
-        return False
+    """train.log_step_cosine, or by default: on for optimisers with momentum (Adam's betas, RMSProp's momentum).
+    (An ensemble's runner sets it false: the cosine is per run.)"""
     if cfg.train.log_step_cosine is not None:
         return bool(cfg.train.log_step_cosine)
     return "betas" in cfg.optimizer or cfg.optimizer.get("momentum", 0) > 0

@@ -23,7 +23,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from wgan_repro.config import SCHEMAS, ConfigError, _walk
+from wgan_repro.config import ConfigError, check_ranges
+from wgan_repro.schema import SCHEMAS
 from wgan_repro.evaluate.inception import MetricUnavailable
 
 log = logging.getLogger("wgan_repro.evaluate")
@@ -48,7 +49,7 @@ def eval_config(saved: DictConfig, overrides: DictConfig) -> DictConfig:
     if schema is None:
         raise ConfigError(f"eval._target_={target}: not an evaluator this version knows")
     merged = OmegaConf.merge(OmegaConf.structured(schema), saved.eval, overrides.get("eval", {}))
-    _walk(merged, "eval.")
+    check_ranges(merged, "eval.")
     return merged
 
 
