@@ -18,7 +18,8 @@ from mlflow.tracking import MlflowClient
 
 from conftest import TINY, compose
 from wgan_repro.runner import run
-from wgan_repro.tracking import MLflowTracker, TrackingUnavailable
+from wgan_repro.tracking import MLflowTracker
+from wgan_repro.store import TrackingUnavailable
 
 
 def free_port() -> int:
@@ -152,7 +153,7 @@ def test_an_experiment_created_by_another_process_meanwhile_is_used() -> None:
 
     from mlflow.exceptions import MlflowException
 
-    from wgan_repro.tracking import _experiment_id
+    from wgan_repro.store import experiment_id
 
     class Racing:
         lookups = 0
@@ -164,4 +165,4 @@ def test_an_experiment_created_by_another_process_meanwhile_is_used() -> None:
         def create_experiment(self, *args, **kwargs):
             raise MlflowException("Experiment(name=x) already exists")
 
-    assert _experiment_id(Racing(), "sqlite:////tmp/x.db", "x") == "7"
+    assert experiment_id(Racing(), "sqlite:////tmp/x.db", "x") == "7"

@@ -14,7 +14,8 @@ from omegaconf import DictConfig
 from wgan_repro.config import ConfigError, command_line
 from wgan_repro.schema import register_configs
 from wgan_repro.runner import run
-from wgan_repro.tracking import TrackingUnavailable, sweep_parent
+from wgan_repro.store import TrackingUnavailable
+from wgan_repro.sweep import sweep_parent
 
 register_configs()
 log = logging.getLogger("wgan_repro")

@@ -365,9 +365,9 @@ def fid_table(r: dict[str, Any]) -> str:
             f"{100 * r['harness_share_of_peak']:.0f}% of the matmul peak (plain "
             f"{100 * r['reference_share_of_peak']:.0f}"
             f"%). Whole FID+KID evaluation of a DCGAN generator: {r['whole_eval_images_per_s']:.2f} images/s of "
-            f"{r['samples']}, {100 * r['whole_eval_share_of_peak']:.0f}% of peak, of which the Frechet distance and KID "
-            f"(torch-fidelity, CPU) take {r['distances_seconds']:.2f} s per evaluation whatever the sample count. MNIST classifier FID + classes: "
-            f"{r['classifier_seconds_per_1000']:.2f} s per 1,000 samples. Images/s harness vs plain by batch: {by}")
+            f"{r['samples']}, {100 * r['whole_eval_share_of_peak']:.0f}% of peak, of which the Frechet distance and "
+            f"KID (torch-fidelity, CPU) take {r['distances_seconds']:.2f} s per evaluation whatever the sample count. "
+            f"MNIST classifier FID + classes: {r['classifier_seconds_per_1000']:.2f} s per 1,000 samples. Images/s harness vs plain by batch: {by}")
 
 
 def flag(r: dict[str, Any]) -> str:

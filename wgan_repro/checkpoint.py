@@ -145,7 +145,7 @@ def find_resume(cfg: DictConfig, parent_id: str | None = None) -> Resume:
     if mode != "auto":
         ckpt = load_checkpoint(Path(mode), cfg)
         return Resume(ckpt, ckpt["run_id"])
-    from wgan_repro.tracking import download_artifact, find_runs, resolve_uri
+    from wgan_repro.store import download_artifact, find_runs, resolve_uri
 
     uri = resolve_uri(cfg.tracking.uri)
     tags = {"config_hash": config_hash(cfg), **({"mlflow.parentRunId": parent_id} if parent_id else {})}

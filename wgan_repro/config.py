@@ -126,8 +126,8 @@ def validate(cfg: DictConfig) -> None:
         from hydra.utils import get_class
 
         if get_class(cfg.objective._target_).estimate_key != "estimate/em":
-            raise ConfigError(f"study {cfg.study._target_} estimates the EM distance with the run's critic and draws it "
-                              f"against a GAN discriminator; objective._target_={cfg.objective._target_} does not "
+            raise ConfigError(f"study {cfg.study._target_} estimates the EM distance with the run's critic and draws "
+                              f"it against a GAN discriminator; objective._target_={cfg.objective._target_} does not "
                               "estimate EM; allowed: objective=wgan (any constraint, optimizer, critic)")
     if len(ensemble_members(cfg)) > 1:
         check_ensemble(cfg)

@@ -88,14 +88,14 @@ def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: d
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from wgan_repro.config import compose
     from wgan_repro.runner import run
-    from wgan_repro.tracking import _client, resolve_uri
+    from wgan_repro.store import mlflow_client, resolve_uri
 
     cfg, choices = compose(overrides)
     try:
         result = run(cfg, choices, Path(out_dir), "python -m wgan_repro " + " ".join(overrides), parent)
     except Exception as exc:  # noqa: BLE001 - the run is marked FAILED with the reason; the claim goes on
         return tags["arm"], "FAILED", f"{type(exc).__name__}: {exc}"
-    client = _client(resolve_uri(cfg.tracking.uri))
+    client = mlflow_client(resolve_uri(cfg.tracking.uri))
     for run_id in result["run_id"] if isinstance(result["run_id"], list) else [result["run_id"]]:
         if run_id:
             for k, v in tags.items():
@@ -105,13 +105,13 @@ def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: d
 
 def parent_run(claim: DictConfig, budget: str, cfg: DictConfig, command: str) -> tuple[str, str]:
     """The parent of this claim, budget and commit (reopened on a relaunch), or a new one."""
-    from wgan_repro.tracking import _client, find_runs, prepare_store, resolve_uri, system_tags
+    from wgan_repro.store import find_runs, mlflow_client, prepare_store, resolve_uri, system_tags
 
     uri = resolve_uri(cfg.tracking.uri)
     experiment_id = prepare_store(uri, cfg.tracking.experiment)
     commit = system_tags(None)["mlflow.source.git.commit"]
     tags = {"claim": claim.id, "budget": budget, "sweep_parent": "true", "mlflow.source.git.commit": commit}
-    client = _client(uri)
+    client = mlflow_client(uri)
     found = find_runs(uri, cfg.tracking.experiment, tags)
     if found:
         client.update_run(found[0].info.run_id, status="RUNNING")
@@ -125,7 +125,8 @@ def parent_run(claim: DictConfig, budget: str, cfg: DictConfig, command: str) ->
 
 def run_claim(claim: DictConfig, budget: str, cfg: DictConfig, todo: list[Job], command: str) -> str:
     """Every job of the budget under the claim's parent, `jobs` at a time; returns the parent's run id."""
-    from wgan_repro.tracking import close_sweep, resolve_uri
+    from wgan_repro.sweep import close_sweep
+    from wgan_repro.store import resolve_uri
 
     parent = parent_run(claim, budget, cfg, command)
     workers = int(cfg.jobs or claim.budgets[budget].jobs)
@@ -164,7 +165,7 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     from wgan_repro.claims import data as D
     from wgan_repro.claims import section
     from wgan_repro.claims.rules import RULES
-    from wgan_repro.tracking import _client, resolve_uri
+    from wgan_repro.store import mlflow_client, resolve_uri
 
     out_dir = Path(cfg.report.out_dir or REPO / "reports" / f"claims-{budget}") / claim.id
     if cfg.render_from:
@@ -184,7 +185,7 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     record = section.render(claim, budget, data, verdict, meta, out_dir, notes)
     (out_dir / "data" / "meta.json").write_text(json.dumps(meta, indent=1))
     if parent_id:
-        client = _client(resolve_uri(cfg.tracking.uri))
+        client = mlflow_client(resolve_uri(cfg.tracking.uri))
         client.set_tag(parent_id, "verdict", verdict.word)
         client.set_tag(parent_id, "mlflow.note.content", f"**{claim.id} ({budget}): {verdict.word}.** "
                                                          f"{verdict.reason}")

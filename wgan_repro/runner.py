@@ -19,7 +19,8 @@ from wgan_repro.checkpoint import Checkpointer, Resume, config_hash, find_resume
 from wgan_repro.config import build, flat_params, validate
 from wgan_repro.members import ensemble_members
 from wgan_repro.setup import build_parts, seed_everything
-from wgan_repro.tracking import check_reachable, resolve_uri, set_terminated, start_tracker, system_tags
+from wgan_repro.store import check_reachable, resolve_uri, set_terminated, system_tags
+from wgan_repro.tracking import Tracker, start_tracker
 from wgan_repro.train import train
 
 log = logging.getLogger(__name__)
@@ -69,12 +70,13 @@ def marking_failures(tracker, where: Callable[[], str]) -> Iterator[None]:
         raise
 
 
-def finished(tracker, status: str, reason: str | None, gen_iter: int, metrics: Mapping[str, float]
+def finished(tracker: Tracker, status: str, reason: str | None, gen_iter: int, metrics: Mapping[str, float]
              ) -> dict[str, Any]:
     """Close the run, point to it in the MLflow UI, and say how it ended."""
     tracker.finish(status, reason)
-    if hasattr(tracker, "ui_hint"):
-        print(tracker.ui_hint(), file=sys.stderr)
+    hint = tracker.ui_hint()
+    if hint:
+        print(hint, file=sys.stderr)
     return {"run_id": tracker.run_id, "status": status, "reason": reason, "gen_iter": gen_iter,
             "metrics": dict(metrics)}
 

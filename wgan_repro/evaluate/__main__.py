@@ -65,12 +65,13 @@ def download_checkpoint(client: Any, run_id: str, into: Path) -> dict[str, Any]:
 def reevaluate(args: DictConfig) -> dict[str, float]:
     """Metrics of a run's final generator under new eval settings, logged into that run."""
     from wgan_repro.setup import build_parts
-    from wgan_repro.tracking import MLflowTracker, _client, resolve_uri
+    from wgan_repro.tracking import MLflowTracker
+    from wgan_repro.store import mlflow_client, resolve_uri
 
     if "run_id" not in args:
         raise ConfigError(f"run_id is required; usage:\n{USAGE}")
     uri = resolve_uri(args.get("tracking", {}).get("uri"))
-    client = _client(uri)
+    client = mlflow_client(uri)
     run_id = str(args.run_id)
     try:
         status = client.get_run(run_id).info.status

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from wgan_repro.report import collect, figures, tables
-from wgan_repro.tracking import download_artifact
+from wgan_repro.store import download_artifact
 
 log = logging.getLogger(__name__)
 

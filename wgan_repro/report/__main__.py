@@ -10,7 +10,7 @@ import hydra
 from omegaconf import DictConfig
 
 from wgan_repro.report import build
-from wgan_repro.tracking import resolve_uri
+from wgan_repro.store import resolve_uri
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="report")
