@@ -1,5 +1,6 @@
 """Plug-in constraints and objectives: the science each one must keep, and every choice of every group through the
-loop (or its clear refusal), so that a new YAML is covered without touching the tests."""
+loop, the bench's plain loop and (objective, constraint, optimizer) a study, or their clear refusals, so that a new
+YAML is covered without touching the tests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import torch
 from torch import nn
 
 from conftest import CONF, TINY, compose
-from wgan_repro.config import ConfigError
+from wgan_repro.bench import reference_loop
+from wgan_repro.config import ConfigError, validate
 from wgan_repro.constraints import GradientPenalty, SpectralNorm
 from wgan_repro.objectives import GAN, GANMinimax, Hinge
 from wgan_repro.runner import run
@@ -94,6 +96,23 @@ def test_every_choice_runs_through_the_loop_or_is_refused_clearly(group: str, ch
         return
     result = run(cfg, choices, tmp_path)
     assert result["status"] == "FINISHED" and result["gen_iter"] == 2
+    # the bench's plain loop runs it too (or names what it can run)
+    try:
+        elapsed = reference_loop(cfg, torch.device("cpu"))(1)
+        assert elapsed > 0
+    except ConfigError as exc:
+        assert "allowed:" in str(exc) and group == "constraint"
+    # and so does a study, where the choice applies to its critic
+    if group in ("objective", "constraint", "optimizer"):
+        study, choices = compose("experiment=fig1_parallel_lines", f"{group}={choice}", "study.n_theta=3",
+                                 "study.max_steps=5", "critic.hidden=16", "train.progress=false",
+                                 "tracking.enabled=false")
+        try:
+            validate(study)
+        except ConfigError as exc:  # a study estimates EM: other objectives are refused, naming the allowed one
+            assert group == "objective" and "allowed: objective=wgan" in str(exc)
+            return
+        assert run(study, choices, tmp_path / "study")["status"] == "FINISHED"
 
 
 def test_a_spectral_norm_run_is_re_evaluated_from_its_checkpoint(tmp_path, mlflow_uri) -> None:

@@ -9,6 +9,9 @@ that tracking and evaluation take. Settings (conf/bench.yaml):
 
   toy             the default run: 8 Gaussians, MLP 3x512, batch 64, n_critic 5, no warm-up
   toy_ensemble16  16 such runs as one batched ensemble (train.ensemble=16), against 16 sequential plain runs
+  toy_gp          the toy run with constraint=gp (lam 0.1, WGAN-GP's toy value): its cost against clipping (toy),
+                  double backward included; the plain loop adds WGAN-GP's own calc_gradient_penalty
+  toy_spectral    the toy run with constraint=spectral (one power iteration per critic forward)
   dcgan32         digits 1x32x32, DCGAN generator and critic, batch 64
   dcgan64         stacked digits 3x64x64, DCGAN generator and critic, batch 64
   mnist_preset    experiment=mnist_dcgan (mnist_5k 32x32, ngf = ndf = 32): the eval column is the share of a real
@@ -48,12 +51,15 @@ log = logging.getLogger(__name__)
 SETTINGS = {
     "toy": ["eval.figures=false"],
     "toy_ensemble16": ["eval.figures=false", "train.ensemble=16"],
+    "toy_gp": ["eval.figures=false", "constraint=gp", "constraint.lam=0.1"],  # WGAN-GP's toy lambda; vs toy: its cost
+    "toy_spectral": ["eval.figures=false", "constraint=spectral"],
     "dcgan32": ["data=digits", "arch=dcgan", "critic=dcgan"],
     "dcgan64": ["data=stacked_digits", "data.image_size=64", "arch=dcgan", "critic=dcgan"],
     "mnist_preset": ["experiment=mnist_dcgan"],  # a real image preset: its evaluation share at its own eval.every
 }
 COMMON = ["train.warmup=false", "train.progress=false"]
 FID = "fid"
+PLAIN_CONSTRAINTS = ("Clip", "NoConstraint", "GradientPenalty", "SpectralNorm")  # what the plain loop can run
 GUARD = 0.95  # a harness/plain ratio below this is flagged: the harness must not cost speed
 FID_BATCHES = {"cpu": (16, 32, 64), "cuda": (64, 256, 512)}  # a GPU needs large batches to fill
 FID_SAMPLES = {"cpu": 256, "cuda": 2048}  # generated images in the whole-evaluation timing
@@ -156,14 +162,28 @@ def reference_loop(cfg: DictConfig, device: torch.device, record: list[tuple[flo
     clamp, separate passes on real and fake, `.item()` every step. `record` collects (last critic loss,
     generator loss) per generator iteration; `joint` scores real and fake in one pass as the harness does for a
     critic without batch norm (the same numbers up to float rounding), for comparing losses bit for bit."""
-    if cfg.constraint._target_.rsplit(".", 1)[-1] not in ("Clip", "NoConstraint"):
+    kind = cfg.constraint._target_.rsplit(".", 1)[-1]
+    if kind not in PLAIN_CONSTRAINTS:
         from wgan_repro.config import ConfigError
 
-        raise ConfigError(f"the bench's plain loop writes the official code's clamp; constraint._target_="
-                          f"{cfg.constraint._target_} is not implemented there; allowed: constraint=clip or none")
-    state, data, objective, _, _ = build_parts(cfg)
+        raise ConfigError(f"the bench's plain loop writes the official codes' constraints; constraint._target_="
+                          f"{cfg.constraint._target_} is not implemented there; allowed: constraint=clip, none, gp, "
+                          "spectral")
+    state, data, objective, _, _ = build_parts(cfg)  # spectral norm: the critic comes wrapped, as the harness's
     netG, netD, optG, optD = state.generator, state.critic, state.opt_generator, state.opt_critic
     m, nz, c = cfg.train.batch_size, cfg.arch.nz, cfg.constraint.get("c")
+    lam = cfg.constraint.get("lam") if kind == "GradientPenalty" else None
+
+    def gradient_penalty(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """WGAN-GP's calc_gradient_penalty (gan_toy.py / gan_mnist.py), per-sample norms over all dimensions."""
+        alpha = torch.rand(m, *[1] * (real.dim() - 1), device=device).expand(real.size())
+        interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+        disc_interpolates = netD(interpolates)
+        gradients = torch.autograd.grad(outputs=disc_interpolates, inputs=interpolates,
+                                        grad_outputs=torch.ones_like(disc_interpolates), create_graph=True,
+                                        retain_graph=True, only_inputs=True)[0]
+        gap = gradients.reshape(m, -1).norm(2, dim=1) - 1
+        return ((gap.clamp_min(0) if cfg.constraint.one_sided else gap) ** 2).mean() * lam
 
     def segment(n: int) -> float:
         sync(device)
@@ -181,6 +201,8 @@ def reference_loop(cfg: DictConfig, device: torch.device, record: list[tuple[flo
                     fake = netG(torch.randn(m, nz, device=device))
                 scores = netD(torch.cat([real, fake])).split(m) if joint else (netD(real), netD(fake))
                 errD, _ = objective.critic_loss(*scores)
+                if lam is not None:
+                    errD = errD + gradient_penalty(real, fake)
                 errD.backward()
                 optD.step()
                 if c is not None and cfg.constraint.when == "after":
