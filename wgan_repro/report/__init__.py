@@ -32,6 +32,9 @@ TABLES = {
     "t3_architecture": "T3 — robustness to the generator (F6): final quality and collapse rate over seeds",
     "t4_optimizer": "T4 — optimiser x learning rate (F7): diverged runs, final quality, share of critic updates "
                     "whose step points against the gradient (negative cosine)",
+    "t5_constraints": "T5 — Lipschitz constraints (clip, gp, spectral x wgan, hinge, gan): final quality and collapse "
+                      "(each run's own measures, named in the row), Spearman(estimate, quality) over training, wall "
+                      "time per generator iteration, failed runs",
 }
 
 
@@ -44,7 +47,8 @@ def build(uri: str, experiment: str, out_dir: Path, name: str, filter_string: st
         raise ValueError(f"no runs in experiment {experiment!r} of {uri}"
                          + (f" matching {filter_string!r}" if filter_string else "")
                          + (f" in sweep {sweep!r}" if sweep else ""))
-    curves = collect.histories(uri, runs["run_id"])
+    keys = {*collect.CURVE_KEYS, *tables.estimate_key(runs).dropna(), *tables.quality_key(runs).dropna()}
+    curves = collect.histories(uri, runs["run_id"], sorted(keys))  # each run's own estimate and quality, too
     with tempfile.TemporaryDirectory() as tmp:
         diversity, images = artifacts(uri, runs, Path(tmp))
         result = {
@@ -52,6 +56,7 @@ def build(uri: str, experiment: str, out_dir: Path, name: str, filter_string: st
             "t2_meaningful_loss": tables.t2_meaningful_loss(runs, curves),
             "t3_architecture": tables.t3_architecture(runs, diversity),
             "t4_optimizer": tables.t4_optimizer(tables.cosine_summary(runs, curves)),
+            "t5_constraints": tables.t5_constraints(runs, curves),
         }
         figs = draw(runs, curves, images, out_dir)
     for key, table in result.items():
@@ -77,7 +82,7 @@ def artifacts(uri: str, runs: pd.DataFrame, tmp: Path) -> tuple[pd.Series, dict[
                 if (p := download_artifact(uri, rid, f"figures/{name}.png", where)) is not None:
                     images["studies"][name] = p
         elif (r.get("tags.data") in tables.TOY_DATA and seed0
-              and str(r.get("tags.sweep")).split("@")[0] != tables.OPTIMIZER_SWEEP):
+              and str(r.get("tags.sweep")).split("@")[0] not in tables.OWN_TABLE):
             iterations, every = int(r["params.train.iterations"]), int(r["params.eval.every"])
             if (p := download_artifact(uri, rid, f"figures/samples_{iterations:07d}.png", where)) is not None:
                 images["toy"][label] = p

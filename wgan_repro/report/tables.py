@@ -18,6 +18,8 @@ from wgan_repro.report.collect import sweep_names
 TOY_DATA = ("eight_gaussians", "twenty_five_gaussians", "swiss_roll", "ring_pacgan", "grid_pacgan", "ring_metz")
 DIGIT_DATA = ("digits", "stacked_digits")
 OPTIMIZER_SWEEP = "lr_x_optimizer"  # T4's grid (its runs get curves, not per-run toy panels)
+CONSTRAINT_SWEEP = "constraint_x_objective"  # T5's grid
+OWN_TABLE = (OPTIMIZER_SWEEP, CONSTRAINT_SWEEP)  # sweeps compared in their own table, not pooled into T1-T3
 COLLAPSE_DIVERSITY = 0.25  # collapsed: final samples' mean pairwise distance < 25% of real samples' (figures.py)
 
 # Published numbers whose protocol matches ours (2,500 samples, 3-std high quality; FIDELITY.md)
@@ -73,14 +75,15 @@ def finished(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["status"] == "FINISHED"]
 
 
-def outside_optimizer_sweep(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs of T4's optimiser x learning-rate grid are compared there, not pooled into T1/T2's rows."""
-    return runs[sweep_names(runs) != OPTIMIZER_SWEEP]
+def outside_own_tables(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs of T4's optimiser x learning-rate grid and T5's constraint x objective grid are compared there, not
+    pooled into T1-T3's rows."""
+    return runs[~sweep_names(runs).isin(OWN_TABLE)]
 
 
 def t1_toy(runs: pd.DataFrame) -> pd.DataFrame:
     """T1 (F2): objective x data -> modes, high-quality %, reverse KL, exact W1 beside its floor, final estimate."""
-    runs = outside_optimizer_sweep(runs)
+    runs = outside_own_tables(runs)
     toy = finished(runs[column(runs, "tags.data").isin(TOY_DATA) & trained(runs)])
     if toy.empty:
         return pd.DataFrame()
@@ -132,7 +135,7 @@ def estimate_key(runs: pd.DataFrame) -> pd.Series:
 
 def t2_meaningful_loss(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     """T2 (F4/F5): configuration -> Spearman(estimate, quality) over training, and how the estimate moves."""
-    runs = outside_optimizer_sweep(runs)
+    runs = outside_own_tables(runs)
     done = finished(runs[trained(runs)]).copy()
     if done.empty:
         return pd.DataFrame()
@@ -147,8 +150,8 @@ def t2_meaningful_loss(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame
 
 def t3_architecture(runs: pd.DataFrame, diversity: pd.Series | None = None) -> pd.DataFrame:
     """T3 (F6): generator x objective -> final quality, collapse rate over seeds (diversity < COLLAPSE_DIVERSITY)."""
-    images = finished(runs[~column(runs, "tags.data").isin(TOY_DATA) & trained(runs)]
-                      ).copy()
+    runs = outside_own_tables(runs)
+    images = finished(runs[~column(runs, "tags.data").isin(TOY_DATA) & trained(runs)]).copy()
     if images.empty:
         return pd.DataFrame()
     images["diversity"] = diversity.reindex(images["run_id"]).to_numpy() if diversity is not None else np.nan
@@ -172,6 +175,35 @@ def t4_optimizer(runs: pd.DataFrame) -> pd.DataFrame:
         "modes": ("metrics.eval/modes", 1), "high quality %": ("metrics.eval/high_quality", 100),
         "exact W1": ("metrics.eval/w1", 1), "negative-cosine share %": ("negative_share", 100),
         "mean cosine": ("mean_cosine", 1)}, extra={"diverged": diverged})
+
+
+def own_value(runs: pd.DataFrame, keys: pd.Series) -> pd.Series:
+    """Per run, the final value of the metric its row names in `keys` (e.g. its `quality` tag)."""
+    return pd.Series([r.get(f"metrics.{k}", np.nan) if isinstance(k, str) else np.nan
+                      for (_, r), k in zip(runs.iterrows(), keys)], index=runs.index, dtype=float)
+
+
+def t5_constraints(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """T5 (Lipschitz constraints): constraint x objective x data -> final quality (the run's `quality` metric),
+    collapse (its `collapse` metric), Spearman(estimate, quality) over training, ms per generator iteration; failed
+    runs counted, not averaged."""
+    swept = runs[(sweep_names(runs) == CONSTRAINT_SWEEP) & runs["status"].isin(["FINISHED", "FAILED"])].copy()
+    if swept.empty:
+        return pd.DataFrame()
+    swept["quality"], swept["estimate"] = quality_key(swept), estimate_key(swept)
+    swept["collapse"] = column(swept, "tags.collapse")
+    done = swept["status"] == "FINISHED"
+    swept["final quality"] = own_value(swept, swept["quality"]).where(done)
+    swept["final collapse"] = own_value(swept, swept["collapse"]).where(done)
+    rho = [meaningful_loss(curves, r.run_id, r.estimate, r.quality) if r.status == "FINISHED" else (np.nan, np.nan)
+           for _, r in swept.iterrows()]
+    swept["rho"], swept["rho_diff"] = [r[0] for r in rho], [r[1] for r in rho]
+    swept["ms_per_it"] = 1000 / column(swept, "metrics.perf/gen_iters_per_s").astype(float)
+    failed = lambda g: f"{int((g['status'] == 'FAILED').sum())}/{len(g)}"  # noqa: E731
+    return summarise(swept, ["tags.data", "tags.constraint", "tags.objective", "quality", "collapse"], {
+        "final quality": ("final quality", 1), "final collapse measure": ("final collapse", 1),
+        "Spearman(estimate, quality)": ("rho", 1), "the same on first differences": ("rho_diff", 1),
+        "ms per generator iteration": ("ms_per_it", 1)}, extra={"failed": failed})
 
 
 def cosine_summary(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
