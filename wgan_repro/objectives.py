@@ -1,8 +1,8 @@
 """Objectives (conf/objective): how critic scores become losses, and the divergence estimate each logs.
 
 Critics return raw scores f(x) of shape (B,) (or (K, B) for an ensemble of K runs: every mean is over the last
-axis, so each run gets its own loss). Signs follow the paper (the official code uses f -> -f;
-FIDELITY.md): the critic maximises E f(x) - E f(g(z)), so its loss is the negative of that.
+axis, so each run gets its own loss). Signs follow the paper (the official code uses f -> -f; README,
+"Composing runs"): the critic maximises E f(x) - E f(g(z)), so its loss is the negative of that.
 
 Each objective owns its names and the schedule it is run with: `name`, `estimate_key` (the metric it logs; every
 run tags it as `estimate`), and `n_critic` / `warmup`, the defaults of train.n_critic and train.warmup (the

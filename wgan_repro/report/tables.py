@@ -22,7 +22,7 @@ CONSTRAINT_SWEEP = "constraint_x_objective"  # T5's grid
 OWN_TABLE = (OPTIMIZER_SWEEP, CONSTRAINT_SWEEP)  # sweeps compared in their own table, not pooled into T1-T3
 COLLAPSE_DIVERSITY = 0.25  # collapsed: final samples' mean pairwise distance < 25% of real samples' (figures.py)
 
-# Published numbers whose protocol matches ours (2,500 samples, 3-std high quality; FIDELITY.md)
+# Published numbers whose protocol matches ours (2,500 samples, 3-std high quality: PacGAN, VEEGAN)
 PUBLISHED = {
     ("gan", "ring_pacgan"): "PacGAN T1 (GAN): 6.3 ± 0.5 modes; VEEGAN's GAN run: 1 mode",
     ("gan", "grid_pacgan"): "PacGAN T1 (GAN): 17.3 ± 0.8 modes",
