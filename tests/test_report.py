@@ -93,3 +93,32 @@ def test_meaningful_loss_on_a_literal() -> None:
     assert rho == pytest.approx(1.0) and rho_diff == pytest.approx(1.0)
     few = pd.concat([est, qual[qual["step"] <= 400]])  # 4 evaluations: no correlation
     assert all(np.isnan(v) for v in tables.meaningful_loss(few, "r", "estimate/em", "eval/w1"))
+
+
+def test_t5_compares_constraints_by_each_runs_own_measures(mlflow_uri, tmp_path) -> None:
+    """T5 takes the runs of the constraint sweep (and only those), reads each run's own quality and collapse
+    measures and its estimate (EM, hinge) from its tags, and counts a failed run instead of averaging it."""
+    from wgan_repro.report import collect
+
+    ids = {}
+    for constraint, objective, extra in (("clip", "wgan", []), ("gp", "hinge", []),
+                                         ("spectral", "wgan", ["train.divergence_threshold=1e-12"])):
+        cfg, choices = compose(*TINY, "train.iterations=20", "eval.every=1", "eval.figures=false",
+                               f"constraint={constraint}", f"objective={objective}", "sweep=constraint_x_objective",
+                               f"tracking.uri={mlflow_uri}", "tracking.experiment=report_t5", *extra)
+        ids[constraint] = run(cfg, choices, tmp_path / constraint)["run_id"]
+    cfg, choices = compose(*TINY, f"tracking.uri={mlflow_uri}", "tracking.experiment=report_t5")
+    run(cfg, choices, tmp_path / "other")  # not of the sweep: left out
+    runs = collect.search(mlflow_uri, "report_t5")
+    keys = {*collect.CURVE_KEYS, *tables.estimate_key(runs), *tables.quality_key(runs)}
+    t5 = tables.t5_constraints(runs, collect.histories(mlflow_uri, runs["run_id"], sorted(keys)))
+    assert sorted(t5["constraint"]) == ["clip", "gp", "spectral"] and t5["runs"].sum() == 3
+    gp = t5[t5["constraint"] == "gp"].iloc[0]
+    final = MlflowClient(mlflow_uri).get_run(ids["gp"]).data
+    assert (gp["objective"], gp["quality"], gp["collapse"]) == ("hinge", "eval/w1", "eval/modes")
+    assert first_number(gp["final quality"]) == pytest.approx(final.metrics["eval/w1"], rel=1e-2)
+    assert np.isfinite(first_number(gp["Spearman(estimate, quality)"]))  # 20 evaluations of estimate/hinge
+    assert first_number(gp["ms per generator iteration"]) == pytest.approx(
+        1000 / final.metrics["perf/gen_iters_per_s"], rel=1e-2)
+    spectral = t5[t5["constraint"] == "spectral"].iloc[0]
+    assert spectral["failed"] == "1/1" and spectral["final quality"] == "—"
