@@ -4,8 +4,12 @@ bit when the plain loop also scores real and fake in one pass."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from conftest import compose, history
 from wgan_repro.bench import reference_loop
@@ -114,7 +118,7 @@ def test_a_diverging_member_fails_alone(tmp_path, mlflow_uri) -> None:
     assert not (tmp_path / "member1" / "checkpoint.pt").exists()  # it diverged before its first checkpoint
 
 
-def test_the_benchmark_times_both_loops_and_refuses_unknown_settings(mlflow_uri, capsys) -> None:
+def test_the_benchmark_times_both_loops_and_refuses_unknown_settings(mlflow_uri, capsys, tmp_path) -> None:
     """One short toy record with every field the README's table reads; an unknown setting exits 2 naming the
     allowed ones."""
     from wgan_repro import bench
@@ -127,10 +131,16 @@ def test_the_benchmark_times_both_loops_and_refuses_unknown_settings(mlflow_uri,
     assert 1e6 < record["flops_per_gen_iter"] < 1e8
     assert 0 < record["harness_share_of_peak"] < 1 and 0 <= record["tracking_share"] < 1
     assert "toy" in bench.table([record])
-    with pytest.raises(SystemExit) as exit_:
-        bench.main(["bench.settings=[toy,nope]"])
-    assert exit_.value.code == 2 and f"unknown ['nope']; allowed: {sorted([*bench.SETTINGS, bench.FID])}" in \
-        capsys.readouterr().err
+    assert bench.run(OmegaConf.create({"settings": ["toy", "nope"]})) == 2
+    assert f"unknown ['nope']; allowed: {sorted([*bench.SETTINGS, bench.FID])}" in capsys.readouterr().err
+    # through the command line, before any work, one line; an unknown key is Hydra's to refuse
+    cli = subprocess.run([sys.executable, "-m", "wgan_repro.bench", "bench.settings=[nope]"], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert cli.returncode == 2 and cli.stderr.strip().splitlines() == [
+        f"error: bench.settings=['nope']: unknown ['nope']; allowed: {sorted([*bench.SETTINGS, bench.FID])}"]
+    assert list(tmp_path.iterdir()) == []  # no log file, no outputs/ folder
+    cli = subprocess.run([sys.executable, "-m", "wgan_repro.bench", "bench.nope=1"], capture_output=True, text=True)
+    assert cli.returncode != 0 and "bench.nope" in cli.stderr
 
 
 def test_a_compiled_ensemble_compiles_the_stacked_networks(tmp_path, mlflow_uri, monkeypatch) -> None:

@@ -24,11 +24,15 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, di
     """The config `python -m wgan_repro <overrides>` would run, and the group choices Hydra made (for tags)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
     from omegaconf import open_dict
 
     register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    if GlobalHydra.instance().is_initialized():  # inside this project's Hydra apps (the bench): conf/ is searched
         cfg = hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
+    else:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
     choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if not k.startswith("hydra")}
     with open_dict(cfg):
         del cfg["hydra"]
