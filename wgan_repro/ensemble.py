@@ -131,6 +131,15 @@ class EnsembleTracker:
             self.trackers[k].finish("FAILED", reason)
             log.error("ensemble member %d failed: %s", k, reason)
 
+    def diverged(self, reasons: Mapping[int, str]) -> str | None:
+        """Members that diverged fail alone; the ensemble stops only when every member has failed."""
+        for k, reason in reasons.items():
+            self.fail(k, reason)
+        return "every member diverged" if len(self.failed) == len(self.trackers) else None
+
+    def ui_hint(self) -> str:
+        return ""
+
     def log_metrics(self, metrics: Mapping[str, Any], step: int) -> None:
         for k, tracker in self.alive():
             tracker.log_metrics({name: member_value(v, k) for name, v in metrics.items()}, step)

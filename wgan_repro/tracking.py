@@ -38,6 +38,14 @@ class Tracker(Protocol):
     def log_generator(self, generator: Any, nz: int) -> None: ...
     def finish(self, status: str = "FINISHED", reason: str | None = None) -> None: ...
     def ui_hint(self) -> str: ...
+    def diverged(self, reasons: Mapping[int, str]) -> str | None:
+        """Runs (by member index: 0 for a single run) whose metrics diverged in a flush, and why; the reason to stop
+        training, or None to go on (an ensemble's other members)."""
+
+
+def single_run_diverged(reasons: Mapping[int, str]) -> str | None:
+    """A single run stops at its divergence."""
+    return reasons.get(0)
 
 
 class NullTracker:
@@ -71,6 +79,8 @@ class NullTracker:
 
     def ui_hint(self) -> str:
         return ""
+
+    diverged = staticmethod(single_run_diverged)
 
 
 class MLflowTracker:
@@ -203,6 +213,8 @@ class MLflowTracker:
         if reason:
             self.client.set_tag(self.run_id, "status_reason", reason[:5000])
         self.client.set_terminated(self.run_id, status)
+
+    diverged = staticmethod(single_run_diverged)
 
     def ui_hint(self) -> str:
         """The command that opens the MLflow UI on this store, and the direct link to this run."""

@@ -178,13 +178,11 @@ class MetricHistory:
         host = values.tolist()  # one conversion per flush: floats, or one list per step for an ensemble
         for t, step_ in enumerate(self.steps):
             tracker.log_metrics({k: host[i][t] for i, k in enumerate(keys)}, step=step_)
-        bad = ~(values.isfinite() & (values.abs() <= self.threshold))  # checked at once, (keys, T[, K])
-        if bad.dim() == 2:
-            failure = self.divergence(values, bad, keys)
-        else:  # an ensemble: a member that diverges fails alone, the others go on
-            for k in bad.any(0).any(0).nonzero().flatten().tolist():
-                tracker.fail(k, self.divergence(values[..., k], bad[..., k], keys))
-            failure = "every member diverged" if len(tracker.failed) == bad.shape[-1] else None
+        runs = values if values.dim() == 3 else values.unsqueeze(-1)  # (keys, T, runs): one run, or K members
+        bad = ~(runs.isfinite() & (runs.abs() <= self.threshold))  # checked at once
+        reasons = {k: self.divergence(runs[..., k], bad[..., k], keys)
+                   for k in bad.any(0).any(0).nonzero().flatten().tolist()}
+        failure = tracker.diverged(reasons) if reasons else None  # the tracker says whether training stops
         tracker.log_metrics({"perf/gen_iters_per_s": rate}, step=self.steps[-1])
         tracker.flush()
         bar.set_postfix({estimate_key.split("/")[1]: fmt(values[keys.index(estimate_key), -1])}
