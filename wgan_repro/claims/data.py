@@ -71,7 +71,8 @@ def export(data: ClaimData, folder: Path) -> None:
     """runs.csv and curves.csv.gz into `folder` (floats written in full precision)."""
     folder.mkdir(parents=True, exist_ok=True)
     data.runs.to_csv(folder / "runs.csv", index=False, float_format="%.17g")
-    data.curves.to_csv(folder / "curves.csv.gz", index=False, float_format="%.17g")
+    data.curves.to_csv(folder / "curves.csv.gz", index=False, float_format="%.17g",
+                       compression={"method": "gzip", "mtime": 0})  # the same bytes for the same data
 
 
 def load_export(folder: Path) -> ClaimData:

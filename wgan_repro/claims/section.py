@@ -23,6 +23,13 @@ from wgan_repro.claims.rules import Verdict  # noqa: E402
 STRIPS = {"f2": ["modes", "rotations"], "f3": ["minimax_over_critic", "nonsat_over_critic"],
           "f4": ["rho_diff", "final_quality"], "f5": ["rho_diff", "final_quality"], "f6": ["quality", "kl_classes"],
           "f7": ["events", "negative_share"]}  # per-run columns drawn per arm
+AXIS = {"rho_diff": "Spearman(estimate, quality),\nfirst differences (> 0: they move together)",
+        "final_quality": "final quality (the run's measure;\nlower is better)",
+        "quality": "final quality (lower is better)",
+        "modes": "modes covered", "rotations": "mode rotations", "kl_classes": "KL(class histogram || uniform)",
+        "minimax_over_critic": "minimax generator gradient /\nclipped critic's", "nonsat_over_critic":
+        "-log D generator gradient /\nclipped critic's", "events": "instability events per run",
+        "negative_share": "share of critic steps\nagainst the gradient"}  # per-run columns' axis labels
 LOG_SCALE = {"minimax_over_critic", "nonsat_over_critic", "quality", "final_quality"}
 STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45;padding:0 1em}"
          "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
@@ -58,7 +65,7 @@ def figure(claim_id: str, rule_name: str, data: ClaimData, verdict: Verdict, pat
                 ax.plot(np.full(len(y), i) + np.linspace(-0.15, 0.15, len(y)), y, "o", ms=5)
             ax.set_xticks(range(len(arms)), arms, rotation=30 if len(arms) > 4 else 0, ha="right" if len(arms) > 4
                           else "center", fontsize=8)
-            ax.set_ylabel(col.replace("_", " "))
+            ax.set_ylabel(AXIS.get(col, col.replace("_", " ")), fontsize=9)
             if col in LOG_SCALE and (table[col] > 0).all():
                 ax.set_yscale("log")
             ax.grid(alpha=0.3)
