@@ -17,14 +17,20 @@ from PIL import Image  # noqa: E402
 from wgan_repro.report.tables import estimate_key, median_filter, quality_key  # noqa: E402
 
 LABELS = {"eval/w1": "exact W1 (lower is better)", "eval/fid_digits": "digit FID (lower is better)",
-          "eval/fid": "FID (lower is better)", "estimate/em": "EM estimate", "estimate/js": "JS estimate"}
+          "eval/fid": "FID (lower is better)", "estimate/em": "EM estimate", "estimate/js": "JS estimate",
+          "estimate/hinge": "hinge estimate", "eval/fid_mnist": "classifier FID (lower is better)"}
 
 
 def config_label(row: pd.Series) -> str:
-    """experiment · objective for a preset's runs; data · objective · optimiser lr otherwise (sweeps over them)."""
+    """experiment · objective for a preset's runs; data · objective · optimiser lr otherwise (sweeps over them);
+    the constraint too where it is not the objective's own (clip for WGAN, none for the GAN): T5's runs."""
+    own = {"wgan": "clip", "gan": "none", "gan_minimax": "none", "hinge": "clip"}
+    constraint = row.get("tags.constraint")
+    extra = f" · {constraint}" if isinstance(constraint, str) and constraint != own.get(row.get("tags.objective"),
+                                                                                        constraint) else ""
     if row.get("tags.experiment"):
-        return f"{row['tags.experiment']} · {row.get('tags.objective')}"
-    return (f"{row.get('tags.data')} · {row.get('tags.objective')} · {row.get('tags.optimizer')} "
+        return f"{row['tags.experiment']} · {row.get('tags.objective')}{extra}"
+    return (f"{row.get('tags.data')} · {row.get('tags.objective')}{extra} · {row.get('tags.optimizer')} "
             f"lr {float(row.get('params.optimizer.lr')):g}")
 
 
