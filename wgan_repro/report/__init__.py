@@ -74,9 +74,10 @@ def build(uri: str, experiment: str, out_dir: Path, name: str, filter_string: st
 def artifacts(uri: str, runs: pd.DataFrame, tmp: Path) -> tuple[pd.Series, dict[str, dict[str, Path]]]:
     """Sample diversity per image run (final grid vs real grid), and the images the figures show (seed 0)."""
     div, images = {}, {"grids": {}, "toy": {}, "studies": {}, "toy_time": {}}
-    for _, r in runs[runs["status"] == "FINISHED"].iterrows():
+    done = runs[runs["status"] == "FINISHED"]
+    for (_, r), config in zip(done.iterrows(), figures.config_labels(done)):
         rid, where = r["run_id"], tmp / r["run_id"]
-        label, seed0 = f"{figures.config_label(r)} · s{r.get('tags.seed')}", str(r.get("tags.seed")) == "0"
+        label, seed0 = f"{config} · s{r.get('tags.seed')}", str(r.get("tags.seed")) == "0"
         if str(r.get("tags.study")) not in ("None", "nan"):  # Figures 1 and 3
             for name in ("fig1_parallel_lines", "fig3_optimal_critic"):
                 if (p := download_artifact(uri, rid, f"figures/{name}.png", where)) is not None:

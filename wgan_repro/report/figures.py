@@ -22,16 +22,19 @@ LABELS = {"eval/w1": "exact W1 (lower is better)", "eval/fid_digits": "digit FID
 
 
 def config_label(row: pd.Series) -> str:
-    """experiment · objective for a preset's runs; data · objective · optimiser lr otherwise (sweeps over them);
-    the constraint too where it is not the objective's own (clip for WGAN, none for the GAN): T5's runs."""
-    own = {"wgan": "clip", "gan": "none", "gan_minimax": "none", "hinge": "clip"}
-    constraint = row.get("tags.constraint")
-    extra = f" · {constraint}" if isinstance(constraint, str) and constraint != own.get(row.get("tags.objective"),
-                                                                                        constraint) else ""
+    """experiment · objective for a preset's runs; data · objective · optimiser lr otherwise (sweeps over them)."""
     if row.get("tags.experiment"):
-        return f"{row['tags.experiment']} · {row.get('tags.objective')}{extra}"
-    return (f"{row.get('tags.data')} · {row.get('tags.objective')}{extra} · {row.get('tags.optimizer')} "
+        return f"{row['tags.experiment']} · {row.get('tags.objective')}"
+    return (f"{row.get('tags.data')} · {row.get('tags.objective')} · {row.get('tags.optimizer')} "
             f"lr {float(row.get('params.optimizer.lr')):g}")
+
+
+def config_labels(runs: pd.DataFrame) -> pd.Series:
+    """config_label per run, with the constraint added where runs of one label differ in it (T5's grid)."""
+    labels = runs.apply(config_label, axis=1)
+    constraint = runs["tags.constraint"].astype(str) if "tags.constraint" in runs else pd.Series("", index=runs.index)
+    mixed = constraint.groupby(labels).transform("nunique") > 1
+    return labels.where(~mixed, labels + " · " + constraint)
 
 
 def curves(runs: pd.DataFrame, hist: pd.DataFrame, path: Path, title: str) -> Path | None:
@@ -40,8 +43,7 @@ def curves(runs: pd.DataFrame, hist: pd.DataFrame, path: Path, title: str) -> Pa
     runs = runs[runs["status"] == "FINISHED"].copy()
     if runs.empty:
         return None
-    runs["label"], runs["quality"], runs["estimate"] = runs.apply(config_label, axis=1), quality_key(runs), \
-        estimate_key(runs)
+    runs["label"], runs["quality"], runs["estimate"] = config_labels(runs), quality_key(runs), estimate_key(runs)
     groups = list(runs.groupby("label", sort=True))
     cols = min(3, len(groups))
     rows = math.ceil(len(groups) / cols)
