@@ -59,7 +59,7 @@ class Replay(nn.Module):
 
 
 def evaluator(data) -> ImageEvaluator:
-    return ImageEvaluator(data, nz=4, seed=0, every=1, fid=False, fid_every=None, fid_samples=None,
+    return ImageEvaluator(data, nz=4, seed=0, fid=False, fid_every=None, fid_samples=None,
                           fid_real_samples=None, kid_subset_size=100, classifier="mnist", classifier_fid=True,
                           classifier_samples=1000, classes=True, stacked_modes=False, n_samples=2000, batch_size=500,
                           fid_batch_size=16)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from wgan_repro.config import build
@@ -37,8 +37,8 @@ def untouched(*modules: nn.Module) -> Iterator[None]:
 class Evaluator:
     """Base: `measure` under no_grad with a freshly seeded generator of its own; training state untouched."""
 
-    def __init__(self, data: Any, nz: int, seed: int, every: int) -> None:
-        self.data, self.nz, self.every = data, nz, every
+    def __init__(self, data: Any, nz: int, seed: int) -> None:
+        self.data, self.nz = data, nz
         self.seed = seed + EVAL_SEED_OFFSET
         self.device = data.device
 
@@ -68,5 +68,7 @@ class Evaluator:
 
 
 def build_evaluator(cfg: DictConfig, data: Any, nz: int, seed: int) -> Evaluator:
-    """The evaluator named by conf/eval's _target_."""
-    return build(cfg, data=data, nz=nz, seed=seed)
+    """The evaluator named by conf/eval's _target_. `every` is the loop's schedule (train.py reads it), not the
+    evaluator's: it is left out."""
+    node = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if k != "every"}
+    return build(node, data=data, nz=nz, seed=seed)

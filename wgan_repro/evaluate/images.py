@@ -33,12 +33,12 @@ class ImageEvaluator(Evaluator):
 
     n_grid, nrow = 64, 8
 
-    def __init__(self, data: Any, nz: int, seed: int, every: int, fid: bool, fid_every: Optional[int],
+    def __init__(self, data: Any, nz: int, seed: int, fid: bool, fid_every: Optional[int],
                  fid_samples: Optional[int],
                  fid_real_samples: Optional[int], kid_subset_size: int, classifier: Optional[str],
                  classifier_fid: bool, classifier_samples: int, classes: bool, stacked_modes: bool, n_samples: int,
                  batch_size: int, fid_batch_size: int) -> None:
-        super().__init__(data, nz, seed, every)
+        super().__init__(data, nz, seed)
         if len(data.shape) != 3:
             raise ConfigError(f"eval=images needs image data; data gives samples of shape {tuple(data.shape)} "
                               "(toy presets choose eval=toy)")

@@ -20,9 +20,9 @@ class ToyEvaluator(Evaluator):
     """eval/w1 (and once eval/w1_floor: W1 between two independent real samples of the same size), mode metrics
     for mixtures, and the samples-over-KDE figure beside the critic's landscape."""
 
-    def __init__(self, data: Any, nz: int, seed: int, every: int, n_samples: int, w1_points: int,
+    def __init__(self, data: Any, nz: int, seed: int, n_samples: int, w1_points: int,
                  hq_threshold: float, figures: bool) -> None:
-        super().__init__(data, nz, seed, every)
+        super().__init__(data, nz, seed)
         if tuple(data.shape) != (2,):
             raise ConfigError(f"eval=toy needs 2-D toy data; data gives samples of shape {tuple(data.shape)} "
                               "(image presets choose eval=images, digits or stacked_digits)")
