@@ -5,6 +5,7 @@ not taken for an estimate that tracks quality."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from wgan_repro.claims import load_claim
@@ -130,3 +131,75 @@ def test_f5_reproduced_when_only_the_gan_estimate_ignores_quality() -> None:
 def test_f5_not_reproduced_when_the_gan_estimate_tracks_quality_too() -> None:
     v = verdict("F5", tracking_data({"gan": ("estimate/js", 1.0, 0.0), "wgan": ("estimate/em", 1.0, 0.0)}))
     assert v.word == "not reproduced", v.reason
+
+
+# --------------------------------------------------------------------------- F2: modes and rotations
+def f2_data(wgan_modes: list[int], gan_modes: list[int]) -> ClaimData:
+    """WGAN runs spread (dominant share 1/modes), GAN runs held by one mode at a time that moves every evaluation."""
+    runs, curves = [], []
+    for arm, modes in (("wgan", wgan_modes), ("gan", gan_modes)):
+        for seed, m in enumerate(modes):
+            run_id = f"{arm}-{seed}"
+            share = 0.9 if arm == "gan" else 1 / m
+            runs.append({"run_id": run_id, "status": "FINISHED", "tags.arm": arm, "tags.seed": str(seed),
+                         "metrics.eval/modes": float(m), "metrics.eval/high_quality": 0.8, "metrics.eval/w1": 0.2,
+                         "metrics.eval/w1_floor": 0.05, "metrics.eval/dominant_share": share})
+            for k, step in enumerate(range(100, 1100, 100)):
+                curves += [{"run_id": run_id, "key": "eval/dominant_mode", "step": step,
+                            "value": float(k % 8 if arm == "gan" else 0)},
+                           {"run_id": run_id, "key": "eval/dominant_share", "step": step, "value": share}]
+    return ClaimData(pd.DataFrame(runs), pd.DataFrame(curves))
+
+
+def test_f2_counts_rotations_and_reproduces_when_wgan_covers_all_modes() -> None:
+    v = verdict("F2", f2_data([8, 8, 8, 8, 7], [1, 1, 1, 2, 1]))
+    assert v.word == "reproduced", v.reason
+    per_run = v.tables["per_run"].set_index("arm")
+    assert (per_run.loc["gan", "rotations"] == 9).all() and (per_run.loc["wgan", "rotations"] == 0).all()
+
+
+def test_f2_not_reproduced_when_wgan_beats_the_gan_but_misses_modes() -> None:
+    """F2's real outcome: a significant difference, but WGAN's median run covers 5 of 8 modes, not 8."""
+    v = verdict("F2", f2_data([5, 5, 4, 6, 5], [1, 0, 1, 1, 0]))
+    assert v.word == "not reproduced" and "WGAN median 5" in v.reason, v.reason
+
+
+# --------------------------------------------------------------------------- F7: momentum and instability
+def f7_data(blow_ups: dict[str, int], runs_per_arm: int = 6) -> ClaimData:
+    """W1 falls from 1 to 0.1 over 20 evaluations; in the runs of an arm named in `blow_ups` it jumps up from
+    that evaluation on (W1 5), and the share of steps whose cosine with the gradient is negative is 0.6 over the 3
+    evaluation intervals that end there (0 elsewhere)."""
+    runs, curves = [], []
+    steps = np.arange(100, 2100, 100)
+    for arm in ("adam_b0.5@lr1e-4", "adam_b0.9@lr1e-4", "rmsprop@lr5e-5"):
+        for seed in range(runs_per_arm):
+            run_id, at = f"{arm}-{seed}", blow_ups.get(arm.split("@")[0])
+            w1 = np.linspace(1.0, 0.1, len(steps))
+            share = np.zeros(2000)
+            if at is not None:
+                w1[at:] = 5.0
+                share[steps[at - 3]:steps[at]] = 0.6  # iterations (steps[at-3], steps[at]], 0-based
+            runs.append({"run_id": run_id, "status": "FINISHED", "tags.arm": arm, "tags.seed": str(seed),
+                         "params.optimizer.lr": float(arm.split("@lr")[1]), "params.eval.every": "100",
+                         "metrics.eval/w1": w1[-1], "metrics.eval/w1_floor": 0.05})
+            curves += [{"run_id": run_id, "key": "eval/w1", "step": int(s), "value": v} for s, v in zip(steps, w1)]
+            curves += [{"run_id": run_id, "key": "optim/negative_cosine_share", "step": i + 1, "value": v}
+                       for i, v in enumerate(share)]
+    return ClaimData(pd.DataFrame(runs), pd.DataFrame(curves))
+
+
+def test_f7_reproduced_when_momentum_runs_blow_up_after_negative_cosines() -> None:
+    v = verdict("F7", f7_data({"adam_b0.5": 12, "adam_b0.9": 10}))
+    assert v.word == "reproduced", v.reason
+    assert v.numbers["momentum_runs_with_events"] == 12 and v.numbers["baseline_runs_with_events"] == 0
+    assert v.numbers["share_inside"] == pytest.approx(0.6) and v.numbers["share_outside"] == 0
+
+
+def test_f7_not_reproduced_when_rmsprop_blows_up_as_often() -> None:
+    v = verdict("F7", f7_data({"adam_b0.5": 12, "adam_b0.9": 10, "rmsprop": 8}))
+    assert v.word == "not reproduced", v.reason
+
+
+def test_f7_no_event_is_inconclusive() -> None:
+    v = verdict("F7", f7_data({}))
+    assert v.word == "inconclusive" and "no instability event" in v.reason
