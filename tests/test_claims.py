@@ -87,3 +87,21 @@ def test_a_smoke_claim_runs_renders_a_verdict_and_rerenders_from_its_export(tmp_
 def test_bad_input_exits_2_naming_the_key_before_any_work(tmp_path) -> None:
     done = reproduce(tmp_path, "claim=F3", "budget=huge")
     assert done.returncode == 2 and "budget=huge" in done.stderr and not list(tmp_path.iterdir())
+
+
+def test_the_reference_index_and_the_readme_summary_follow_the_committed_sections(tmp_path) -> None:
+    """reports/reference/README.md is what index() makes of the sections' verdict.json, and README.md's summary of
+    the reproduction is that index's table and verdict lines (all of them): neither is edited by hand."""
+    from wgan_repro.claims.section import README_MARKERS, index, readme_summary
+
+    ref = REPO / "reports" / "reference"
+    for f in [ref / "INTRO.md", *ref.glob("*/verdict.json")]:
+        (tmp_path / f.relative_to(ref)).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f.relative_to(ref)).write_text(f.read_text())
+    rebuilt = index(tmp_path).read_text()
+    assert rebuilt == (ref / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index(README_MARKERS[0]):readme.index(README_MARKERS[1]) + len(README_MARKERS[1])]
+    assert block == readme_summary(rebuilt)
+    rows = [line for line in block.splitlines() if line.startswith(("| [F", "| F"))]
+    assert [r.split("|")[1].strip().strip("[").split("]")[0] for r in rows] == [f"F{i}" for i in range(1, 8)]

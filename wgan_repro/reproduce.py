@@ -191,6 +191,8 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
                                                          f"{verdict.reason}")
         client.log_artifacts(parent_id, str(out_dir), "section")
     section.index(out_dir.parent)
+    if section.sync_readme(out_dir.parent, REPO / "README.md"):
+        log.info("README.md's summary of the reproduction follows %s", out_dir.parent / "README.md")
     log.info("%s (%s): %s. %s\n  section: %s", claim.id, budget, verdict.word.upper(), verdict.reason,
              out_dir / "section.md")
     return record

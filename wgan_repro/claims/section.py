@@ -172,3 +172,29 @@ def index(folder: Path, title: str = "wgan_repro: the reference reproduction") -
     (folder / "README.md").write_text(text)
     (folder / "index.html").write_text(to_html(text.replace("/section.md)", "/section.html)"), folder, title))
     return folder / "README.md"
+
+
+README_MARKERS = ("<!-- reference:start -->", "<!-- reference:end -->")
+
+
+def readme_summary(index_text: str, prefix: str = "reports/reference/") -> str:
+    """The project README's summary of the reproduction: the index's verdict table (links re-rooted at `prefix`)
+    and its verdict lines, between README_MARKERS: every claim, not a selection."""
+    lines = index_text.splitlines()
+    table = "\n".join(line for line in lines if line.startswith("|")).replace("](", f"]({prefix}")
+    verdicts = "\n".join(line for line in lines if line.startswith("- **"))
+    return f"{README_MARKERS[0]}\n{table}\n\n{verdicts}\n{README_MARKERS[1]}"
+
+
+def sync_readme(folder: Path, readme: Path) -> bool:
+    """Rewrite the block between README_MARKERS in `readme` from `folder`'s index, when `folder` is the reference
+    report that README summarises (its `reports/reference`); False (nothing written) otherwise."""
+    if not readme.is_file() or folder.resolve() != (readme.parent / "reports" / "reference").resolve():
+        return False
+    text = readme.read_text()
+    start, end = text.find(README_MARKERS[0]), text.find(README_MARKERS[1])
+    if start < 0 or end < start:
+        return False
+    summary = readme_summary((folder / "README.md").read_text())
+    readme.write_text(text[:start] + summary + text[end + len(README_MARKERS[1]):])
+    return True
