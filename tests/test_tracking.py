@@ -166,3 +166,22 @@ def test_an_experiment_created_by_another_process_meanwhile_is_used() -> None:
             raise MlflowException("Experiment(name=x) already exists")
 
     assert experiment_id(Racing(), "sqlite:////tmp/x.db", "x") == "7"
+
+
+def test_runs_started_together_on_a_fresh_sqlite_store_all_open_it(tmp_path) -> None:
+    """Four processes open a new SQLite store at the same moment (two `python -m wgan_repro` started at once): each
+    would migrate it and all but one fail with "duplicate column name" unless opening is serialised."""
+    go = tmp_path / "go"
+    code = ("import pathlib, sys, time\n"
+            "import mlflow.tracking\n"
+            "from wgan_repro.store import mlflow_client\n"
+            "while not pathlib.Path(sys.argv[1]).exists(): time.sleep(0.01)\n"
+            "mlflow_client(sys.argv[2]).search_experiments()\n")
+    uri = f"sqlite:///{tmp_path / 'fresh.db'}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(go), uri], env=env, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    time.sleep(8)  # every process has imported MLflow and waits for the start signal
+    go.touch()
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n".join(e[-600:] for e in errors)

@@ -99,11 +99,22 @@ def artifact_location(uri: str, experiment: str) -> str | None:
 
 
 def mlflow_client(uri: str) -> Any:
-    """An MlflowClient on `uri`; creating a fresh store runs migrations, whose log lines are noise to the user."""
+    """An MlflowClient on `uri`; creating a fresh store runs migrations, whose log lines are noise to the user. A
+    SQLite store is opened under an exclusive lock on `<db>.lock`: processes that open a fresh store at once (two
+    runs started together) would otherwise migrate it twice and fail ("duplicate column name")."""
     from mlflow.tracking import MlflowClient
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    return MlflowClient(tracking_uri=uri)
+    if not uri.startswith("sqlite:///"):
+        return MlflowClient(tracking_uri=uri)
+    import fcntl
+
+    db = Path(uri[len("sqlite:///"):])
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)  # the store is open (created and migrated if new) before unlocking
+    return client
 
 
 def experiment_id(client: Any, uri: str, experiment: str) -> str:
