@@ -203,3 +203,15 @@ def test_f7_not_reproduced_when_rmsprop_blows_up_as_often() -> None:
 def test_f7_no_event_is_inconclusive() -> None:
     v = verdict("F7", f7_data({}))
     assert v.word == "inconclusive" and "no instability event" in v.reason
+
+
+def test_f5_figure_draws_each_estimate_on_its_own_axis(tmp_path) -> None:
+    from PIL import Image
+
+    from wgan_repro.claims.section import figure
+
+    data = tracking_data({"gan": ("estimate/js", 0.0, 1.0), "wgan": ("estimate/em", 1.0, 0.0)})
+    claim = load_claim("F5")
+    path = figure("F5", claim.rule, data, verdict("F5", data), tmp_path / "figure.png")
+    width, height = Image.open(path).size
+    assert width > 1.4 * height  # three panels a row: the JS estimate, the EM estimate, quality; the strips below

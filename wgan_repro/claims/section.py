@@ -30,6 +30,7 @@ AXIS = {"rho_diff": "Spearman(estimate, quality),\nfirst differences (> 0: they 
         "minimax_over_critic": "minimax generator gradient /\nclipped critic's", "nonsat_over_critic":
         "-log D generator gradient /\nclipped critic's", "events": "instability events per run",
         "negative_share": "share of critic steps\nagainst the gradient"}  # per-run columns' axis labels
+CURVES = {"f4", "f5"}  # rules whose figure also draws each run over training (through the rule's median_width)
 LOG_SCALE = {"minimax_over_critic", "nonsat_over_critic", "quality", "final_quality"}
 STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45;padding:0 1em}"
          "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
@@ -37,8 +38,46 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-heig
          ".verdict{font-size:1.15em;padding:.6em;border-left:5px solid #888;background:#fafafa}")
 
 
-def figure(claim_id: str, rule_name: str, data: ClaimData, verdict: Verdict, path: Path) -> Path | None:
+def log_scale(ax: Any) -> None:
+    """A log y axis whose tick labels are plain numbers (600, 1000, 2000), not powers of ten."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:.4g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+
+
+def curves_panels(data: ClaimData, colour: Mapping[str, str], axes: Any, median_width: int) -> None:
+    """Over generator iterations, one line per run coloured by arm: each estimate (one panel per quantity: the EM and
+    JS estimates do not share an axis) through the rule's running median, as the paper's Figure 4 draws it, then
+    quality at the evaluations (log scale: it falls by orders)."""
+    from wgan_repro.report.tables import median_filter
+
+    estimates = list(dict.fromkeys(data.runs["tags.estimate"]))
+    qualities = " / ".join(dict.fromkeys(data.runs["tags.quality"]))
+    for _, r in data.runs.iterrows():
+        arm, est_ax, q_ax = r["tags.arm"], axes[estimates.index(r["tags.estimate"])], axes[len(estimates)]
+        est, q = data.curve(r.run_id, r["tags.estimate"]), data.curve(r.run_id, r["tags.quality"])
+        first = arm not in [line.get_label() for line in q_ax.get_lines()]
+        if len(est):
+            est_ax.plot(est.index, median_filter(est.to_numpy(), median_width), color=colour[arm], lw=1,
+                        label=arm if arm not in [line.get_label() for line in est_ax.get_lines()] else "_nolegend_")
+        if len(q):
+            q_ax.plot(q.index, q.to_numpy(), ".-", color=colour[arm], lw=1, ms=3, label=arm if first else "_nolegend_")
+    for ax, name in zip(axes, estimates):
+        ax.set_ylabel(f"{name}\n(running median of {median_width})", fontsize=9)
+    axes[len(estimates)].set_ylabel(f"{qualities} (lower is better)", fontsize=9)
+    log_scale(axes[len(estimates)])
+    for ax in axes[:len(estimates) + 1]:
+        ax.set_xlabel("generator iterations", fontsize=9)
+        ax.legend(fontsize=8, title="arm", title_fontsize=8)
+        ax.grid(alpha=0.3)
+
+
+def figure(claim_id: str, rule: Mapping[str, Any], data: ClaimData, verdict: Verdict, path: Path) -> Path | None:
     """One figure per claim, drawn from the exported data alone."""
+    rule_name = rule["name"]
     table = verdict.tables.get("per_run", pd.DataFrame())
     if rule_name == "f1":
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -57,22 +96,31 @@ def figure(claim_id: str, rule_name: str, data: ClaimData, verdict: Verdict, pat
             ax.grid(alpha=0.3)
     elif rule_name in STRIPS and not table.empty:
         columns = [c for c in STRIPS[rule_name] if c in table]
-        fig, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns), 3.8), squeeze=False)
+        top = len(set(data.runs["tags.estimate"])) + 1 if rule_name in CURVES else 0  # estimates and quality
+        width = max(top, len(columns))
+        fig, axes = plt.subplots(2 if top else 1, width, figsize=(5.2 * width, 7.6 if top else 3.8), squeeze=False)
         arms = list(dict.fromkeys(table["arm"]))
-        for ax, col in zip(axes[0], columns):
+        colour = {a: f"C{i}" for i, a in enumerate(arms)}
+        if top:
+            curves_panels(data, colour, axes[0], rule["median_width"])
+        for ax in [*axes[0][top:], *axes[-1][len(columns):]] if top else axes[0][len(columns):]:
+            ax.set_visible(False)
+        for ax, col in zip(axes[-1], columns):
             for i, a in enumerate(arms):
                 y = table.loc[table["arm"] == a, col].astype(float).to_numpy()
-                ax.plot(np.full(len(y), i) + np.linspace(-0.15, 0.15, len(y)), y, "o", ms=5)
+                ax.plot(np.full(len(y), i) + np.linspace(-0.15, 0.15, len(y)), y, "o", ms=5, color=colour[a])
             ax.set_xticks(range(len(arms)), arms, rotation=30 if len(arms) > 4 else 0, ha="right" if len(arms) > 4
                           else "center", fontsize=8)
+            ax.set_xlim(-0.5, len(arms) - 0.5)
             ax.set_ylabel(AXIS.get(col, col.replace("_", " ")), fontsize=9)
             if col in LOG_SCALE and (table[col] > 0).all():
-                ax.set_yscale("log")
+                log_scale(ax)
             ax.grid(alpha=0.3)
     else:
         return None
-    fig.suptitle(f"{claim_id}: " + ("one point per theta and run" if rule_name == "f1" else "one point per run"),
-                 fontsize=11)
+    what = {"f1": "one point per theta and run"}.get(rule_name, "each run over training (top), one point per run "
+                                                             "(bottom)" if rule_name in CURVES else "one point per run")
+    fig.suptitle(f"{claim_id}: {what}", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -101,7 +149,7 @@ def render(claim: DictConfig, budget: str, data: ClaimData, verdict: Verdict, me
     export(data, out_dir / "data")
     for name, table in verdict.tables.items():
         table.to_csv(out_dir / f"{name}.csv", index=False, float_format="%.10g")
-    fig = figure(claim.id, claim.rule.name, data, verdict, out_dir / "figure.png")
+    fig = figure(claim.id, claim.rule, data, verdict, out_dir / "figure.png")
     rule = OmegaConf.to_container(claim.rule)
     lines = [f"# {claim.id}: {claim.title}", "",
              f"<p class='verdict'><b>Verdict ({budget}): {verdict.word}.</b> {verdict.reason}.</p>", "",
