@@ -105,3 +105,22 @@ def test_the_reference_index_and_the_readme_summary_follow_the_committed_section
     assert block == readme_summary(rebuilt)
     rows = [line for line in block.splitlines() if line.startswith(("| [F", "| F"))]
     assert [r.split("|")[1].strip().strip("[").split("]")[0] for r in rows] == [f"F{i}" for i in range(1, 8)]
+
+
+@pytest.mark.parametrize("cid", sorted(p.parent.name for p in (REPO / "reports" / "reference").glob("*/verdict.json")))
+def test_each_reference_section_recomputes_from_its_export(tmp_path, cid) -> None:
+    """The committed export alone gives the committed verdict, and a rule changed after its runs says so in the
+    verdict line, in a paragraph with the verdict it gave before, and in the index row."""
+    ref = REPO / "reports" / "reference" / cid
+    done = reproduce(tmp_path, f"claim={cid}", "budget=cpu", f"render_from={ref / 'data'}",
+                     f"report.out_dir={tmp_path / 'out'}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    new, committed = (json.loads(p.read_text()) for p in (tmp_path / "out" / cid / "verdict.json", ref / "verdict.json"))
+    assert (new["verdict"], new["reason"]) == (committed["verdict"], committed["reason"])
+    claim = load_claim(cid)
+    section = (tmp_path / "out" / cid / "section.md").read_text()
+    index = (tmp_path / "out" / "README.md").read_text()
+    assert section.count("**Changed after the runs**") == len(claim.changes)
+    assert ("rule changed after the runs" in index) == bool(claim.changes)
+    for change in claim.changes:
+        assert change.before.split(".")[0] in ("reproduced", "not reproduced", "inconclusive")

@@ -33,6 +33,17 @@ class BudgetConfig:
 
 
 @dataclass
+class ChangeConfig:
+    """A change to a claim's rule made after its runs (a bug, a measure that measured the wrong thing): the section
+    shows it beside the verdict, with the verdict the rule gave before it."""
+
+    date: str = ""
+    what: str = ""  # the rule as it was and the change
+    why: str = ""
+    before: str = ""  # the verdict word and line the rule gave before the change (its section's verdict.json then)
+
+
+@dataclass
 class ClaimConfig:
     id: str = "?"
     title: str = ""
@@ -44,6 +55,7 @@ class ClaimConfig:
     curves: list[str] = field(default_factory=list)  # metric histories the rule reads
     params: list[str] = field(default_factory=list)  # run params the rule reads
     budgets: dict[str, BudgetConfig] = field(default_factory=dict)
+    changes: list[ChangeConfig] = field(default_factory=list)  # after the runs, newest last (empty: none)
 
 
 @dataclass(frozen=True)

@@ -251,7 +251,7 @@ def f7(data: ClaimData, rule: Mapping[str, Any]) -> Verdict:
 def tracking(data: ClaimData, runs: pd.DataFrame, median_width: int) -> pd.DataFrame:
     """Per run: the within-run correlation of the median-filtered estimate with quality at the evaluations (raw and
     on first differences; None below 20 evaluations), first and final quality, final estimate."""
-    from wgan_repro.report.tables import median_filter  # the paper's curves: running median, edges repeated
+    from wgan_repro.report.tables import median_filter  # the paper's curves: a centred running median
 
     rows = []
     for _, r in runs.iterrows():

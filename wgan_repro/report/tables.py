@@ -9,7 +9,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import median_filter as _median_filter
 
 from wgan_repro.claims import stats as S
 
@@ -97,10 +96,14 @@ def t1_toy(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def median_filter(values: np.ndarray, width: int = 101) -> np.ndarray:
-    """The paper's curves: a running median of `width` points (at most the series' length; edges repeat the end
-    values rather than padding with zeros)."""
+    """The paper's curves: a running median of `width` points centred on each (at most the series' length); at the
+    ends, the median of the points that exist (pandas' centred rolling median, min_periods=1). Not scipy's
+    mode="nearest", which repeats the end value: half the window plus one are then copies of it, so the "filtered"
+    value at the last point is the last raw point."""
     w = min(width, len(values))
-    return _median_filter(np.asarray(values, dtype=float), size=w, mode="nearest") if w >= 3 else values
+    if w < 3:
+        return np.asarray(values, dtype=float)
+    return pd.Series(np.asarray(values, dtype=float)).rolling(w, center=True, min_periods=1).median().to_numpy()
 
 
 def meaningful_loss(curves: pd.DataFrame, run_id: str, estimate: str, quality: str) -> tuple[float, float]:
