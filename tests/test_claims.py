@@ -115,12 +115,22 @@ def test_each_reference_section_recomputes_from_its_export(tmp_path, cid) -> Non
     done = reproduce(tmp_path, f"claim={cid}", "budget=cpu", f"render_from={ref / 'data'}",
                      f"report.out_dir={tmp_path / 'out'}")
     assert done.returncode == 0, done.stderr[-2000:]
-    new, committed = (json.loads(p.read_text()) for p in (tmp_path / "out" / cid / "verdict.json", ref / "verdict.json"))
+    new, committed = (json.loads(p.read_text()) for p in (tmp_path / "out" / cid / "verdict.json",
+                                                          ref / "verdict.json"))
     assert (new["verdict"], new["reason"]) == (committed["verdict"], committed["reason"])
     claim = load_claim(cid)
+    changes = [c for c in claim.changes if committed["commit"].startswith(c.runs_commit)]
     section = (tmp_path / "out" / cid / "section.md").read_text()
     index = (tmp_path / "out" / "README.md").read_text()
-    assert section.count("**Changed after the runs**") == len(claim.changes)
-    assert ("rule changed after the runs" in index) == bool(claim.changes)
-    for change in claim.changes:
-        assert change.before.split(".")[0] in ("reproduced", "not reproduced", "inconclusive")
+    assert section.count("**Changed after the runs**") == len(changes) == len(new["changed_after_runs"])
+    assert ("rule changed after the runs" in index) == bool(changes)
+    for change in changes:
+        assert change.before.split(".")[0] in VERDICTS
+
+
+def test_a_rule_change_marks_only_the_runs_it_came_after() -> None:
+    from wgan_repro.claims.section import changes_after
+
+    claim = load_claim("F5")
+    assert [c.runs_commit for c in changes_after(claim, "6cf25a6774553a2134dcb79ff06a6c19027ba9ce")] == ["6cf25a6"]
+    assert changes_after(claim, "0123456789abcdef") == []  # a later run of F5, under the changed rule

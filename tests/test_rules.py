@@ -69,6 +69,10 @@ def test_f6_inconclusive_when_the_control_gan_collapses_or_fails() -> None:
     assert collapsed.word == "inconclusive" and "control" in collapsed.reason and "gan 0%" in collapsed.reason
     failed = f6(f6_data(GOOD, failed=("control/wgan",)))
     assert failed.word == "inconclusive" and "wgan 0%" in failed.reason
+    unmeasured = f6_data(GOOD)
+    unmeasured.runs.loc[unmeasured.runs["tags.arm"] == "control/gan", "metrics.eval/classes"] = np.nan
+    v = f6(unmeasured)  # a run without the classifier's measures has not shown that it learned
+    assert v.word == "inconclusive" and "wgan 100%, gan 0%" in v.reason
 
 
 # --------------------------------------------------------------------------- F4 / F5: does the estimate track quality
@@ -76,7 +80,8 @@ def tracking_data(arms: dict[str, tuple[str, float, float]], seeds: int = 5, ite
                   every: int = 100) -> ClaimData:
     """Per arm (estimate key, follow, trend): quality falls from 2,000 towards 500 with seeded wiggles at every
     evaluation; the estimate is `follow` x quality / 1,000 (its wiggles included) plus `trend` x a falling line, held
-    from each evaluation to the next (so its running median at an evaluation is that evaluation's value)."""
+    from each evaluation to the next (so its running median at an evaluation is that evaluation's value). With
+    follow 0 the estimate's first differences are all equal: no rank correlation with quality's at all."""
     runs, curves = [], []
     for arm, (key, follow, trend) in arms.items():
         for seed in range(seeds):
@@ -122,10 +127,11 @@ def test_f4_inconclusive_below_twenty_evaluations() -> None:
     assert v.word == "inconclusive" and "fewer than 20 evaluations" in v.reason
 
 
-def test_f5_reproduced_when_only_the_gan_estimate_ignores_quality() -> None:
-    v = verdict("F5", tracking_data({"gan": ("estimate/js", 0.0, 1.0), "wgan": ("estimate/em", 1.0, 0.0)}))
+def test_f5_reproduced_when_only_the_wgan_estimate_tracks_quality() -> None:
+    v = verdict("F5", tracking_data({"gan": ("estimate/js", -1.0, 0.0), "wgan": ("estimate/em", 1.0, 0.0)}))
     assert v.word == "reproduced", v.reason
     assert v.numbers["gan_improved"] == 5
+    assert (v.tables["per_run"].query("arm == 'gan'")["rho_diff"] < -0.9).all()
 
 
 def test_f5_not_reproduced_when_the_gan_estimate_tracks_quality_too() -> None:

@@ -175,13 +175,17 @@ def test_runs_started_together_on_a_fresh_sqlite_store_all_open_it(tmp_path) -> 
     code = ("import pathlib, sys, time\n"
             "import mlflow.tracking\n"
             "from wgan_repro.store import mlflow_client\n"
+            "pathlib.Path(sys.argv[3]).touch()\n"
             "while not pathlib.Path(sys.argv[1]).exists(): time.sleep(0.01)\n"
             "mlflow_client(sys.argv[2]).search_experiments()\n")
     uri = f"sqlite:///{tmp_path / 'fresh.db'}"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(go), uri], env=env, stderr=subprocess.PIPE,
-                              text=True) for _ in range(4)]
-    time.sleep(8)  # every process has imported MLflow and waits for the start signal
+    ready = [tmp_path / f"ready{i}" for i in range(4)]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(go), uri, str(r)], env=env, stderr=subprocess.PIPE,
+                              text=True) for r in ready]
+    deadline = time.time() + 120
+    while not all(r.exists() for r in ready) and time.time() < deadline:  # every process has imported MLflow
+        time.sleep(0.05)
     go.touch()
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n".join(e[-600:] for e in errors)

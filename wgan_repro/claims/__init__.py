@@ -37,6 +37,7 @@ class ChangeConfig:
     """A change to a claim's rule made after its runs (a bug, a measure that measured the wrong thing): the section
     shows it beside the verdict, with the verdict the rule gave before it."""
 
+    runs_commit: str = ""  # the commit of the runs it came after (a prefix); runs made later are not marked
     date: str = ""
     what: str = ""  # the rule as it was and the change
     why: str = ""

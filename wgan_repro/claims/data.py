@@ -86,14 +86,14 @@ def from_mlflow(uri: str, experiment: str, claim: str, budget: str, keys: Iterab
                 ) -> ClaimData:
     """Every child run of the claim's parent runs (tag claim=<id>, budget=<budget>) with their curves."""
     import mlflow
-    from mlflow.tracking import MlflowClient
+    from wgan_repro.store import mlflow_client
 
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=[experiment], output_format="pandas", max_results=50_000,
                               filter_string=f"tags.claim = '{claim}' and tags.budget = '{budget}'")
     if not runs.empty and "tags.sweep_parent" in runs:
         runs = runs[runs["tags.sweep_parent"] != "true"]
-    client = MlflowClient(uri)
+    client = mlflow_client(uri)
     rows = [(rid, key, m.step, m.value) for rid in runs.get("run_id", []) for key in keys
             for m in client.get_metric_history(rid, key)]
     curves = pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])

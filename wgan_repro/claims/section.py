@@ -100,7 +100,7 @@ def figure(claim_id: str, rule: Mapping[str, Any], data: ClaimData, verdict: Ver
         width = max(top, len(columns))
         fig, axes = plt.subplots(2 if top else 1, width, figsize=(5.2 * width, 7.6 if top else 3.8), squeeze=False)
         arms = list(dict.fromkeys(table["arm"]))
-        colour = {a: f"C{i}" for i, a in enumerate(arms)}
+        colour = {a: f"C{i}" for i, a in enumerate(dict.fromkeys([*arms, *data.runs["tags.arm"]]))}  # failed too
         if top:
             curves_panels(data, colour, axes[0], rule["median_width"])
         for ax in [*axes[0][top:], *axes[-1][len(columns):]] if top else axes[0][len(columns):]:
@@ -142,6 +142,12 @@ def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
     return shown.to_markdown(index=False)
 
 
+def changes_after(claim: DictConfig, commit: str) -> list[Any]:
+    """The claim's rule changes made after the runs at `commit` (each change names the commit of the runs it came
+    after): a later run of the claim, under the changed rule, has none."""
+    return [c for c in claim.changes if c.runs_commit and commit.startswith(c.runs_commit)]
+
+
 def render(claim: DictConfig, budget: str, data: ClaimData, verdict: Verdict, meta: Mapping[str, Any],
            out_dir: Path, notes: list[str]) -> dict[str, Any]:
     """Write the section into out_dir; returns what verdict.json holds."""
@@ -151,15 +157,16 @@ def render(claim: DictConfig, budget: str, data: ClaimData, verdict: Verdict, me
         table.to_csv(out_dir / f"{name}.csv", index=False, float_format="%.10g")
     fig = figure(claim.id, claim.rule, data, verdict, out_dir / "figure.png")
     rule = OmegaConf.to_container(claim.rule)
-    changed = (f" <i>The rule was changed after its runs ({len(claim.changes)} change"
-               f"{'s' if len(claim.changes) > 1 else ''}, below).</i>" if claim.changes else "")
+    changes = changes_after(claim, meta["commit"])
+    changed = (f" <i>The rule was changed after its runs ({len(changes)} change{'s' if len(changes) > 1 else ''}, "
+               "below).</i>" if changes else "")
     lines = [f"# {claim.id}: {claim.title}", "",
              f"<p class='verdict'><b>Verdict ({budget}): {verdict.word}.</b> {verdict.reason}.{changed}</p>", "",
              f"**The paper.** {claim.paper}", "", f"**Measures.** {claim.measures}", "",
              f"**Statistic.** {claim.statistic}", "", f"**Rule** (`conf/claim/{claim.id}.yaml`, fixed at commit "
              f"`{short(meta['rule_commit'])}`, before the runs): {claim.rule_text}", "",
              f"Thresholds: `{json.dumps(rule)}`", "",
-             *[line for c in claim.changes for line in (
+             *[line for c in changes for line in (
                  f"**Changed after the runs** ({c.date}). {c.what} *Why:* {c.why} *The verdict the rule gave before "
                  f"the change:* {c.before}", "")],
              f"**Runs.** {meta['n_runs']} runs at budget `{budget}` from commit `{short(meta['commit'])}` "
@@ -181,7 +188,7 @@ def render(claim: DictConfig, budget: str, data: ClaimData, verdict: Verdict, me
     (out_dir / "section.md").write_text(text)
     (out_dir / "section.html").write_text(to_html(text, out_dir, f"{claim.id}: {claim.title}"))
     record = {"claim": claim.id, "title": claim.title, "verdict": verdict.word, "reason": verdict.reason,
-              "changed_after_runs": [c.date for c in claim.changes],
+              "changed_after_runs": [{"date": c.date, "before": c.before} for c in changes],
               "budget": budget, **{k: meta[k] for k in ("n_runs", "commit", "clean", "rule_commit", "wall",
                                                         "wall_s", "machine", "command")},
               "numbers": {k: (v if isinstance(v, (int, float, str, bool, list)) else str(v))
@@ -214,8 +221,8 @@ def index(folder: Path, title: str = "wgan_repro: the reference reproduction") -
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*/verdict.json"))]
     done = {r["claim"] for r in records}
     rows = [{"claim": f"[{r['claim']}]({r['claim']}/section.md)", "what the paper says": r["title"],
-             "verdict": f"**{r['verdict']}**" + (" (rule changed after the runs)" if r.get("changed_after_runs")
-                                                  else ""), "budget": r["budget"], "runs": r["n_runs"],
+             "verdict": f"**{r['verdict']}**" + (f" ({CHANGED[2:]})" if r.get("changed_after_runs") else ""),
+             "budget": r["budget"], "runs": r["n_runs"],
              "commit": f"`{short(r['commit'])}`", "wall": r["wall"]} for r in records]
     rows += [{"claim": c, "what the paper says": load_claim(c).title, "verdict": "not run yet", "budget": "",
               "runs": 0, "commit": "", "wall": ""} for c in claim_ids() if c not in done]
@@ -223,13 +230,14 @@ def index(folder: Path, title: str = "wgan_repro: the reference reproduction") -
     intro = folder / "INTRO.md"
     text = "\n".join([f"# {title}", "", intro.read_text().strip() if intro.is_file() else "", "",
                       pd.DataFrame(rows).to_markdown(index=False) if rows else "No claim has been run yet.", "",
-                      *[f"- **{r['claim']}** ({r['verdict']}{'; rule changed after the runs' if r.get('changed_after_runs') else ''}):"
-                        f" {r['reason']}." for r in records], ""])
+                      *[f"- **{r['claim']}** ({r['verdict']}{CHANGED if r.get('changed_after_runs') else ''}): "
+                        f"{r['reason']}." for r in records], ""])
     (folder / "README.md").write_text(text)
     (folder / "index.html").write_text(to_html(text.replace("/section.md)", "/section.html)"), folder, title))
     return folder / "README.md"
 
 
+CHANGED = "; rule changed after the runs"
 README_MARKERS = ("<!-- reference:start -->", "<!-- reference:end -->")
 
 

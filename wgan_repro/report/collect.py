@@ -42,9 +42,9 @@ def sweep_names(runs: pd.DataFrame) -> pd.Series:
 
 def histories(uri: str, run_ids: Iterable[str], keys: Iterable[str] = CURVE_KEYS) -> pd.DataFrame:
     """Long table (run_id, key, step, value) of every logged point of `keys`."""
-    from mlflow.tracking import MlflowClient
+    from wgan_repro.store import mlflow_client
 
-    client = MlflowClient(uri)
+    client = mlflow_client(uri)
     rows = [(rid, key, m.step, m.value) for rid in run_ids for key in keys
             for m in client.get_metric_history(rid, key)]
     return pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])
@@ -57,7 +57,7 @@ def log_to_parent(uri: str, runs: pd.DataFrame, sweep: str | None, out_dir: Path
     parents = runs["tags.mlflow.parentRunId"].dropna().unique()
     if len(parents) != 1:
         return None
-    from mlflow.tracking import MlflowClient
+    from wgan_repro.store import mlflow_client
 
-    MlflowClient(uri).log_artifacts(parents[0], str(out_dir), "report")
+    mlflow_client(uri).log_artifacts(parents[0], str(out_dir), "report")
     return str(parents[0])
