@@ -91,9 +91,9 @@ def system_tags(command: str | None) -> dict[str, str]:
 def artifact_location(uri: str, experiment: str) -> str | None:
     """For a SQLite store, artifacts live beside the database file (mlruns/<experiment>), whatever the
     working directory; other stores keep MLflow's default."""
-    if not uri.startswith("sqlite:///"):
+    db = sqlite_path(uri)
+    if db is None:
         return None
-    db = Path(uri[len("sqlite:///"):]).resolve()
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in experiment)
     return (db.parent / "mlruns" / safe).as_uri()
 
@@ -105,16 +105,25 @@ def mlflow_client(uri: str) -> Any:
     from mlflow.tracking import MlflowClient
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    if not uri.startswith("sqlite:///"):
+    db = sqlite_path(uri)
+    if db is None or uri in _OPENED:
         return MlflowClient(tracking_uri=uri)
     import fcntl
 
-    db = Path(uri[len("sqlite:///"):])
     with open(db.with_name(db.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)  # the store is open (created and migrated if new) before unlocking
+    _OPENED.add(uri)
     return client
+
+
+_OPENED: set[str] = set()  # SQLite stores this process has opened (and so migrated): no lock needed again
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a SQLite store's URI (resolved); None for any other store."""
+    return Path(uri[len("sqlite:///"):]).resolve() if uri.startswith("sqlite:///") else None
 
 
 def experiment_id(client: Any, uri: str, experiment: str) -> str:

@@ -56,15 +56,22 @@ def curves_panels(data: ClaimData, colour: Mapping[str, str], axes: Any, median_
 
     estimates = list(dict.fromkeys(data.runs["tags.estimate"]))
     qualities = " / ".join(dict.fromkeys(data.runs["tags.quality"]))
+    labelled: set[tuple[int, str]] = set()  # (panel, arm): one legend entry per arm and panel
+
+    def label(panel: int, arm: str) -> str:
+        new = (panel, arm) not in labelled
+        labelled.add((panel, arm))
+        return arm if new else "_nolegend_"
+
     for _, r in data.runs.iterrows():
-        arm, est_ax, q_ax = r["tags.arm"], axes[estimates.index(r["tags.estimate"])], axes[len(estimates)]
+        arm, panel = r["tags.arm"], estimates.index(r["tags.estimate"])
         est, q = data.curve(r.run_id, r["tags.estimate"]), data.curve(r.run_id, r["tags.quality"])
-        first = arm not in [line.get_label() for line in q_ax.get_lines()]
         if len(est):
-            est_ax.plot(est.index, median_filter(est.to_numpy(), median_width), color=colour[arm], lw=1,
-                        label=arm if arm not in [line.get_label() for line in est_ax.get_lines()] else "_nolegend_")
+            axes[panel].plot(est.index, median_filter(est.to_numpy(), median_width), color=colour[arm], lw=1,
+                             label=label(panel, arm))
         if len(q):
-            q_ax.plot(q.index, q.to_numpy(), ".-", color=colour[arm], lw=1, ms=3, label=arm if first else "_nolegend_")
+            axes[len(estimates)].plot(q.index, q.to_numpy(), ".-", color=colour[arm], lw=1, ms=3,
+                                      label=label(len(estimates), arm))
     for ax, name in zip(axes, estimates):
         ax.set_ylabel(f"{name}\n(running median of {median_width})", fontsize=9)
     axes[len(estimates)].set_ylabel(f"{qualities} (lower is better)", fontsize=9)
@@ -103,7 +110,7 @@ def figure(claim_id: str, rule: Mapping[str, Any], data: ClaimData, verdict: Ver
         colour = {a: f"C{i}" for i, a in enumerate(dict.fromkeys([*arms, *data.runs["tags.arm"]]))}  # failed too
         if top:
             curves_panels(data, colour, axes[0], rule["median_width"])
-        for ax in [*axes[0][top:], *axes[-1][len(columns):]] if top else axes[0][len(columns):]:
+        for ax in [*(axes[0][top:] if top else []), *axes[-1][len(columns):]]:  # panels a row does not fill
             ax.set_visible(False)
         for ax, col in zip(axes[-1], columns):
             for i, a in enumerate(arms):
@@ -221,7 +228,7 @@ def index(folder: Path, title: str = "wgan_repro: the reference reproduction") -
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*/verdict.json"))]
     done = {r["claim"] for r in records}
     rows = [{"claim": f"[{r['claim']}]({r['claim']}/section.md)", "what the paper says": r["title"],
-             "verdict": f"**{r['verdict']}**" + (f" ({CHANGED[2:]})" if r.get("changed_after_runs") else ""),
+             "verdict": f"**{r['verdict']}**" + (f" ({CHANGED})" if r.get("changed_after_runs") else ""),
              "budget": r["budget"], "runs": r["n_runs"],
              "commit": f"`{short(r['commit'])}`", "wall": r["wall"]} for r in records]
     rows += [{"claim": c, "what the paper says": load_claim(c).title, "verdict": "not run yet", "budget": "",
@@ -230,14 +237,14 @@ def index(folder: Path, title: str = "wgan_repro: the reference reproduction") -
     intro = folder / "INTRO.md"
     text = "\n".join([f"# {title}", "", intro.read_text().strip() if intro.is_file() else "", "",
                       pd.DataFrame(rows).to_markdown(index=False) if rows else "No claim has been run yet.", "",
-                      *[f"- **{r['claim']}** ({r['verdict']}{CHANGED if r.get('changed_after_runs') else ''}): "
+                      *[f"- **{r['claim']}** ({r['verdict']}{'; ' + CHANGED if r.get('changed_after_runs') else ''}): "
                         f"{r['reason']}." for r in records], ""])
     (folder / "README.md").write_text(text)
     (folder / "index.html").write_text(to_html(text.replace("/section.md)", "/section.html)"), folder, title))
     return folder / "README.md"
 
 
-CHANGED = "; rule changed after the runs"
+CHANGED = "rule changed after the runs"  # the index's mark on a claim whose rule changed after its runs
 README_MARKERS = ("<!-- reference:start -->", "<!-- reference:end -->")
 
 
