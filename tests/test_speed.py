@@ -4,6 +4,7 @@ bit when the plain loop also scores real and fake in one pass."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -33,17 +34,41 @@ class Recorder:
         return lambda *args, **kwargs: None
 
 
+# --------------------------------------------------------------------------- comparing runs across CPUs
+# Runs that sum in another order are compared in float64 (train.precision=fp64). A batched matmul sums in another
+# order than a single run's, and RMSProp divides each gradient by the root of its running square, so where a
+# gradient is rounding noise the difference grows by up to lr/eps a step. In float32 that gap depends on the CPU's
+# kernels (on an Intel Xeon with AVX-512 MKL: 1.3e-4 on a logged loss after 8 iterations; on an AMD EPYC: up to
+# 1.1e-3 on loss/critic and 7e-3 on critic weights, relative to their scale) and no tolerance both holds on every
+# CPU and catches bugs. In float64 the rounding is 1e-16 and the largest gap seen is 2.6e-11 (critic weights at
+# lr 1e-3; AMD EPYC, default kernels, MKL_CBWR=COMPATIBLE, ATEN_CPU_CAPABILITY=default with one thread), while each
+# deliberate bug below moves some quantity by more than 1e-1 (a swapped batch 0.56, swapped learning rates 26, a
+# skipped clip 1e9).
+FP64_GAP = 1e-9  # largest allowed max|member - single| / max|single| of any logged series or checkpoint tensor
+
+
+def gap(a, b) -> float:
+    """max|a - b| / max|b|: the difference relative to the series' or tensor's own scale (an element-wise relative
+    difference is meaningless where a gradient, and so RMSProp's square average, is rounding noise around 0)."""
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    if a.shape != b.shape:
+        return math.inf
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300)) if b.numel() else 0.0
+
+
 @pytest.mark.parametrize("extra", [[], ["optimizer=adam"], ["constraint.when=before"], ["objective=gan"],
                                    ["constraint=gp"], ["constraint=gp", "constraint.one_sided=true"],
                                    ["constraint=spectral"]])
 def test_harness_losses_equal_the_plain_loop(extra: list[str], tmp_path) -> None:
-    cfg, _ = compose("train.warmup=false", "train.iterations=6", "train.log_every=3", "eval.every=1000",
-                     "arch.hidden=128", "critic.hidden=128", "tracking.enabled=false", "train.progress=false",
-                     "train.device=cpu", *extra)
+    """Bit for bit in float32 (the default): the same operations on the same shapes in the same order give the same
+    bits on any one CPU, whatever its kernels. The official two passes over real and fake run other shapes (two
+    matmuls of m rows instead of one of 2m), so they differ by rounding, which RMSProp amplifies by a CPU-dependent
+    amount in float32: they are compared in float64, where rounding stays near 1e-16."""
+    common = ["train.warmup=false", "train.iterations=6", "train.log_every=3", "eval.every=1000", "arch.hidden=128",
+              "critic.hidden=128", "tracking.enabled=false", "train.progress=false", "train.device=cpu", *extra]
+    cfg, _ = compose(*common)
     plain: list[tuple[float, float]] = []
     reference_loop(cfg, torch.device("cpu"), plain, joint=True)(6)
-    official: list[tuple[float, float]] = []
-    reference_loop(cfg, torch.device("cpu"), official)(6)
     state, data, objective, constraint, evaluator = build_parts(cfg)
     tracker = Recorder()
     train(cfg, state, data, objective, constraint, lambda *a: {}, tracker, tmp_path, lambda: None)
@@ -51,47 +76,141 @@ def test_harness_losses_equal_the_plain_loop(extra: list[str], tmp_path) -> None
     assert harness == plain  # float for float: foreach optimisers, clamp placement, order of random draws
     if "constraint=spectral" in extra:
         return  # two passes run two power iterations per critic step where the joint pass runs one: not rounding
-    # the official two passes over real and fake differ from the joint pass by float rounding only
-    assert [v for row in harness for v in row] == pytest.approx([v for row in official for v in row], rel=1e-3,
-                                                                abs=1e-7)
+    cfg64, _ = compose(*common, "train.precision=fp64")
+    joint64: list[tuple[float, float]] = []
+    reference_loop(cfg64, torch.device("cpu"), joint64, joint=True)(6)
+    official: list[tuple[float, float]] = []
+    reference_loop(cfg64, torch.device("cpu"), official)(6)
+    assert gap(official, joint64) <= FP64_GAP, gap(official, joint64)  # the two passes differ by rounding only
+    assert gap(plain, joint64) > FP64_GAP  # float32 and float64 are told apart: fp64 is no silent no-op
 
 
-def test_an_ensemble_member_equals_the_single_run_of_its_seed(tmp_path, mlflow_uri) -> None:
+# --------------------------------------------------------------------------- ensembles against single runs
+ENSEMBLE = ["train.warmup=false", "train.iterations=8", "train.log_every=4", "eval.every=4", "eval.n_samples=200",
+            "eval.w1_points=100", "arch.hidden=32", "critic.hidden=32", "train.progress=false", "eval.figures=false",
+            "train.precision=fp64", "tracking.experiment=ensemble"]
+MEMBERS = [(5, 5e-5), (6, 5e-5), (5, 1e-3), (6, 1e-3)]  # (seed, lr) of members 0..3 below
+ENSEMBLE_COMMAND = "python -m wgan_repro train.ensemble=2 train.ensemble_lr=[5e-5,1e-3] train.seed=5"
+COMPARED = ("loss/critic", "loss/generator", "estimate/em", "eval/w1")
+
+
+def run_record(uri: str, run_id: str, folder) -> dict:
+    """What the comparison reads of one run: its logged series and its final checkpoint."""
+    return {"run_id": run_id, "series": {key: history(uri, run_id, key) for key in COMPARED},
+            "ckpt": torch.load(folder / "checkpoint.pt", weights_only=False)}
+
+
+def gaps(member: dict, single: dict) -> dict[str, float]:
+    """The gap of every logged series, network tensor and optimiser-state tensor between two runs."""
+    out = {key: gap(member["series"][key], want) for key, want in single["series"].items()}
+    a, b = member["ckpt"], single["ckpt"]
+    for part in ("generator", "critic"):
+        out.update({f"{part}.{n}": gap(a[part][n], v) for n, v in b[part].items()})
+    for part in ("opt_generator", "opt_critic"):
+        for i, state in b[part]["state"].items():
+            out.update({f"{part}.{i}.{n}": gap(a[part]["state"][i][n], v) for n, v in state.items()})
+    return out
+
+
+def too_far(member: dict, single: dict) -> list[str]:
+    """The equivalence check: the quantities on which a member differs from its single run by more than FP64_GAP."""
+    return sorted(k for k, v in gaps(member, single).items() if not v <= FP64_GAP)
+
+
+@pytest.fixture(scope="module")
+def singles(tmp_path_factory, mlflow_uri) -> list[dict]:
+    """The single run of each member's seed and learning rate, in float64."""
+    out = tmp_path_factory.mktemp("singles")
+    records = []
+    for k, (seed, lr) in enumerate(MEMBERS):
+        cfg, choices = compose(*ENSEMBLE, f"tracking.uri={mlflow_uri}", f"train.seed={seed}", f"optimizer.lr={lr}")
+        alone = run(cfg, choices, out / f"alone{k}")
+        assert alone["status"] == "FINISHED"
+        records.append(run_record(mlflow_uri, alone["run_id"], out / f"alone{k}"))
+    return records
+
+
+def train_ensemble(tmp_path, uri: str) -> list[dict]:
+    cfg, choices = compose(*ENSEMBLE, f"tracking.uri={uri}", *ENSEMBLE_COMMAND.split()[3:])
+    together = run(cfg, choices, tmp_path / "ensemble", command=ENSEMBLE_COMMAND)
+    assert together["status"] == "FINISHED" and len(together["run_id"]) == len(MEMBERS)
+    return [run_record(uri, run_id, tmp_path / "ensemble" / f"member{k}") for k, run_id in enumerate(together["run_id"])]
+
+
+def test_an_ensemble_member_equals_the_single_run_of_its_seed(tmp_path, mlflow_uri, singles) -> None:
     """train.ensemble=2 x train.ensemble_lr=[5e-5,1e-3] at seed 5: member k logs, to its own MLflow run, what the
-    single run at its seed and learning rate logs, and ends with its weights and optimiser state, up to float
-    rounding (batched matmuls sum in another order)."""
+    single run at its seed and learning rate logs, and ends with its weights and optimiser state, up to float64
+    rounding."""
     from mlflow.tracking import MlflowClient
 
-    common = ["train.warmup=false", "train.iterations=8", "train.log_every=4", "eval.every=4", "eval.n_samples=200",
-              "eval.w1_points=100", "arch.hidden=32", "critic.hidden=32", "train.progress=false",
-              "eval.figures=false", f"tracking.uri={mlflow_uri}", "tracking.experiment=ensemble"]
-    command = "python -m wgan_repro train.ensemble=2 train.ensemble_lr=[5e-5,1e-3] train.seed=5"
-    cfg, choices = compose(*common, *command.split()[3:])
-    together = run(cfg, choices, tmp_path / "ensemble", command=command)
-    assert together["status"] == "FINISHED" and len(together["run_id"]) == 4
     client = MlflowClient(mlflow_uri)
-    for k, (run_id, (seed, lr)) in enumerate(zip(together["run_id"], [(5, 5e-5), (6, 5e-5), (5, 1e-3), (6, 1e-3)])):
-        cfg, choices = compose(*common, f"train.seed={seed}", f"optimizer.lr={lr}")
-        alone = run(cfg, choices, tmp_path / f"alone{k}")
-        member, single = client.get_run(run_id), client.get_run(alone["run_id"])
-        assert member.data.params == single.data.params  # the config of the single run, seed and lr included
-        assert member.data.tags["config_hash"] == single.data.tags["config_hash"]
-        assert member.data.tags["ensemble_member"] == str(k) and member.data.tags["ensemble"] == "4"
-        assert member.data.tags["mlflow.note.content"].endswith(f"train.seed={seed} optimizer.lr={lr}`")
-        for key in ("loss/critic", "loss/generator", "estimate/em", "eval/w1"):
-            got, want = history(mlflow_uri, run_id, key), history(mlflow_uri, alone["run_id"], key)
-            assert len(got) == len(want) > 0 and got == pytest.approx(want, rel=1e-4, abs=1e-7), key
-        a = torch.load(tmp_path / "ensemble" / f"member{k}" / "checkpoint.pt", weights_only=False)
-        b = torch.load(tmp_path / f"alone{k}" / "checkpoint.pt", weights_only=False)
-        assert a["gen_iter"] == b["gen_iter"] == 8
-        for part in ("generator", "critic"):  # RMSProp moves a weight whose gradient is rounding noise by ~lr a step
-            assert all(torch.allclose(a[part][n], b[part][n], rtol=1e-4, atol=lr) for n in b[part])
-        for part in ("opt_generator", "opt_critic"):  # the single run's optimiser state: groups, lr, square_avg
+    for k, (member, single, (seed, lr)) in enumerate(zip(train_ensemble(tmp_path, mlflow_uri), singles, MEMBERS)):
+        got, want = client.get_run(member["run_id"]), client.get_run(single["run_id"])
+        assert got.data.params == want.data.params  # the config of the single run, seed and lr included
+        assert got.data.tags["config_hash"] == want.data.tags["config_hash"]
+        assert got.data.tags["ensemble_member"] == str(k) and got.data.tags["ensemble"] == "4"
+        assert got.data.tags["mlflow.note.content"].endswith(f"train.seed={seed} optimizer.lr={lr}`")
+        assert all(len(v) > 0 for v in member["series"].values())
+        assert too_far(member, single) == [], {k: v for k, v in gaps(member, single).items() if not v <= FP64_GAP}
+        a, b = member["ckpt"], single["ckpt"]
+        assert a["gen_iter"] == b["gen_iter"] == 8 and a["critic"]["net.0.weight"].dtype == torch.float64
+        for part in ("opt_generator", "opt_critic"):  # groups, lr, and every state tensor (compared above)
             assert a[part]["param_groups"] == b[part]["param_groups"]
             assert a[part]["state"].keys() == b[part]["state"].keys()
-            for i, st in b[part]["state"].items():
-                assert all(torch.allclose(a[part]["state"][i][n], v, rtol=1e-3, atol=1e-9) for n, v in st.items())
         assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])  # the member's stream is where the run's would be
+
+
+def feed_another_members_batch(monkeypatch) -> int:
+    """Bug: member k trains on member k-1's real batch."""
+    from wgan_repro.ensemble import EnsembleData
+
+    sample = EnsembleData.sample
+    monkeypatch.setattr(EnsembleData, "sample", lambda self, m: torch.roll(sample(self, m), 1, dims=0))
+    return 1
+
+
+def swap_learning_rates(monkeypatch) -> int:
+    """Bug: member k's optimiser group gets another member's learning rate (the lr list reversed)."""
+    from wgan_repro import ensemble
+
+    groups = ensemble.member_groups
+
+    def reversed_lrs(stacked, members, network):
+        out = groups(stacked, members, network)
+        return [{**g, "lr": h["lr"]} for g, h in zip(out, reversed(out))]
+    monkeypatch.setattr(ensemble, "member_groups", reversed_lrs)
+    return 0
+
+
+def skip_a_members_clip(monkeypatch) -> int:
+    """Bug: member 1's critic is not clipped (its slices put back after the stacked clamp)."""
+    from wgan_repro.constraints import Clip
+    from wgan_repro.ensemble import Stacked
+
+    clip = Clip.clip
+
+    def clip_all_but_one(self, critic):
+        if not isinstance(critic, Stacked):
+            return clip(self, critic)
+        kept = [p.detach()[1].clone() for p in critic.parameters()]
+        clip(self, critic)
+        with torch.no_grad():
+            for p, v in zip(critic.parameters(), kept):
+                p[1].copy_(v)
+    monkeypatch.setattr(Clip, "clip", clip_all_but_one)
+    return 1
+
+
+@pytest.mark.parametrize("bug", [feed_another_members_batch, swap_learning_rates, skip_a_members_clip])
+def test_the_equivalence_check_catches_a_broken_ensemble(bug, tmp_path, mlflow_uri, singles, monkeypatch) -> None:
+    """Each deliberate bug makes its member fail the check that test_an_ensemble_member_equals_the_single_run_of_its
+    _seed passes, by far more than float64 rounding."""
+    member = bug(monkeypatch)
+    records = train_ensemble(tmp_path, mlflow_uri)
+    monkeypatch.undo()
+    failing = too_far(records[member], singles[member])
+    assert failing, f"{bug.__name__}: member {member} still equals its single run"
+    assert max(gaps(records[member], singles[member]).values()) > 1e4 * FP64_GAP
 
 
 def test_a_diverging_member_fails_alone(tmp_path, mlflow_uri) -> None:
@@ -125,8 +244,8 @@ def test_the_benchmark_times_both_loops_and_refuses_unknown_settings(mlflow_uri,
 
     record = bench.bench_setting("toy", ["arch.hidden=32", "critic.hidden=32"], torch.device("cpu"), mlflow_uri,
                                  repeats=1, budget_s=0.05)
-    assert record["harness_its"] > 0 and record["reference_its"] > 0
     assert record["ratio"] == pytest.approx(record["harness_its"] / record["reference_its"])
+    assert record["harness_flops_per_s"] == pytest.approx(record["flops_per_gen_iter"] * record["harness_its"])
     # 3 hidden layers of 32 on 2-D data: a generator iteration is a few MFLOP, well under the 3x512 default's 2.7 G
     assert 1e6 < record["flops_per_gen_iter"] < 1e8
     assert 0 < record["harness_share_of_peak"] < 1 and 0 <= record["tracking_share"] < 1
@@ -158,7 +277,8 @@ def test_a_compiled_ensemble_compiles_the_stacked_networks(tmp_path, mlflow_uri,
     monkeypatch.setattr(torch, "compile", fake_compile)
     common = ["train.warmup=false", "train.iterations=4", "train.log_every=2", "eval.every=4", "eval.n_samples=200",
               "eval.w1_points=100", "arch.hidden=16", "critic.hidden=16", "train.progress=false",
-              "eval.figures=false", f"tracking.uri={mlflow_uri}", "tracking.experiment=ensemble_compiled"]
+              "eval.figures=false", "train.precision=fp64", f"tracking.uri={mlflow_uri}",
+              "tracking.experiment=ensemble_compiled"]
     cfg, choices = compose(*common, "train.ensemble=2", "train.compile=true")
     together = run(cfg, choices, tmp_path / "ensemble")
     assert len(wrapped) == 2 and all(isinstance(m, Stacked) for m in wrapped)
@@ -167,4 +287,4 @@ def test_a_compiled_ensemble_compiles_the_stacked_networks(tmp_path, mlflow_uri,
         cfg, choices = compose(*common, f"train.seed={k}")
         alone = run(cfg, choices, tmp_path / f"alone{k}")
         got, want = history(mlflow_uri, run_id, "loss/critic"), history(mlflow_uri, alone["run_id"], "loss/critic")
-        assert got == pytest.approx(want, rel=1e-4, abs=1e-7)
+        assert len(got) == len(want) == 4 and gap(got, want) <= FP64_GAP  # member k's own weights scored it

@@ -45,7 +45,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from wgan_repro.config import ConfigError, compose, validate
 from wgan_repro.members import ensemble_members
 from wgan_repro.schema import register_configs
-from wgan_repro.setup import build_parts, resolve_device
+from wgan_repro.setup import build_parts, resolve_device, run_dtype
 from wgan_repro.tracking import MLflowTracker
 from wgan_repro.train import train
 
@@ -177,7 +177,7 @@ def reference_loop(cfg: DictConfig, device: torch.device, record: list[tuple[flo
 
     def gradient_penalty(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """WGAN-GP's calc_gradient_penalty (gan_toy.py / gan_mnist.py), per-sample norms over all dimensions."""
-        alpha = torch.rand(m, *[1] * (real.dim() - 1), device=device).expand(real.size())
+        alpha = torch.rand(m, *[1] * (real.dim() - 1), device=device, dtype=real.dtype).expand(real.size())
         interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
         disc_interpolates = netD(interpolates)
         gradients = torch.autograd.grad(outputs=disc_interpolates, inputs=interpolates,
@@ -199,7 +199,7 @@ def reference_loop(cfg: DictConfig, device: torch.device, record: list[tuple[flo
                 netD.zero_grad()
                 real = data.sample(m)
                 with torch.no_grad():
-                    fake = netG(torch.randn(m, nz, device=device))
+                    fake = netG(torch.randn(m, nz, device=device, dtype=data.dtype))
                 scores = netD(torch.cat([real, fake])).split(m) if joint else (netD(real), netD(fake))
                 errD, _ = objective.critic_loss(*scores)
                 if lam is not None:
@@ -213,7 +213,7 @@ def reference_loop(cfg: DictConfig, device: torch.device, record: list[tuple[flo
             for p in netD.parameters():
                 p.requires_grad = False
             netG.zero_grad()
-            errG = objective.generator_loss(netD(netG(torch.randn(m, nz, device=device))))
+            errG = objective.generator_loss(netD(netG(torch.randn(m, nz, device=device, dtype=data.dtype))))
             errG.backward()
             optG.step()
             loss_generator = errG.item()
@@ -296,7 +296,7 @@ def bench_setting(name: str, overrides: list[str], device: torch.device, uri: st
     reference_its, _ = repeat(reference_loop(plain, device), 10 ** 6, repeats, budget_s)
     flops = flops_per_iteration(plain, device)
     precision = cfg.train.get("precision", "fp32")
-    dtype = torch.bfloat16 if getattr(precision, "name", precision) == "bf16" else torch.float32  # an enum or a str
+    dtype = torch.bfloat16 if getattr(precision, "name", precision) == "bf16" else run_dtype(precision)  # enum or str
     peak = matmul_peak(device, dtype)
     per_iter = 1 / harness_its
     return {

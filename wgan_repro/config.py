@@ -133,6 +133,11 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(f"study {cfg.study._target_} estimates the EM distance with the run's critic and draws "
                               f"it against a GAN discriminator; objective._target_={cfg.objective._target_} does not "
                               "estimate EM; allowed: objective=wgan (any constraint, optimizer, critic)")
+    if cfg.train.precision == "fp64" and (cfg.get("study") is not None or
+                                          not cfg.data._target_.startswith("wgan_repro.data.toy.")):
+        what = f"study {cfg.study._target_}" if cfg.get("study") is not None else f"data._target_={cfg.data._target_}"
+        raise ConfigError(f"train.precision=fp64 trains toy data (a 2-D mixture or the Swiss roll) in float64; "
+                          f"{what} is not; allowed there: fp32, bf16")
     if len(ensemble_members(cfg)) > 1:
         check_ensemble(cfg)
     if cfg.train.resume == "auto" and not cfg.tracking.enabled:

@@ -92,7 +92,8 @@ class GradientPenalty(Constraint):
         return critic
 
     def penalty(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device)  # one mix per sample
+        eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device,
+                         dtype=real.dtype)  # one mix per sample
         x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
         (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
         norm = grad.flatten(1).norm(2, dim=1)  # (B,): per sample, over every non-batch dimension

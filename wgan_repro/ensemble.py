@@ -93,13 +93,14 @@ class EnsembleData:
 
     def __init__(self, data: Any, streams: Sequence[torch.Generator]) -> None:
         self.data, self.streams = data, list(streams)
-        self.shape, self.device = data.shape, data.device
+        self.shape, self.device, self.dtype = data.shape, data.device, data.dtype
 
     def sample(self, m: int) -> torch.Tensor:
         return torch.stack([self.data.sample(m, generator=g) for g in self.streams])
 
     def prior(self, m: int, nz: int) -> torch.Tensor:
-        return torch.stack([torch.randn(m, nz, device=self.device, generator=g) for g in self.streams])
+        return torch.stack([torch.randn(m, nz, device=self.device, generator=g, dtype=self.dtype)
+                            for g in self.streams])
 
 
 def member_value(value: Any, k: int) -> Any:

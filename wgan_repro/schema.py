@@ -31,6 +31,7 @@ def knob(default: Any, doc: str, *, gt: float | None = None, ge: float | None = 
 class Precision(str, enum.Enum):
     fp32 = "fp32"  # everything in float32 (the default; the results the tests pin)
     bf16 = "bf16"  # forward passes under torch.autocast(bfloat16): fast on GPUs and CPUs with bf16 instructions
+    fp64 = "fp64"  # networks, optimiser state, toy data and losses in float64: numerical debugging, equivalence tests
 
 
 class Device(str, enum.Enum):
@@ -75,8 +76,10 @@ class TrainConfig:
                                                  "logged to MLflow); null: at each evaluation", ge=1)
     compile: bool = knob(False, "torch.compile the generator's and critic's forward passes (changes float rounding; "
                                 "first iterations pay the compilation)")
-    precision: Precision = knob(Precision.fp32, "fp32, or bf16: forward passes under autocast (changes the numbers; "
-                                                "slower on CPUs without bf16 instructions)")
+    precision: Precision = knob(Precision.fp32, "fp32; bf16: forward passes under autocast (changes the numbers; "
+                                                "slower on CPUs without bf16 instructions); fp64: everything in "
+                                                "float64, toy data only (about 2x slower; rounding 1e-16, not 1e-7, "
+                                                "so runs that sum in another order agree to ~1e-12)")
     channels_last: bool = knob(False, "DCGAN networks in channels_last memory format (faster convolutions on GPUs)")
     ensemble: int = knob(1, "train this many toy runs (seeds seed .. seed+K-1) as one batched computation, each "
                             "its own MLflow run, as if run alone (MLP generator and critic, toy data)", ge=1)

@@ -37,6 +37,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def run_dtype(precision: Any) -> torch.dtype:
+    """The float type of a run's parameters, data and losses: float64 under train.precision=fp64, else float32 (bf16
+    autocasts forward passes of float32 networks)."""
+    return torch.float64 if str(getattr(precision, "value", precision)) == "fp64" else torch.float32
+
+
 def learning_rate(cfg: DictConfig, network: str) -> float:
     """optimizer.lr_<network> (generator or critic), else optimizer.lr."""
     value = cfg.get(f"lr_{network}")
@@ -65,10 +71,13 @@ def build_parts(cfg: DictConfig, compile_models: bool = True) -> tuple[TrainStat
     compile_models=False leaves train.compile to the caller (an ensemble compiles its stacked networks)."""
     seed_everything(cfg.train.seed)
     device = resolve_device(cfg.train.device)
+    dtype = run_dtype(cfg.train.precision)
     data = build_data(cfg.data, device)
-    generator = build_generator(cfg.arch, data.shape).to(device)
+    if dtype != data.dtype:  # fp64: toy data only (validate)
+        data = data.to(dtype)
+    generator = build_generator(cfg.arch, data.shape).to(device, dtype)  # initialised in float32, then cast
     constraint = build(cfg.constraint)
-    critic = constraint.wrap(build_critic(cfg.critic, data.shape)).to(device)  # spectral norm; refusals
+    critic = constraint.wrap(build_critic(cfg.critic, data.shape)).to(device, dtype)  # spectral norm; refusals
     if cfg.train.channels_last and len(data.shape) == 3:  # images: (C, H, W)
         generator, critic = (m.to(memory_format=torch.channels_last) for m in (generator, critic))
     if cfg.train.compile and compile_models:

@@ -173,15 +173,15 @@ class MLflowTracker:
         import copy
 
         import mlflow
-        import numpy as np
         import torch
         from mlflow.models import infer_signature
 
         module = copy.deepcopy(generator).cpu()
-        z = torch.randn(2, nz, generator=torch.Generator().manual_seed(0))
+        dtype = next(module.parameters()).dtype  # float32, or float64 under train.precision=fp64
+        z = torch.randn(2, nz, generator=torch.Generator().manual_seed(0), dtype=dtype)
         with torch.no_grad():
             out = module(z)
-        signature = infer_signature(z.numpy().astype(np.float32), out.numpy().astype(np.float32))
+        signature = infer_signature(z.numpy(), out.numpy())
         with warnings.catch_warnings():  # TorchScript's deprecation notice, once per run, is noise to the user
             warnings.simplefilter("ignore", FutureWarning)
             scripted = torch.jit.script(module)

@@ -58,7 +58,7 @@ def prior(data, m: int, nz: int) -> torch.Tensor:
     """A batch of z ~ N(0, I), (m, nz); an ensemble's data draws one per member, each from its own stream."""
     if hasattr(data, "prior"):
         return data.prior(m, nz)
-    return torch.randn(m, nz, device=data.device)
+    return torch.randn(m, nz, device=data.device, dtype=data.dtype)
 
 
 def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, probe: StepCosine | None = None) -> None:
@@ -172,7 +172,8 @@ class MetricHistory:
         if not self.steps:
             return None
         keys = list(self.rows[0])
-        values = torch.stack([torch.stack([row[k] for row in self.rows]) for k in keys]).float().cpu()  # (keys, T[, K])
+        # (keys, T[, K]) in float64: exact for every precision, so fp64 runs log their losses unrounded
+        values = torch.stack([torch.stack([row[k] for row in self.rows]) for k in keys]).double().cpu()
         now = time.perf_counter()
         rate = len(self.steps) / max(now - self.since, 1e-9)
         host = values.tolist()  # one conversion per flush: floats, or one list per step for an ensemble

@@ -42,6 +42,7 @@ class InMemoryImages:
     """A uint8 image tensor (N, C, S, S) on the device, sampled in shuffled epochs."""
 
     modes = None
+    dtype = torch.float32  # of the samples (in [-1, 1])
     split = "train"
 
     def __init__(self, images: torch.Tensor, device: torch.device | str, cache_key: str) -> None:
@@ -104,6 +105,7 @@ class StackedDigits:
     """Three independently drawn digits as the R, G, B channels: 1,000 modes (Stacked MNIST, from the digits)."""
 
     modes = None
+    dtype = torch.float32  # of the samples (in [-1, 1])
     split = "triples of all digits"
 
     def __init__(self, image_size: int, device: torch.device | str = "cpu") -> None:
@@ -225,6 +227,7 @@ class StreamedImages:
     """A map-style data set streamed through a shuffling DataLoader with workers; batches moved to the device."""
 
     modes = None
+    dtype = torch.float32  # of the samples (in [-1, 1])
     split = "train"
 
     def __init__(self, dataset: Dataset, shape: tuple[int, ...], device: torch.device | str, num_workers: int,

@@ -16,9 +16,17 @@ class ToyData:
 
     shape = (2,)
     modes: torch.Tensor | None = None
+    dtype = torch.float32  # of the samples; `to` changes it (train.precision=fp64)
 
     def __init__(self, std: float, scale: float, device: torch.device | str = "cpu") -> None:
         self.std, self.scale, self.device = float(std), float(scale), torch.device(device)
+
+    def to(self, dtype: torch.dtype) -> "ToyData":
+        """Samples (and mode centres) in `dtype` from now on; the same draws from the random stream."""
+        self.dtype = dtype
+        if self.modes is not None:
+            self.modes = self.modes.to(dtype)
+        return self
 
     @property
     def mode_std(self) -> float:
@@ -30,7 +38,8 @@ class ToyData:
         global stream (training)."""
         assert self.modes is not None
         idx = torch.randint(len(self.modes), (n,), device=self.device, generator=generator)
-        return self.modes[idx] + self.mode_std * torch.randn(n, 2, device=self.device, generator=generator)
+        noise = torch.randn(n, 2, device=self.device, generator=generator, dtype=self.dtype)
+        return self.modes[idx] + self.mode_std * noise
 
 
 class Ring(ToyData):
@@ -58,6 +67,7 @@ class SwissRoll(ToyData):
     """sklearn make_swiss_roll(noise=std)[:, [0, 2]] * scale, drawn on the device. No discrete modes."""
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, device=self.device, generator=generator))  # sklearn's
-        x = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
-        return (x + self.std * torch.randn(n, 2, device=self.device, generator=generator)) * self.scale
+        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, device=self.device, generator=generator, dtype=self.dtype))
+        x = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)  # sklearn's make_swiss_roll
+        noise = torch.randn(n, 2, device=self.device, generator=generator, dtype=self.dtype)
+        return (x + self.std * noise) * self.scale

@@ -40,7 +40,7 @@ def toy_figure(fake: torch.Tensor, real: torch.Tensor, modes: torch.Tensor | Non
         m = modes.cpu().numpy()
         ax_kde.scatter(m[:, 0], m[:, 1], marker="x", s=40, c="red", label="real modes")
     ax_kde.set_title("generated samples over their KDE")
-    points = torch.from_numpy(plane.T.astype(np.float32)).to(next(critic.parameters()).device)
+    points = torch.from_numpy(plane.T.astype(np.float32)).to(next(critic.parameters()))  # its device and dtype
     scores = critic(points).float().cpu().numpy().reshape(grid, grid)
     cs = ax_critic.contourf(gx, gy, scores, levels=30, cmap="viridis")
     fig.colorbar(cs, ax=ax_critic, fraction=0.046, label="f(x)")

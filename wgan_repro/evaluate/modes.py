@@ -19,7 +19,7 @@ HQ_THRESHOLD = 3.0  # std-normalised distance under which a sample counts as hig
 def mode_metrics(samples: torch.Tensor, modes: torch.Tensor, std: float,
                  threshold: float = HQ_THRESHOLD) -> dict[str, float]:
     """eval/modes, eval/high_quality and eval/kl_modes of samples (N, 2) against mode centres (K, 2)."""
-    dist = torch.cdist(samples.float(), modes.float().to(samples.device)) / std  # (N, K)
+    dist = torch.cdist(samples, modes.to(samples)) / std  # (N, K), in the samples' dtype (fp64 runs: float64)
     nearest_dist, nearest = dist.min(dim=1)
     hq = nearest_dist < threshold
     counts = torch.bincount(nearest[hq], minlength=len(modes)).double()  # (K,)

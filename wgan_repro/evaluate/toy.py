@@ -36,7 +36,8 @@ class ToyEvaluator(Evaluator):
     def measure(self, gen_iter: int, generator: nn.Module, critic: nn.Module, out_dir: Path, tracker: Any,
                 rng: torch.Generator) -> dict[str, float]:
         n = max(self.n_samples, self.w1_points)
-        fake = generator(torch.randn(self.n_samples, self.nz, device=self.device, generator=rng))  # (N, 2)
+        z = torch.randn(self.n_samples, self.nz, device=self.device, generator=rng, dtype=self.data.dtype)
+        fake = generator(z)  # (N, 2)
         real = self.data.sample(n, generator=rng)
         metrics = {"eval/w1": exact_w1(fake[: self.w1_points], real[: self.w1_points])}
         if self.w1_floor is None:  # what a perfect generator would score at this sample size
