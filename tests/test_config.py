@@ -69,6 +69,15 @@ def test_out_of_range_values_name_key_value_and_rule(override: str, needle: str)
         validate(cfg)
 
 
+def test_fp64_is_refused_where_it_does_not_reach() -> None:
+    for overrides, what in ((["data=digits"], "data._target_=wgan_repro.data.images.Digits"),
+                            (["experiment=fig1_parallel_lines"], "study wgan_repro.studies.ParallelLines")):
+        cfg, _ = compose(*overrides, "train.precision=fp64")
+        with pytest.raises(ConfigError, match=re.escape(f"{what} is not; allowed there: fp32, bf16")):
+            validate(cfg)
+    validate(compose("data=swiss_roll", "train.precision=fp64")[0])  # toy data: accepted
+
+
 def test_bad_betas_are_rejected() -> None:
     cfg, _ = compose("optimizer=adam", "optimizer.betas=[0.5,1.5]")
     with pytest.raises(ConfigError, match="optimizer.betas"):
