@@ -39,9 +39,10 @@ class Recorder:
 # order than a single run's, and RMSProp divides each gradient by the root of its running square, so where a
 # gradient is rounding noise the difference grows by up to lr/eps a step. In float32 that gap depends on the CPU's
 # kernels (on an Intel Xeon with AVX-512 MKL: 1.3e-4 on a logged loss after 8 iterations; on an AMD EPYC: up to
-# 1.1e-3 on loss/critic and 7e-3 on critic weights, relative to their scale) and no tolerance both holds on every
+# 2.3e-3 on loss/critic and 7e-3 on critic weights, relative to their scale) and no tolerance both holds on every
 # CPU and catches bugs. In float64 the rounding is 1e-16 and the largest gap seen is 2.6e-11 (critic weights at
-# lr 1e-3; AMD EPYC, default kernels, MKL_CBWR=COMPATIBLE, ATEN_CPU_CAPABILITY=default with one thread), while each
+# lr 1e-3; AMD EPYC with AVX-512, under the default kernels, MKL_CBWR=COMPATIBLE, AVX2 and AVX512,
+# ATEN_CPU_CAPABILITY=default, OMP_NUM_THREADS=1 and 2), while each
 # deliberate bug below moves some quantity by more than 1e-1 (a swapped batch 0.56, swapped learning rates 26, a
 # skipped clip 1e9).
 FP64_GAP = 1e-9  # largest allowed max|member - single| / max|single| of any logged series or checkpoint tensor
