@@ -95,16 +95,6 @@ def test_meaningful_loss_on_a_literal() -> None:
     assert all(np.isnan(v) for v in tables.meaningful_loss(few, "r", "estimate/em", "eval/w1"))
 
 
-def test_the_running_median_filters_the_ends_too() -> None:
-    """At the last point the filter gives the median of the last (width + 1) / 2 points, not the last raw value (which
-    repeating the end value, scipy's mode="nearest", returns: it fills half the window plus one)."""
-    values = np.r_[np.arange(200, dtype=float), -50.0]  # a rising series whose last point is an outlier
-    out = tables.median_filter(values, 101)
-    assert out[-1] == np.median(values[-51:]) == 174.0  # not -50
-    assert out[100] == 100.0 and out[0] == np.median(values[:51]) == 25.0
-    assert np.array_equal(tables.median_filter(values, 2), values)  # below 3 points a window is no filter
-
-
 def test_t5_compares_constraints_by_each_runs_own_measures(mlflow_uri, tmp_path) -> None:
     """T5 takes the runs of the constraint sweep (and only those), reads each run's own quality and collapse
     measures and its estimate (EM, hinge) from its tags, and counts a failed run instead of averaging it."""

@@ -135,7 +135,8 @@ def train_ensemble(tmp_path, uri: str) -> list[dict]:
     cfg, choices = compose(*ENSEMBLE, f"tracking.uri={uri}", *ENSEMBLE_COMMAND.split()[3:])
     together = run(cfg, choices, tmp_path / "ensemble", command=ENSEMBLE_COMMAND)
     assert together["status"] == "FINISHED" and len(together["run_id"]) == len(MEMBERS)
-    return [run_record(uri, run_id, tmp_path / "ensemble" / f"member{k}") for k, run_id in enumerate(together["run_id"])]
+    return [run_record(uri, run_id, tmp_path / "ensemble" / f"member{k}")
+            for k, run_id in enumerate(together["run_id"])]
 
 
 def test_an_ensemble_member_equals_the_single_run_of_its_seed(tmp_path, mlflow_uri, singles) -> None:

@@ -74,3 +74,62 @@ def test_window_permutation_finds_a_signal_before_events() -> None:
 
 def test_holm() -> None:
     assert S.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+
+
+# --------------------------------------------------------------------------- decisions on intervals (decision.py)
+def test_an_interval_of_a_bounded_measure_stays_in_its_range() -> None:
+    modes = S.summarise([0, 1, 1, 0, 0], "logit", (0, 8), 0.5 / 9)  # the first edition's GAN: 0.4 [-0.28, 1.08]
+    assert 0 <= modes.lo < modes.mean < modes.hi <= 8
+    share = S.summarise([1, 1, 1, 1, 1], "share")
+    assert share.mean == 1 and share.hi == 1 and share.lo == pytest.approx(sp.beta.ppf(0.025, 5, 1))
+    assert S.wilson(5, 5)[1] == pytest.approx(1.0) and 0.5 < S.wilson(5, 5)[0] < 0.6
+
+
+def test_the_signed_rank_interval_and_p_are_wilcoxon_s() -> None:
+    from wgan_repro.claims.decision import signed_rank
+
+    d = np.array([0.5, -1.2, 0.3, 2.0, 0.8, 1.1, -0.2, 0.9])
+    centre, lo, hi, p = signed_rank(d, 0.05)
+    assert p == pytest.approx(sp.wilcoxon(d, alternative="greater", method="exact").pvalue)
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(len(d)) for j in range(i, len(d)))
+    assert centre == pytest.approx(np.median(walsh))
+    sums = [sum(r for r, s in zip(range(1, 9), f"{m:08b}") if s == "1") for m in range(2 ** 8)]  # T+ of every sign
+    k = sum(np.mean(np.array(sums) <= t) <= 0.05 for t in range(37))  # T+ values rejected at 0.05, brute force
+    assert (lo, hi) == (walsh[k - 1], walsh[len(walsh) - k])
+    four = signed_rank(np.array([1.0, 2.0, 3.0, 4.0]), 0.05)  # 4 pairs cannot reach 0.05: no finite bound
+    assert four[1] == -math.inf and four[3] == pytest.approx(1 / 16)
+
+
+@pytest.mark.parametrize("values,word,detail", [
+    ([3.0, 3.2, 2.9, 3.1, 3.0], "reproduced", ""),
+    ([0.3, 0.5, 0.4, 0.45, 0.35], "not reproduced", "a real effect, smaller than the claim"),
+    ([-0.1, 0.1, 0.05, -0.05, 0.0], "not reproduced", "equivalent"),
+    ([-3.0, -3.2, -2.9, -3.1, -3.0], "not reproduced", "other side"),
+    ([-2.0, 3.0, 0.5, 4.0, -1.0], "inconclusive", "lower bound"),
+])
+def test_each_word_from_an_interval(values: list[float], word: str, detail: str) -> None:
+    from wgan_repro.claims.decision import SubTest, decide
+
+    outcome = decide(SubTest("x", "effect", (np.array(values),), margin=1.0), 0.05)
+    assert outcome.word == word and detail in outcome.detail
+    assert outcome.lo < outcome.value < outcome.hi and outcome.equivalence == (-1.0, 1.0)
+
+
+def test_robustness_words() -> None:
+    from wgan_repro.claims.decision import robustness
+
+    assert robustness("reproduced", ["reproduced"] * 3 + ["inconclusive"], 0.75) == "robust"
+    assert robustness("reproduced", ["reproduced"] * 2 + ["inconclusive"] * 2, 0.75) == "fragile (2 of 4 agree)"
+    assert robustness("reproduced", ["reproduced"] * 4 + ["not reproduced"], 0.75) == "contested"
+    assert robustness("inconclusive", ["reproduced", "not reproduced", "inconclusive"], 0.75) == "contested"
+    assert robustness("inconclusive", ["inconclusive"] * 3, 0.75) == "robust"
+
+
+def test_power_grows_with_seeds_and_is_the_rule_s() -> None:
+    from wgan_repro.claims import power as P
+    from wgan_repro.claims.decision import SubTest
+
+    pilot = SubTest("x", "effect", (np.array([0.1, 0.5, -0.2, 0.4, 0.3]),), margin=0.5)
+    low, high = (P.power([pilot], 0.05, k, None, simulations=300) for k in (1, 4))
+    assert 0 < low < high <= 1
+    assert S.sd_upper(1.0, 5, 0.8) > 1.0  # the SD a plan assumes exceeds the pilot's

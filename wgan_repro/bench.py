@@ -394,7 +394,8 @@ def fid_table(r: dict[str, Any]) -> str:
             f"%). Whole FID+KID evaluation of a DCGAN generator: {r['whole_eval_images_per_s']:.2f} images/s of "
             f"{r['samples']}, {100 * r['whole_eval_share_of_peak']:.0f}% of peak, of which the Frechet distance and "
             f"KID (torch-fidelity, CPU) take {r['distances_seconds']:.2f} s per evaluation whatever the sample count. "
-            f"MNIST classifier FID + classes: {r['classifier_seconds_per_1000']:.2f} s per 1,000 samples. Images/s harness vs plain by batch: {by}")
+            f"MNIST classifier FID + classes: {r['classifier_seconds_per_1000']:.2f} s per 1,000 samples. Images/s "
+            f"harness vs plain by batch: {by}")
 
 
 def flag(r: dict[str, Any]) -> str:

@@ -25,6 +25,8 @@ import hydra
 from omegaconf import DictConfig
 
 from wgan_repro.claims import Job, claim_ids, jobs, load_claim
+from wgan_repro.claims.plan import default_pilot
+from wgan_repro.claims.plan import make as make_plan
 from wgan_repro.config import ConfigError
 
 log = logging.getLogger("wgan_repro.reproduce")
@@ -48,12 +50,18 @@ def git(*args: str) -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
+def rule_files(claim_id: str) -> list[str]:
+    """What a claim's rule is: its YAML, its module, and the engine that decides every claim."""
+    return [f"conf/claim/{claim_id}.yaml", f"wgan_repro/claims/{claim_id.lower()}.py", "wgan_repro/claims/engine.py",
+            "wgan_repro/claims/decision.py"]
+
+
 def rule_commit(claim_id: str) -> str:
-    """The last commit that changed the claim's file ('uncommitted' when it has changes since)."""
-    path = f"conf/claim/{claim_id}.yaml"
-    if git("status", "--porcelain", "--", path):
+    """The last commit that changed the claim's rule (rule_files; 'uncommitted' when one has changes since)."""
+    paths = rule_files(claim_id)
+    if git("status", "--porcelain", "--", *paths):
         return "uncommitted"
-    return git("log", "-1", "--format=%H", "--", path) or "unknown"
+    return git("log", "-1", "--format=%H", "--", *paths) or "unknown"
 
 
 def run_overrides(job: Job, cfg: DictConfig) -> list[str]:
@@ -64,9 +72,12 @@ def run_overrides(job: Job, cfg: DictConfig) -> list[str]:
 
 
 def check(claim: DictConfig, budget: str, cfg: DictConfig) -> list[Job]:
-    """Compose and validate every run of the budget before any work starts."""
+    """The claim's rule (its thresholds against its module) and every run of the budget, composed and validated
+    before any work starts."""
+    from wgan_repro.claims.engine import thresholds
     from wgan_repro.config import compose, validate
 
+    thresholds(claim.id, claim.rule)
     todo = jobs(claim, budget)
     for job in todo:
         try:
@@ -160,11 +171,11 @@ def meta_of(data: Any, claim: DictConfig, budget: str, command: str) -> dict[str
             "machine": machine(), "command": command, "rule_commit": rule_commit(claim.id)}
 
 
-def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, parent_id: str | None
-                 ) -> dict[str, Any]:
+def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, parent_id: str | None,
+                 plan: Any = None) -> dict[str, Any]:
     from wgan_repro.claims import data as D
     from wgan_repro.claims import section
-    from wgan_repro.claims.rules import RULES
+    from wgan_repro.claims.engine import judge
     from wgan_repro.store import mlflow_client, resolve_uri
 
     out_dir = Path(cfg.report.out_dir or REPO / "reports" / f"claims-{budget}") / claim.id
@@ -176,26 +187,48 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
         data = D.from_mlflow(resolve_uri(cfg.tracking.uri), cfg.tracking.experiment, claim.id, budget,
                              claim.curves, claim.params)
         meta = meta_of(data, claim, budget, command)
+        if plan is not None:  # what the plan said before the runs
+            meta.update(plan_power=None if plan.power != plan.power else plan.power,
+                        plan_seeds_needed=plan.seeds_needed)
     if data.runs.empty:
         raise ValueError(f"claim {claim.id}, budget {budget}: no runs in experiment {cfg.tracking.experiment}")
     pooled, notes = D.pooled(data, bool(cfg.report.allow_mixed))
     source = f"its export ({cfg.render_from})" if cfg.render_from else "MLflow"
     notes.append(f"section rendered from {source} by the code at commit {git('rev-parse', 'HEAD')[:10] or 'unknown'}")
-    verdict = RULES[claim.rule.name](pooled, claim.rule)
-    record = section.render(claim, budget, data, verdict, meta, out_dir, notes)
+    if D.binned(data):
+        notes.append("this export's long curves are binned to 1,000 points (the first edition's exports), so a filter "
+                     "width counted in iterations, and 'no filter', are approximated to whole bins")
+    result = judge(claim.id, claim.rule, pooled)
+    if meta.get("plan_power") is not None and meta["plan_power"] < 0.8:  # run under force=true
+        result.underpowered(meta["plan_power"], meta.get("plan_seeds_needed"))
+    record = section.render(claim, budget, data, result, meta, out_dir, [*notes, *result.notes])
     (out_dir / "data" / "meta.json").write_text(json.dumps(meta, indent=1))
     if parent_id:
         client = mlflow_client(resolve_uri(cfg.tracking.uri))
-        client.set_tag(parent_id, "verdict", verdict.word)
-        client.set_tag(parent_id, "mlflow.note.content", f"**{claim.id} ({budget}): {verdict.word}.** "
-                                                         f"{verdict.reason}")
+        client.set_tag(parent_id, "verdict", result.headline)
+        client.set_tag(parent_id, "robustness", result.robustness)
+        client.set_tag(parent_id, "mlflow.note.content", f"**{claim.id} ({budget}): {result.headline}, "
+                                                         f"{result.robustness}.** {result.reason()}")
         client.log_artifacts(parent_id, str(out_dir), "section")
     section.index(out_dir.parent)
     if section.sync_readme(out_dir.parent, REPO / "README.md"):
         log.info("README.md's summary of the reproduction follows %s", out_dir.parent / "README.md")
-    log.info("%s (%s): %s. %s\n  section: %s", claim.id, budget, verdict.word.upper(), verdict.reason,
-             out_dir / "section.md")
+    log.info("%s (%s): %s, %s. %s\n  section: %s", claim.id, budget, result.headline.upper(), result.robustness,
+             result.reason(), out_dir / "section.md")
     return record
+
+
+def checked_plan(claim: DictConfig, budget: str, cfg: DictConfig) -> Any:
+    """The budget's plan; one whose primary rule has under 80% power at the smallest effect of interest (from the
+    pilot) is refused before any run, unless force=true."""
+    plan = make_plan(claim, budget, Path(cfg.pilot) if cfg.pilot else default_pilot(claim.id, REPO))
+    if not plan.power >= 0.8 and not cfg.force:
+        need = f"about {plan.seeds_needed} seeds needed" if plan.seeds_needed else "more than 200 seeds needed"
+        power = "unknown (no pilot)" if plan.power != plan.power else f"{plan.power:.0%}"
+        raise ConfigError(f"claim={claim.id} budget={budget}: power {power} at the smallest effect of interest "
+                          f"({need}; plan=true prints the plan); force=true runs it anyway, and a result that misses "
+                          "significance will read 'inconclusive (underpowered)'")
+    return plan
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="reproduce")
@@ -210,11 +243,25 @@ def main(cfg: DictConfig) -> None:
         ids = claim_ids() if str(cfg.claim.id) == "all" else [str(cfg.claim.id)]
         claims = [load_claim(i) for i in ids]
         todo = {c.id: check(c, str(cfg.budget), cfg) for c in claims}  # every config checked before any work
+        if cfg.plan:
+            total = 0.0
+            for claim in claims:
+                pilot = Path(cfg.pilot) if cfg.pilot else default_pilot(claim.id, REPO)
+                plan = make_plan(claim, str(cfg.budget), pilot)
+                print(plan.text() + "\n")
+                total += plan.wall_min if plan.wall_min == plan.wall_min else 0.0
+            if len(claims) > 1:
+                print(f"all {len(claims)} claims: about {total:.0f} min of wall time")
+            return
+        plans = {}
+        if not (cfg.render_only or cfg.render_from or str(cfg.budget) == "smoke"):
+            for claim in claims:  # every claim's power known (and refused when short) before any run
+                plans[claim.id] = checked_plan(claim, str(cfg.budget), cfg)
         for claim in claims:
             parent = None
             if not (cfg.render_only or cfg.render_from):
                 parent = run_claim(claim, str(cfg.budget), cfg, todo[claim.id], command)
-            render_claim(claim, str(cfg.budget), cfg, command, parent)
+            render_claim(claim, str(cfg.budget), cfg, command, parent, plans.get(claim.id))
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
-from wgan_repro.store import experiment_id, mlflow_client, resolve_uri
+from wgan_repro.store import TrackingUnavailable, experiment_id, mlflow_client, resolve_uri
 
 log = logging.getLogger(__name__)
 

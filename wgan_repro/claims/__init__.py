@@ -1,8 +1,9 @@
-"""Claims as code: each of the paper's claims (conf/claim/F1.yaml ... F7.yaml) names the sentence it tests, the runs
-per budget (smoke / cpu / full), the measures, the statistic and the decision rule with its thresholds, fixed
-before its runs. `python -m wgan_repro.reproduce claim=F2 budget=cpu` runs them (reproduce.py) and renders the
-claim's section with the verdict its rule computes (rules.py, section.py) from data a reader can re-load
-(data.py).
+"""Claims as code: each claim is one YAML (conf/claim/<ID>.yaml: the sentence it tests, the runs per budget, the
+smallest effect of interest, the rule's thresholds and the changes made after its runs) and one module
+(claims/<id>.py: the typed thresholds, per-run measures, gates, sub-tests and analysis variants), judged by the
+shared engine (engine.py, decision.py) and rendered into a section (section.py) from data a reader can re-load
+(data.py). `python -m wgan_repro.reproduce claim=F2 budget=cpu` runs and renders one (reproduce.py); `plan=true`
+prints what its budget can decide (plan.py, power.py).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class ClaimConfig:
     paper: str = ""  # the sentence it tests, with section and figure
     measures: str = ""
     statistic: str = ""
-    rule: dict[str, Any] = field(default_factory=dict)  # name: the function in rules.py, then its thresholds
+    sesoi: str = ""  # the smallest effect of interest in the measure's units, with its source ("none: ..." if none)
+    rule: dict[str, Any] = field(default_factory=dict)  # name: the claim's module (claims/<id>.py), its thresholds
     rule_text: str = ""  # the rule in words, as printed in the section
     curves: list[str] = field(default_factory=list)  # metric histories the rule reads
     params: list[str] = field(default_factory=list)  # run params the rule reads

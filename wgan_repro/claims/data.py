@@ -1,8 +1,10 @@
 """The data a claim's verdict is computed from, in one compact, open form (CSV), whether it comes from MLflow or
 from a committed export: `runs.csv` (one row per run: id, status, times, the tags and params the rule reads, every
-final metric) and `curves.csv` (run_id, key, step, value; series longer than MAX_POINTS binned to MAX_POINTS bins:
-the mean for optimiser diagnostics, the median otherwise, at each bin's last step). The MLflow path goes through
-the same normalisation, so a section rendered from MLflow and from its export are the same.
+final metric) and `curves.csv.gz` (run_id, key, step, value: every logged point, so that a filter's width counted in
+iterations applies exactly). Exports of the first edition binned series longer than 1,000 points (the median of
+each bin, the mean for optimiser diagnostics, at the bin's last step); `binned` says whether an export was, and a
+section rendered from one says its widths in iterations are approximated. The MLflow path goes through the same
+normalisation, so a section rendered from MLflow and from its export are the same.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
 import pandas as pd
 
-MAX_POINTS = 1000
+FIRST_EDITION_POINTS = 1000  # the first edition's exports binned longer series to this many points
 TAGS = ("claim", "arm", "budget", "seed", "objective", "arch", "critic", "optimizer", "data", "experiment", "study",
         "estimate", "quality", "quality_floor", "collapse", "git_commit", "git_dirty", "status_reason", "command",
         "config_hash", "superseded_by")
@@ -33,7 +34,7 @@ class ClaimData:
 
 
 def normalise(runs: pd.DataFrame, curves: pd.DataFrame, params: Iterable[str]) -> ClaimData:
-    """Keep what the export keeps, in a fixed column order and types; bin long curves."""
+    """Keep what the export keeps, in a fixed column order and types; curves whole, sorted."""
     keep = ["run_id", "status", "start_time", "end_time"]
     keep += [f"tags.{t}" for t in TAGS if f"tags.{t}" in runs]
     keep += [f"params.{p}" for p in dict.fromkeys([*BASE_PARAMS, *params]) if f"params.{p}" in runs]
@@ -46,25 +47,18 @@ def normalise(runs: pd.DataFrame, curves: pd.DataFrame, params: Iterable[str]) -
             numbers = pd.to_numeric(out[col], errors="coerce")
             out[col] = numbers if numbers.notna().sum() == out[col].notna().sum() else out[col]
     out = out.sort_values(["tags.arm", "tags.seed", "run_id"] if "tags.arm" in out else ["run_id"])
-    return ClaimData(out.reset_index(drop=True), bin_curves(curves))
+    curves = curves.sort_values(["run_id", "key", "step"])[["run_id", "key", "step", "value"]].astype(
+        {"step": int, "value": float})
+    return ClaimData(out.reset_index(drop=True), curves.reset_index(drop=True))
 
 
-def bin_curves(curves: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
-    """Each (run, key) series of more than max_points points binned into max_points bins of consecutive steps."""
-    parts = []
-    for (run_id, key), c in curves.sort_values("step").groupby(["run_id", "key"], sort=True):
-        if len(c) > max_points:
-            bins = np.arange(len(c)) * max_points // len(c)
-            how = "mean" if key.startswith("optim/") else "median"
-            c = c.groupby(bins).agg(run_id=("run_id", "first"), key=("key", "first"), step=("step", "last"),
-                                    value=("value", how))
-        parts.append(c[["run_id", "key", "step", "value"]])
-    if not parts:
-        return pd.DataFrame(columns=["run_id", "key", "step", "value"])
-    out = pd.concat(parts, ignore_index=True)
-    out["step"] = out["step"].astype(int)
-    out["value"] = out["value"].astype(float)
-    return out
+def binned(data: ClaimData) -> bool:
+    """Whether the curves were binned (a first-edition export): a series of exactly FIRST_EDITION_POINTS points whose
+    steps are more than one iteration apart."""
+    for _, c in data.curves.groupby(["run_id", "key"]):
+        if len(c) == FIRST_EDITION_POINTS and c["step"].diff().median() > 1:
+            return True
+    return False
 
 
 def export(data: ClaimData, folder: Path) -> None:

@@ -1,5 +1,6 @@
 """A claim's section: Markdown, HTML rendered from it by the `markdown` library (figures embedded), every table as a
-tidy numeric CSV, a figure, the data export and verdict.json (what the index reads)."""
+tidy numeric CSV, the specification curve (every analysis: its statistic, interval and word), the claim's figure,
+the data export and verdict.json (what the index reads)."""
 
 from __future__ import annotations
 
@@ -17,21 +18,22 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
+from wgan_repro.claims import decision as D  # noqa: E402
 from wgan_repro.claims.data import ClaimData, export  # noqa: E402
-from wgan_repro.claims.rules import Verdict  # noqa: E402
+from wgan_repro.claims.engine import Claim, Result, claim_module, thresholds  # noqa: E402
+from wgan_repro.curves import running_median  # noqa: E402
 
-STRIPS = {"f2": ["modes", "rotations"], "f3": ["minimax_over_critic", "nonsat_over_critic"],
-          "f4": ["rho_diff", "final_quality"], "f5": ["rho_diff", "final_quality"], "f6": ["quality", "kl_classes"],
-          "f7": ["events", "negative_share"]}  # per-run columns drawn per arm
+WORD_COLOUR = {D.REPRODUCED: "tab:green", D.NOT_REPRODUCED: "tab:red", D.INCONCLUSIVE: "tab:gray"}
 AXIS = {"rho_diff": "Spearman(estimate, quality),\nfirst differences (> 0: they move together)",
         "final_quality": "final quality (the run's measure;\nlower is better)",
         "quality": "final quality (lower is better)",
         "modes": "modes covered", "rotations": "mode rotations", "kl_classes": "KL(class histogram || uniform)",
         "minimax_over_critic": "minimax generator gradient /\nclipped critic's", "nonsat_over_critic":
         "-log D generator gradient /\nclipped critic's", "events": "instability events per run",
-        "negative_share": "share of critic steps\nagainst the gradient"}  # per-run columns' axis labels
-CURVES = {"f4", "f5"}  # rules whose figure also draws each run over training (through the rule's median_width)
-LOG_SCALE = {"minimax_over_critic", "nonsat_over_critic", "quality", "final_quality"}
+        "negative_share": "share of critic steps\nagainst the gradient",
+        "modes_last": "final modes covered\n(mean of the last evaluations)", "w1_over_floor": "final W1 / its floor",
+        "log_u": "log(U + offset): instability\n(worst value for broken runs)"}  # per-run columns' axis labels
+LOG_SCALE = {"minimax_over_critic", "nonsat_over_critic", "quality", "final_quality", "w1_over_floor"}
 STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45;padding:0 1em}"
          "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
          "th{background:#f3f3f3}img{max-width:100%}code{background:#f5f5f5;padding:0 3px}"
@@ -50,10 +52,8 @@ def log_scale(ax: Any) -> None:
 
 def curves_panels(data: ClaimData, colour: Mapping[str, str], axes: Any, median_width: int) -> None:
     """Over generator iterations, one line per run coloured by arm: each estimate (one panel per quantity: the EM and
-    JS estimates do not share an axis) through the rule's running median, as the paper's Figure 4 draws it, then
-    quality at the evaluations (log scale: it falls by orders)."""
-    from wgan_repro.report.tables import median_filter
-
+    JS estimates do not share an axis) through the rule's running median (its width in iterations), as the paper's
+    Figure 4 draws it, then quality at the evaluations (log scale: it falls by orders)."""
     estimates = list(dict.fromkeys(data.runs["tags.estimate"]))
     qualities = " / ".join(dict.fromkeys(data.runs["tags.quality"]))
     labelled: set[tuple[int, str]] = set()  # (panel, arm): one legend entry per arm and panel
@@ -67,13 +67,13 @@ def curves_panels(data: ClaimData, colour: Mapping[str, str], axes: Any, median_
         arm, panel = r["tags.arm"], estimates.index(r["tags.estimate"])
         est, q = data.curve(r.run_id, r["tags.estimate"]), data.curve(r.run_id, r["tags.quality"])
         if len(est):
-            axes[panel].plot(est.index, median_filter(est.to_numpy(), median_width), color=colour[arm], lw=1,
+            axes[panel].plot(est.index, running_median(est, median_width).to_numpy(), color=colour[arm], lw=1,
                              label=label(panel, arm))
         if len(q):
             axes[len(estimates)].plot(q.index, q.to_numpy(), ".-", color=colour[arm], lw=1, ms=3,
                                       label=label(len(estimates), arm))
     for ax, name in zip(axes, estimates):
-        ax.set_ylabel(f"{name}\n(running median of {median_width})", fontsize=9)
+        ax.set_ylabel(f"{name}\n(running median, {median_width} iterations)", fontsize=9)
     axes[len(estimates)].set_ylabel(f"{qualities} (lower is better)", fontsize=9)
     log_scale(axes[len(estimates)])
     for ax in axes[:len(estimates) + 1]:
@@ -82,53 +82,77 @@ def curves_panels(data: ClaimData, colour: Mapping[str, str], axes: Any, median_
         ax.grid(alpha=0.3)
 
 
-def figure(claim_id: str, rule: Mapping[str, Any], data: ClaimData, verdict: Verdict, path: Path) -> Path | None:
-    """One figure per claim, drawn from the exported data alone."""
-    rule_name = rule["name"]
-    table = verdict.tables.get("per_run", pd.DataFrame())
-    if rule_name == "f1":
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        for _, r in data.runs.iterrows():
-            theta, em, js = (data.curve(r.run_id, k) for k in ("fig1/theta", "estimate/em", "estimate/js"))
-            k = float((em.to_numpy() * np.abs(theta.to_numpy())).sum() / (theta.to_numpy() ** 2).sum() or 1)
-            axes[0].plot(theta, em / k, "o", ms=4, label=f"seed {r['tags.seed']}: estimate / {k:.3g}")
-            axes[1].plot(theta, js, "o", ms=4, label=f"seed {r['tags.seed']}")
-        grid = np.linspace(-1, 1, 201)
-        axes[0].plot(grid, np.abs(grid), "k-", lw=1, label=r"$|\theta|$")
-        axes[1].plot(grid, np.where(grid == 0, 0, np.log(2)), "k-", lw=1, label="JS = log 2")
-        for ax, name in zip(axes, ("EM estimate, rescaled", "JS lower bound")):
-            ax.set_xlabel(r"$\theta$")
-            ax.set_ylabel(name)
-            ax.legend(fontsize=7)
-            ax.grid(alpha=0.3)
-    elif rule_name in STRIPS and not table.empty:
-        columns = [c for c in STRIPS[rule_name] if c in table]
-        top = len(set(data.runs["tags.estimate"])) + 1 if rule_name in CURVES else 0  # estimates and quality
-        width = max(top, len(columns))
-        fig, axes = plt.subplots(2 if top else 1, width, figsize=(5.2 * width, 7.6 if top else 3.8), squeeze=False)
-        arms = list(dict.fromkeys(table["arm"]))
-        colour = {a: f"C{i}" for i, a in enumerate(dict.fromkeys([*arms, *data.runs["tags.arm"]]))}  # failed too
-        if top:
-            curves_panels(data, colour, axes[0], rule["median_width"])
-        for ax in [*(axes[0][top:] if top else []), *axes[-1][len(columns):]]:  # panels a row does not fill
-            ax.set_visible(False)
-        for ax, col in zip(axes[-1], columns):
-            for i, a in enumerate(arms):
-                y = table.loc[table["arm"] == a, col].astype(float).to_numpy()
-                ax.plot(np.full(len(y), i) + np.linspace(-0.15, 0.15, len(y)), y, "o", ms=5, color=colour[a])
-            ax.set_xticks(range(len(arms)), arms, rotation=30 if len(arms) > 4 else 0, ha="right" if len(arms) > 4
-                          else "center", fontsize=8)
-            ax.set_xlim(-0.5, len(arms) - 0.5)
-            ax.set_ylabel(AXIS.get(col, col.replace("_", " ")), fontsize=9)
-            if col in LOG_SCALE and (table[col] > 0).all():
-                log_scale(ax)
-            ax.grid(alpha=0.3)
-    else:
+def figure(claim_id: str, claim: Claim, t: Any, data: ClaimData, table: pd.DataFrame, path: Path) -> Path | None:
+    """The claim's figure, drawn from the exported data alone: the module's own, or each run over training (claims
+    about curves) above one point per run and arm for the module's `strips` columns."""
+    if hasattr(claim, "figure"):
+        return claim.figure(data, t, table, path)
+    columns = [c for c in claim.strips if c in table]
+    if table.empty or not columns:
         return None
-    what = {"f1": "one point per theta and run"}.get(rule_name, "each run over training (top), one point per run "
-                                                             "(bottom)" if rule_name in CURVES else "one point per run")
+    top = len(set(data.runs["tags.estimate"])) + 1 if claim.curves_figure else 0  # estimates and quality
+    width = max(top, len(columns))
+    fig, axes = plt.subplots(2 if top else 1, width, figsize=(5.2 * width, 7.6 if top else 3.8), squeeze=False)
+    arms = list(dict.fromkeys(table["arm"]))
+    colour = {a: f"C{i}" for i, a in enumerate(dict.fromkeys([*arms, *data.runs["tags.arm"]]))}  # failed too
+    if top:
+        curves_panels(data, colour, axes[0], t.width)
+    for ax in [*(axes[0][top:] if top else []), *axes[-1][len(columns):]]:  # panels a row does not fill
+        ax.set_visible(False)
+    for ax, col in zip(axes[-1], columns):
+        for i, a in enumerate(arms):
+            y = table.loc[table["arm"] == a, col].astype(float).to_numpy()
+            ax.plot(np.full(len(y), i) + np.linspace(-0.15, 0.15, len(y)), y, "o", ms=5, color=colour[a])
+        ax.set_xticks(range(len(arms)), arms, rotation=30 if len(arms) > 4 else 0, ha="right" if len(arms) > 4
+                      else "center", fontsize=8)
+        ax.set_xlim(-0.5, len(arms) - 0.5)
+        ax.set_ylabel(AXIS.get(col, col.replace("_", " ")), fontsize=9)
+        if col in LOG_SCALE and (table[col] > 0).all():
+            log_scale(ax)
+        ax.grid(alpha=0.3)
+    what = "each run over training (top), one point per run (bottom)" if top else "one point per run"
     fig.suptitle(f"{claim_id}: {what}", fontsize=11)
     fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def spec_curve(claim_id: str, result: Result, path: Path) -> Path:
+    """The specification curve: one row per analysis (the primary first), its statistic with the interval the word
+    is decided on, its threshold (dashed) and smallest effect of interest (ticks), coloured by the word it gives
+    (Simonsohn, Simmons and Nelson 2020). Rows share their x axis when every analysis measures the same thing; each
+    has its own when a variant measures in other units."""
+    from matplotlib.ticker import FuncFormatter
+
+    outcomes = [result.primary, *result.variants]
+    same = len({(o.label, "log scale" in o.method) for o in outcomes}) == 1  # one measure: one x axis for all
+    fig, axes = plt.subplots(len(outcomes), 1, figsize=(8, 0.95 * len(outcomes) + 1.0), squeeze=False, sharex=same)
+    for i, (ax, o) in enumerate(zip(axes[:, 0], outcomes)):
+        lo, hi = (o.lo, o.hi) if np.isfinite(o.lo) and np.isfinite(o.hi) else (o.value, o.value)
+        ax.plot([lo, hi], [0, 0], "-", color=WORD_COLOUR[o.word], lw=4, solid_capstyle="butt")
+        ax.plot([o.value], [0], "o", color=WORD_COLOUR[o.word], ms=8, markeredgecolor="black")
+        ax.axvline(o.threshold, color="black", lw=1, ls="--")
+        if o.equivalence:
+            ax.plot(o.equivalence, [0, 0], "|", color="black", ms=14, mew=2)
+        points = [v for v in (lo, hi, o.value, o.threshold, *(o.equivalence or ())) if np.isfinite(v)]
+        if points and min(points) > 0 and "log scale" in o.method:
+            ax.set_xscale("log")
+            plain = FuncFormatter(lambda v, _: f"{v:.3g}")
+            ax.xaxis.set_major_formatter(plain)
+            ax.xaxis.set_minor_formatter(plain)
+        ax.set_yticks([])
+        ax.set_ylabel("primary" if i == 0 else o.name, rotation=0, ha="right", va="center", fontsize=9,
+                      fontweight="bold" if i == 0 else "normal")
+        ax.set_title(f"{o.label}: {o.word}", fontsize=8, loc="left", pad=2)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(alpha=0.3, axis="x")
+    handles = [plt.Line2D([], [], color=c, lw=4, label=w) for w, c in WORD_COLOUR.items()]
+    handles += [plt.Line2D([], [], color="black", ls="--", label="threshold"),
+                plt.Line2D([], [], color="black", marker="|", ls="none", ms=12, label="smallest effect of interest")]
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    fig.suptitle(f"{claim_id}: every analysis declared before the runs, robustness: {result.robustness}", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
@@ -155,51 +179,101 @@ def changes_after(claim: DictConfig, commit: str) -> list[Any]:
     return [c for c in claim.changes if c.runs_commit and commit.startswith(c.runs_commit)]
 
 
-def render(claim: DictConfig, budget: str, data: ClaimData, verdict: Verdict, meta: Mapping[str, Any],
+def shown_command(command: str) -> str:
+    """The command a reader would type: without the store and output folder of the machine it ran on."""
+    return " ".join(w for w in command.split() if not w.startswith(("tracking.uri=", "report.out_dir=")))
+
+
+def shown_path(path: Path) -> str:
+    """A path relative to the working directory when it is under it (no machine's absolute path in a section)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def sentence(claim: DictConfig, result: Result) -> str:
+    """The section's first line: what the paper says, what we measured, the word and its robustness."""
+    o = result.primary
+    agree = sum(v.word == o.word for v in result.variants)
+    return (f"**{claim.title}** ({claim.paper.split(':')[0]}); we measured {o.label} **{o.value:.3g}** "
+            f"[{o.lo:.3g}, {o.hi:.3g}] ({o.method}, n={o.n}); **{result.headline}**, {result.robustness} "
+            f"({agree} of {len(result.variants)} variant analyses give the primary's word).")
+
+
+def analyses_table(result: Result) -> pd.DataFrame:
+    """One row per analysis and sub-test: the statistic, its interval, the threshold, the word."""
+    rows = []
+    for i, o in enumerate([result.primary, *result.variants]):
+        for part in o.parts or (o,):
+            rows.append({"analysis": ("primary" if i == 0 else o.name), "sub-test": part.label,
+                         "statistic": part.value, "lo": part.lo, "hi": part.hi, "threshold": part.threshold,
+                         "claim side": {"above": ">", "below": "<"}[part.side], "p (one-sided)": part.p,
+                         "method": part.method, "n": part.n, "word": part.word, "why": part.detail})
+    return pd.DataFrame(rows)
+
+
+def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta: Mapping[str, Any],
            out_dir: Path, notes: list[str]) -> dict[str, Any]:
     """Write the section into out_dir; returns what verdict.json holds."""
     out_dir.mkdir(parents=True, exist_ok=True)
     export(data, out_dir / "data")
-    for name, table in verdict.tables.items():
+    tables = {"analyses": analyses_table(result), **result.tables}
+    for name, table in tables.items():
         table.to_csv(out_dir / f"{name}.csv", index=False, float_format="%.10g")
-    fig = figure(claim.id, claim.rule, data, verdict, out_dir / "figure.png")
+    module, t = claim_module(claim.id), thresholds(claim.id, claim.rule)
+    curve = spec_curve(claim.id, result, out_dir / "specification.png")
+    fig = figure(claim.id, module, t, data, result.tables["per_run"], out_dir / "figure.png")
     rule = OmegaConf.to_container(claim.rule)
     changes = changes_after(claim, meta["commit"])
     changed = (f" <i>The rule was changed after its runs ({len(changes)} change{'s' if len(changes) > 1 else ''}, "
                "below).</i>" if changes else "")
-    lines = [f"# {claim.id}: {claim.title}", "",
-             f"<p class='verdict'><b>Verdict ({budget}): {verdict.word}.</b> {verdict.reason}.{changed}</p>", "",
-             f"**The paper.** {claim.paper}", "", f"**Measures.** {claim.measures}", "",
-             f"**Statistic.** {claim.statistic}", "", f"**Rule** (`conf/claim/{claim.id}.yaml`, fixed at commit "
-             f"`{short(meta['rule_commit'])}`, before the runs): {claim.rule_text}", "",
-             f"Thresholds: `{json.dumps(rule)}`", "",
-             *[line for c in changes for line in (
-                 f"**Changed after the runs** ({c.date}). {c.what} *Why:* {c.why} *The verdict the rule gave before "
-                 f"the change:* {c.before}", "")],
-             f"**Runs.** {meta['n_runs']} runs at budget `{budget}` from commit `{short(meta['commit'])}` "
-             f"(tree clean: {meta['clean']}); wall time {meta['wall']}; machine: {meta['machine']}.", "",
-             f"Command: `{meta['command']}`", ""]
-    lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+    gates = "".join(f"<br>Gate {'passed' if g.passed else '<b>not reached</b>'}: {g.text}." for g in result.gates)
+    lines = [f"# {claim.id}: {claim.title}", "", sentence(claim, result), "",
+             f"<p class='verdict'><b>Verdict ({budget}): {result.headline}; {result.robustness}.</b> "
+             f"{result.primary.text()}.{gates}{changed}</p>", "",
+             "## Every analysis (the specification curve)", "",
+             f"![{claim.id} specification curve]({curve.name})", "",
+             markdown_table(tables["analyses"]), ""]
     if fig is not None:
         lines += ["## Figure", "", f"![{claim.id}]({fig.name})", ""]
-    for name, table in verdict.tables.items():
+    lines += [f"**The paper.** {claim.paper}", "", f"**Measures.** {claim.measures}", "",
+              f"**Statistic.** {claim.statistic}", "",
+              f"**Rule** (`conf/claim/{claim.id}.yaml` and `wgan_repro/claims/{claim.id.lower()}.py`, at commit "
+              f"`{short(meta['rule_commit'])}`): {claim.rule_text}", "",
+              f"**Smallest effect of interest.** {claim.sesoi or 'none named'}", "",
+              f"Thresholds: `{json.dumps(rule)}`", "",
+              "**Variants** (declared with the rule; each decided the same way): "
+              + "; ".join(f"*{n}* ({w})" for n, w in module.describe_variants().items() if n != "primary") + ".", "",
+              *[line for c in changes for line in (
+                  f"**Changed after the runs** ({c.date}). {c.what} *Why:* {c.why} *The verdict the rule gave before "
+                  f"the change:* {c.before}", "")],
+              f"**Runs.** {meta['n_runs']} runs at budget `{budget}` from commit `{short(meta['commit'])}` "
+              f"(tree clean: {meta['clean']}); wall time {meta['wall']}; machine: {meta['machine']}.", "",
+              f"Command: `{shown_command(meta['command'])}`", ""]
+    lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+    for name, table in result.tables.items():
         lines += [f"## {name.replace('_', ' ')} (`{name}.csv`)", "", markdown_table(table), ""]
     lines += ["## Data", "", "`data/runs.csv` (one row per run: tags, params, final metrics) and `data/curves.csv.gz` "
               "(run_id, key, step, value) hold everything the verdict is computed from; "
-              f"`python -m wgan_repro.reproduce claim={claim.id} budget={budget} render_from={out_dir}/data` "
-              "re-renders this section from them.", ""]
+              f"`python -m wgan_repro.reproduce claim={claim.id} budget={budget} "
+              f"render_from={shown_path(out_dir)}/data` re-renders this section from them.", ""]
     discussion = out_dir / "DISCUSSION.md"
     if discussion.is_file():
         lines += ["## Discussion (hand-written, not part of the rule)", "", discussion.read_text().strip(), ""]
     text = "\n".join(lines)
     (out_dir / "section.md").write_text(text)
     (out_dir / "section.html").write_text(to_html(text, out_dir, f"{claim.id}: {claim.title}"))
-    record = {"claim": claim.id, "title": claim.title, "verdict": verdict.word, "reason": verdict.reason,
+    outcome = lambda o: {"name": o.name, "word": o.word, "statistic": o.value, "lo": o.lo, "hi": o.hi,  # noqa: E731
+                         "threshold": o.threshold, "detail": o.detail, "label": o.label}
+    record = {"claim": claim.id, "title": claim.title, "verdict": result.headline, "word": result.word,
+              "robustness": result.robustness, "reason": result.reason(),
+              "primary": outcome(result.primary), "variants": [outcome(v) for v in result.variants],
+              "gates": [{"arm": g.arm, "passed": g.passed, "text": g.text} for g in result.gates],
               "changed_after_runs": [{"date": c.date, "before": c.before} for c in changes],
-              "budget": budget, **{k: meta[k] for k in ("n_runs", "commit", "clean", "rule_commit", "wall",
-                                                        "wall_s", "machine", "command")},
-              "numbers": {k: (v if isinstance(v, (int, float, str, bool, list)) else str(v))
-                          for k, v in verdict.numbers.items()}}
+              "plan_power": meta.get("plan_power"), "budget": budget,
+              **{k: meta[k] for k in ("n_runs", "commit", "clean", "rule_commit", "wall", "wall_s", "machine",
+                                      "command")},
+              "numbers": {k: (v if isinstance(v, (int, float, str, bool, list)) or v is None else str(v))
+                          for k, v in result.numbers.items()}}
     (out_dir / "verdict.json").write_text(json.dumps(record, indent=1, default=str))
     return record
 
@@ -229,21 +303,32 @@ def index(folder: Path, title: str = "wgan_repro: the reference reproduction") -
     done = {r["claim"] for r in records}
     rows = [{"claim": f"[{r['claim']}]({r['claim']}/section.md)", "what the paper says": r["title"],
              "verdict": f"**{r['verdict']}**" + (f" ({CHANGED})" if r.get("changed_after_runs") else ""),
+             "robustness": r.get("robustness", ""),
+             "power (plan)": f"{r['plan_power']:.0%}" if r.get("plan_power") is not None else "no plan",
+             "gates": ("all reached" if all(g["passed"] for g in r.get("gates", [])) else
+                       "not reached: " + ", ".join(g["arm"] for g in r["gates"] if not g["passed"])),
              "budget": r["budget"], "runs": r["n_runs"],
              "commit": f"`{short(r['commit'])}`", "wall": r["wall"]} for r in records]
-    rows += [{"claim": c, "what the paper says": load_claim(c).title, "verdict": "not run yet", "budget": "",
-              "runs": 0, "commit": "", "wall": ""} for c in claim_ids() if c not in done]
+    rows += [{"claim": c, "what the paper says": load_claim(c).title, "verdict": "not run yet", "robustness": "",
+              "power (plan)": "", "gates": "", "budget": "", "runs": 0, "commit": "", "wall": ""}
+             for c in claim_ids() if c not in done]
     rows.sort(key=lambda r: r["claim"].strip("["))
     intro = folder / "INTRO.md"
     text = "\n".join([f"# {title}", "", intro.read_text().strip() if intro.is_file() else "", "",
                       pd.DataFrame(rows).to_markdown(index=False) if rows else "No claim has been run yet.", "",
                       *[f"- **{r['claim']}** ({r['verdict']}{'; ' + CHANGED if r.get('changed_after_runs') else ''}): "
-                        f"{r['reason']}." for r in records], ""])
+                        f"{r['reason']}." for r in records], "",
+                      f"Each claim's word comes from its primary analysis at alpha {FAMILY_ALPHA} per sub-test, with "
+                      "no "
+                      "correction across claims or across a claim's variants: were every claim false, the chance "
+                      f"that at least one of {len(rows)} reads 'reproduced' by luck alone is up to "
+                      f"{1 - (1 - FAMILY_ALPHA) ** len(rows):.0%}.", ""])
     (folder / "README.md").write_text(text)
     (folder / "index.html").write_text(to_html(text.replace("/section.md)", "/section.html)"), folder, title))
     return folder / "README.md"
 
 
+FAMILY_ALPHA = 0.05  # the house's alpha (every claim's rule uses it), for the index's family-wide statement
 CHANGED = "rule changed after the runs"  # the index's mark on a claim whose rule changed after its runs
 README_MARKERS = ("<!-- reference:start -->", "<!-- reference:end -->")
 

@@ -1,10 +1,15 @@
-"""The house's statistics (shared/STATISTICS.md) as functions of plain numbers, so that every claim is judged the
-same way and every function is tested on literals.
+"""The house's statistics (docs/claims.md) as functions of plain numbers, so that every claim is judged
+the same way and every function is tested on literals.
 
 - A cell that pools fewer than MIN_INTERVAL_RUNS runs shows the per-run values, no interval; from that many on, a
-  mean with a Student t 95% interval, named as such.
+  mean with a Student t 95% interval on the measure's scale (log for W1, FID and ratios; logit for shares and mode
+  fractions; Fisher's z for correlations), back-transformed, so that a bounded measure's interval stays in range.
+- Decisions are made on intervals (`SubTest`, `decide`): a one-sample or paired t interval, Welch's interval of a
+  difference of means, or an exact signed-rank (Hodges-Lehmann) interval, each two-sided at 1 - 2 alpha (so each end
+  is a one-sided bound at alpha), on the analysis scale.
 - Small-sample tests from scipy.stats: sign test (binomtest), exact permutation test of a difference of means,
-  Fisher's exact test for counts, Spearman with a permutation p-value across runs.
+  Fisher's exact test for counts, Spearman with a permutation p-value across runs; Wilson and Clopper-Pearson
+  intervals for shares of runs.
 - Correlations over training only with at least MIN_CURVE_POINTS evaluation points, also on first differences so
   that two series that merely trend with time cannot produce it.
 - Instability events relative to the run: quality worse than `factor` times its running best for `persist`
@@ -30,35 +35,112 @@ def finite(values: Sequence[float]) -> np.ndarray:
     return np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
 
 
+# --------------------------------------------------------------------------- scales
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p) - np.log1p(-p)
+
+
+SCALES = {  # name: (to the analysis scale, back), for measures that are roughly symmetric on it
+    "identity": (lambda x: x, lambda y: y),
+    "log": (np.log, np.exp),  # W1, FID, ratios (> 0)
+    "logit": (_logit, lambda y: 1 / (1 + np.exp(-y))),  # shares and fractions in (0, 1)
+    "fisher_z": (lambda r: np.arctanh(np.clip(r, -0.999999, 0.999999)), np.tanh),  # correlations in (-1, 1)
+}
+
+
+def to_scale(values: Sequence[float] | np.ndarray, scale: str, bounds: tuple[float, float] | None = None,
+             pad: float = 0.0) -> np.ndarray:
+    """Values on the analysis scale. A measure bounded by (lo, hi) on the logit scale is first mapped to (0, 1) and
+    kept `pad` away from the ends (a mode count of 0 of 8 needs it: logit(0) is -inf)."""
+    x = np.asarray(values, dtype=float)
+    if scale == "logit":
+        lo, hi = bounds or (0.0, 1.0)
+        x = np.clip((x - lo) / (hi - lo), pad, 1 - pad)
+    return SCALES[scale][0](x)
+
+
+def from_scale(y: float, scale: str, bounds: tuple[float, float] | None = None) -> float:
+    value = float(SCALES[scale][1](y))
+    if scale == "logit" and bounds is not None:
+        value = bounds[0] + value * (bounds[1] - bounds[0])
+    return value
+
+
 @dataclass(frozen=True)
 class Summary:
-    """Per-run values and, from MIN_INTERVAL_RUNS runs on, a mean with a Student t 95% interval."""
+    """Per-run values and, from MIN_INTERVAL_RUNS runs on, a mean with a Student t 95% interval computed on `scale`
+    and back-transformed (the mean shown is the back-transformed mean of the transformed values: a geometric mean on
+    the log scale)."""
 
     n: int
     mean: float
     lo: float  # NaN below MIN_INTERVAL_RUNS
     hi: float
     values: tuple[float, ...]
-    interval: str = "t95"
+    scale: str = "identity"
 
     def text(self, digits: int = 3) -> str:
         f = lambda v: f"{v:.{digits}g}"  # noqa: E731
         if self.n == 0:
             return "—"
-        if self.n < MIN_INTERVAL_RUNS:
+        if self.n < MIN_INTERVAL_RUNS and self.scale != "share":
             return ", ".join(f(v) for v in self.values)
-        return f"{f(self.mean)} [{f(self.lo)}, {f(self.hi)}] (t 95%, n={self.n})"
+        if self.scale == "share":
+            return f"{round(self.mean * self.n)}/{self.n} [{f(self.lo)}, {f(self.hi)}] (Clopper-Pearson 95%)"
+        where = "" if self.scale == "identity" else f", {self.scale.replace('_', ' ')} scale"
+        return f"{f(self.mean)} [{f(self.lo)}, {f(self.hi)}] (t 95%{where}, n={self.n})"
 
 
-def summarise(values: Sequence[float]) -> Summary:
+def summarise(values: Sequence[float], scale: str = "identity", bounds: tuple[float, float] | None = None,
+              pad: float = 0.0) -> Summary:
+    """The cell of a table: per-run values, and from MIN_INTERVAL_RUNS runs a t 95% interval on `scale`."""
     x = finite(values)
     if len(x) == 0:
-        return Summary(0, math.nan, math.nan, math.nan, ())
-    mean = float(x.mean())
+        return Summary(0, math.nan, math.nan, math.nan, (), scale)
+    raw = tuple(float(v) for v in x)
+    if scale == "share":  # a share of runs (0/1 per run): the exact Clopper-Pearson interval, from any n
+        lo, hi = clopper_pearson(int((x > 0.5).sum()), len(x))
+        return Summary(len(x), float((x > 0.5).mean()), lo, hi, raw, scale)
+    if scale == "log" and (x <= 0).any():
+        scale = "identity"  # a log interval needs positive values
+    y = to_scale(x, scale, bounds, pad)
+    mean = from_scale(float(y.mean()), scale, bounds)
     if len(x) < MIN_INTERVAL_RUNS:
-        return Summary(len(x), mean, math.nan, math.nan, tuple(float(v) for v in x))
-    half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return Summary(len(x), mean, mean - half, mean + half, tuple(float(v) for v in x))
+        return Summary(len(x), mean, math.nan, math.nan, raw, scale)
+    half = float(stats.t.ppf(0.975, len(x) - 1) * y.std(ddof=1) / math.sqrt(len(x)))
+    return Summary(len(x), mean, from_scale(y.mean() - half, scale, bounds), from_scale(y.mean() + half, scale, bounds),
+                   raw, scale)
+
+
+def wilson(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval of a share of runs (statsmodels' proportion_confint)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    return tuple(float(v) for v in proportion_confint(hits, n, alpha=1 - level, method="wilson"))  # type: ignore
+
+
+def clopper_pearson(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval of a share of runs: all of 5 passing bounds it only above 0.55 at 90%."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    return tuple(float(v) for v in proportion_confint(hits, n, alpha=1 - level, method="beta"))  # type: ignore
+
+
+def sd_upper(sd: float, n: int, level: float = 0.8) -> float:
+    """The `level` upper confidence limit of a standard deviation estimated from n values (chi-square): what a power
+    analysis should assume, since SDs from few seeds are very uncertain."""
+    if n < 2 or not np.isfinite(sd):
+        return math.nan
+    return float(sd * math.sqrt((n - 1) / stats.chi2.ppf(1 - level, n - 1)))
+
+
+def sd_interval(sd: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The chi-square interval of a standard deviation from n values."""
+    if n < 2 or not np.isfinite(sd):
+        return math.nan, math.nan
+    a = (1 - level) / 2
+    return (float(sd * math.sqrt((n - 1) / stats.chi2.ppf(1 - a, n - 1))),
+            float(sd * math.sqrt((n - 1) / stats.chi2.ppf(a, n - 1))))
 
 
 # --------------------------------------------------------------------------- tests across runs

@@ -1,7 +1,8 @@
 """Data (conf/data): real-sample sources that live on the training device.
 
 A data source has `shape` (one sample, no batch dimension), `dtype` (of its samples: float32, or float64 for
-toy data under train.precision=fp64) and `sample(n)` -> (n, *shape) on its device. Toy sources also know their modes (for mode metrics) or at least how to draw reference
+toy data under train.precision=fp64) and `sample(n)` -> (n, *shape) on its device. Toy sources also know their
+modes (for mode metrics) or at least how to draw reference
 points (for exact W1).
 """
 

@@ -14,7 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from wgan_repro.report.tables import estimate_key, median_filter, quality_key  # noqa: E402
+from wgan_repro.curves import median_filter  # noqa: E402
+from wgan_repro.report.tables import estimate_key, quality_key  # noqa: E402
 
 LABELS = {"eval/w1": "exact W1 (lower is better)", "eval/fid_digits": "digit FID (lower is better)",
           "eval/fid": "FID (lower is better)", "estimate/em": "EM estimate", "estimate/js": "JS estimate",

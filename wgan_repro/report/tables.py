@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from wgan_repro.claims import stats as S
+from wgan_repro.curves import median_filter
 
 from wgan_repro.report.collect import sweep_names
 
@@ -93,17 +94,6 @@ def t1_toy(runs: pd.DataFrame) -> pd.DataFrame:
         "final JS estimate": ("metrics.estimate/js", 1)})
     table["published (same protocol)"] = [PUBLISHED.get((o, d), "") for o, d in zip(table["objective"], table["data"])]
     return table
-
-
-def median_filter(values: np.ndarray, width: int = 101) -> np.ndarray:
-    """The paper's curves: a running median of `width` points centred on each (at most the series' length); at the
-    ends, the median of the points that exist (pandas' centred rolling median, min_periods=1). Not scipy's
-    mode="nearest", which repeats the end value: half the window plus one are then copies of it, so the "filtered"
-    value at the last point is the last raw point."""
-    w = min(width, len(values))
-    if w < 3:
-        return np.asarray(values, dtype=float)
-    return pd.Series(np.asarray(values, dtype=float)).rolling(w, center=True, min_periods=1).median().to_numpy()
 
 
 def meaningful_loss(curves: pd.DataFrame, run_id: str, estimate: str, quality: str) -> tuple[float, float]:

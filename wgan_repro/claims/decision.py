@@ -1,0 +1,245 @@
+"""How a verdict earns its word: decisions on intervals, sub-tests that must all pass, and robustness over analyses.
+
+A claim's analysis reduces its runs to one or more `SubTest`s: per-unit values (runs, or pairs of runs) on the
+analysis scale, a threshold and the side the claim is on. `decide` computes the test's interval (two-sided at
+1 - 2 alpha, so each end is a one-sided bound at alpha) and gives the word:
+
+- reproduced: the interval lies on the claim's side of the threshold;
+- not reproduced: it lies on the other side, or (where the claim names its smallest effect of interest, SESOI) it
+  lies inside threshold +- SESOI (two one-sided tests: equivalence); an interval on the claim's side but inside the
+  SESOI is "a real effect, smaller than the claim";
+- inconclusive otherwise, saying which bound is missing.
+
+Sub-tests that must all pass (an intersection-union test) are each tested at alpha with no correction: the claim
+is reproduced when all are, not reproduced when any is, inconclusive otherwise. The analysis variants are not
+corrected either: the primary decides the word and the variants measure how much it depends on our choices
+(`robustness`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from wgan_repro.claims.stats import SCALES
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+KINDS = ("mean", "diff", "signed_rank")  # one-sample (or paired) t, Welch's difference of means, exact signed-rank
+
+
+@dataclass(frozen=True)
+class SubTest:
+    """One test a claim's word rests on. `samples`: one array (kind mean or signed_rank: runs, or paired
+    differences) or two (kind diff: a - b), already on `scale`; threshold and margin on that scale too."""
+
+    name: str
+    label: str  # what the statistic is, in words ("WGAN - GAN final modes")
+    samples: tuple[np.ndarray, ...]
+    kind: str = "mean"
+    scale: str = "identity"
+    threshold: float = 0.0
+    side: str = "above"  # the claim's side of the threshold
+    margin: float | None = None  # SESOI on the analysis scale: equivalence when the interval is inside +- margin
+    unit: str = ""  # how the back-transformed value reads ("ratio", "modes", "rho")
+    bounds: tuple[float, float] | None = None  # the natural-scale range the shown interval is kept in
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One sub-test decided (or a claim's combination of them): its word, statistic and interval on the natural
+    scale, and the reason in words."""
+
+    name: str
+    word: str
+    label: str
+    value: float
+    lo: float
+    hi: float
+    threshold: float
+    side: str
+    n: int
+    method: str
+    detail: str = ""  # which bound is missing, or "a real effect, smaller than the claim"
+    p: float = math.nan
+    equivalence: tuple[float, float] | None = None
+    parts: tuple["Outcome", ...] = field(default_factory=tuple)
+
+    def text(self) -> str:
+        f = lambda v: f"{v:.3g}"  # noqa: E731
+        bounds = f"[{f(self.lo)}, {f(self.hi)}]" if np.isfinite(self.lo) or np.isfinite(self.hi) else "(no interval)"
+        where = {"above": ">", "below": "<"}[self.side]
+        eq = (f"; equivalence region [{f(self.equivalence[0])}, {f(self.equivalence[1])}]"
+              if self.equivalence else "")
+        tail = f": {self.detail}" if self.detail else ""
+        return (f"{self.label} {f(self.value)} {bounds} ({self.method}, n={self.n}; claim: {where} "
+                f"{f(self.threshold)}{eq}) -> {self.word}{tail}")
+
+
+# --------------------------------------------------------------------------- intervals
+def t_interval(x: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """(mean, lo, hi) of a one-sample t interval, two-sided at 1 - 2 alpha."""
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return (float(x.mean()) if len(x) else math.nan), math.nan, math.nan
+    mean, se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x)))
+    q = float(stats.t.ppf(1 - alpha, len(x) - 1))
+    return mean, mean - q * se, mean + q * se
+
+
+def welch_interval(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """(mean(a) - mean(b), lo, hi): Welch's interval, two-sided at 1 - 2 alpha."""
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    diff = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
+    if len(a) < 2 or len(b) < 2:
+        return diff, math.nan, math.nan
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return diff, diff, diff
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    q = float(stats.t.ppf(1 - alpha, df))
+    return diff, diff - q * se, diff + q * se
+
+
+def signed_rank_counts(n: int) -> np.ndarray:
+    """The number of sign assignments of ranks 1..n giving each signed-rank sum T+ = 0 .. n(n+1)/2 (exact null)."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1
+    for r in range(1, n + 1):
+        counts[r:] = counts[r:] + counts[:-r].copy()
+    return counts
+
+
+def signed_rank(d: np.ndarray, alpha: float) -> tuple[float, float, float, float]:
+    """(Hodges-Lehmann estimate, lo, hi, one-sided p that the centre is > 0) from the exact signed-rank distribution
+    (Wilcoxon; zeros dropped for p). The interval is two-sided at 1 - 2 alpha, read from the Walsh averages' order
+    statistics; with too few units to reach alpha its ends are infinite (5 units are needed at alpha 0.05)."""
+    d = np.asarray(d, dtype=float)
+    d = d[np.isfinite(d)]
+    n = len(d)
+    if n == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    nonzero = d[d != 0]
+    ranks = stats.rankdata(np.abs(nonzero))
+    t_plus = float(ranks[nonzero > 0].sum())
+    counts = signed_rank_counts(len(nonzero))
+    # ties give midranks and a half-integer T+: P(T+ >= floor(T+)) on the integer grid is the conservative p
+    p = float(counts[int(math.floor(t_plus + 1e-9)):].sum() / counts.sum()) if len(nonzero) else 1.0
+    walsh = np.sort([(d[i] + d[j]) / 2 for i in range(n) for j in range(i, n)])
+    cdf = np.cumsum(signed_rank_counts(n)) / 2.0 ** n
+    k = int(np.searchsorted(cdf, alpha, side="right"))  # P(T+ <= k - 1) <= alpha: the test rejects at T+ >= N - k + 1
+    lo = float(walsh[k - 1]) if k > 0 else -math.inf
+    hi = float(walsh[len(walsh) - k]) if k > 0 else math.inf
+    return float(np.median(walsh)), lo, hi, p
+
+
+# --------------------------------------------------------------------------- deciding
+def one_sided_p(test: SubTest, alpha: float) -> float:
+    """The p-value of the claim's side (beside the interval, which decides)."""
+    alternative = "greater" if test.side == "above" else "less"
+    xs = [np.asarray(s, dtype=float) for s in test.samples]
+    xs = [x[np.isfinite(x)] for x in xs]
+    if min(len(x) for x in xs) < 2:
+        return math.nan
+    with warnings.catch_warnings():  # scipy warns on units that barely differ; p is reported, not decided on
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _p(test, xs, alternative, alpha)
+
+
+def _p(test: SubTest, xs: list[np.ndarray], alternative: str, alpha: float) -> float:
+    if test.kind == "diff":
+        return float(stats.ttest_ind(xs[0] - test.threshold, xs[1], equal_var=False, alternative=alternative).pvalue)
+    if test.kind == "signed_rank":
+        sign = 1 if test.side == "above" else -1
+        return signed_rank(sign * (xs[0] - test.threshold), alpha)[3]
+    return float(stats.ttest_1samp(xs[0], test.threshold, alternative=alternative).pvalue)
+
+
+def decide(test: SubTest, alpha: float) -> Outcome:
+    """The sub-test's interval and word (module docstring), shown on the natural scale: a difference of logs as a
+    ratio, other differences on their analysis scale, one-sample statistics back-transformed."""
+    level = f"{1 - 2 * alpha:.0%}"
+    scale = "" if test.scale == "identity" else f", {test.scale.replace('_', ' ')} scale"
+    if test.kind == "diff":
+        a, b = (np.asarray(s, dtype=float) for s in test.samples)
+        value, lo, hi = welch_interval(a, b, alpha)
+        n, method = int(np.isfinite(a).sum() + np.isfinite(b).sum()), f"Welch t {level}{scale}"
+        show = SCALES["log"][1] if test.scale == "log" else (lambda v: v)
+    else:
+        x = np.asarray(test.samples[0], dtype=float)
+        n = int(np.isfinite(x).sum())
+        if test.kind == "signed_rank":
+            value, lo, hi, _ = signed_rank(x, alpha)
+            method = f"exact signed-rank, Hodges-Lehmann {level}{scale}"
+        else:
+            value, lo, hi = t_interval(x, alpha)
+            method = f"t {level}{scale}"
+        show = SCALES[test.scale][1]
+    word, detail = judge_interval(lo, hi, test.threshold, test.side, test.margin)
+    equivalence = None
+    if test.margin is not None:
+        equivalence = (float(show(test.threshold - test.margin)), float(show(test.threshold + test.margin)))
+    shown_lo, shown_hi = float(show(lo)), float(show(hi))
+    if test.bounds is not None:  # a bounded measure's interval stays in its range (the word is decided above)
+        shown_lo, shown_hi = max(shown_lo, test.bounds[0]), min(shown_hi, test.bounds[1])
+    return Outcome(test.name, word, test.label, float(show(value)), shown_lo, shown_hi,
+                   float(show(test.threshold)), test.side, n, method, detail, one_sided_p(test, alpha), equivalence)
+
+
+def judge_interval(lo: float, hi: float, threshold: float, side: str, margin: float | None) -> tuple[str, str]:
+    """The word an interval [lo, hi] earns against a threshold (module docstring); with the detail that says why."""
+    if math.isnan(lo) or math.isnan(hi):
+        return INCONCLUSIVE, "no interval (fewer than 2 units)"
+    claim_side = lo > threshold if side == "above" else hi < threshold
+    other_side = hi < threshold if side == "above" else lo > threshold
+    inside = margin is not None and threshold - margin < lo and hi < threshold + margin
+    if claim_side and inside:
+        return NOT_REPRODUCED, "a real effect, smaller than the claim (the interval is inside the SESOI)"
+    if claim_side:
+        return REPRODUCED, ""
+    if other_side:
+        return NOT_REPRODUCED, "the interval lies on the other side of the threshold"
+    if inside:
+        return NOT_REPRODUCED, "equivalent: the interval lies inside +- the SESOI (TOST)"
+    bound = "lower" if side == "above" else "upper"
+    return INCONCLUSIVE, f"the {bound} bound does not clear the threshold"
+
+
+def combine(name: str, parts: Sequence[Outcome]) -> Outcome:
+    """Sub-tests that must all pass (intersection-union): reproduced when every one is, not reproduced when any
+    one is not, inconclusive otherwise. The result shows the sub-test that decided it: the first that is not
+    reproduced, else the first inconclusive one, else the first (the claim's own statistic)."""
+    words = [p.word for p in parts]
+    if all(w == REPRODUCED for w in words):
+        word, deciding = REPRODUCED, parts[0]
+    elif NOT_REPRODUCED in words:
+        word, deciding = NOT_REPRODUCED, parts[words.index(NOT_REPRODUCED)]
+    else:
+        word, deciding = INCONCLUSIVE, parts[words.index(INCONCLUSIVE)]
+    others = [p for p in parts if p is not deciding and p.word == word != REPRODUCED]
+    detail = "; ".join(f"{p.name}: {p.detail or p.word}" for p in [deciding, *others] if p.detail or
+                       p.word != REPRODUCED) if len(parts) > 1 else deciding.detail
+    return replace(deciding, name=name, word=word, detail=detail, parts=tuple(parts))
+
+
+# --------------------------------------------------------------------------- robustness over analyses
+OPPOSITE = {REPRODUCED: NOT_REPRODUCED, NOT_REPRODUCED: REPRODUCED}
+
+
+def robustness(primary: str, variants: Sequence[str], share: float) -> str:
+    """robust: no variant gives the opposite definite word and at least `share` of the variants give the primary's;
+    contested: a variant gives the opposite definite word (or, the primary being inconclusive, the variants give
+    both); fragile (k of n agree) otherwise."""
+    n, k = len(variants), sum(w == primary for w in variants)
+    opposite = OPPOSITE.get(primary)
+    both = {REPRODUCED, NOT_REPRODUCED} <= set(variants)
+    if (opposite and opposite in variants) or (primary == INCONCLUSIVE and both):
+        return "contested"
+    if n == 0 or k / n >= share:
+        return "robust"
+    return f"fragile ({k} of {n} agree)"

@@ -1,0 +1,61 @@
+"""F5 (Figures 5 and 9): the standard GAN's JS estimate does not track sample quality, even while the samples
+improve; WGAN's EM estimate does.
+
+Per run, the first-difference correlation of the filtered estimate with quality (tracking.py), on Fisher's z
+scale. Two sub-tests, both at alpha: the GAN's mean correlation lies below "meaningful" (0.2), and WGAN's exceeds
+the GAN's. Gate: both arms learned (quality halved: Figure 9's situation, samples improving).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from wgan_repro.claims.data import ClaimData
+from wgan_repro.claims.decision import SubTest
+from wgan_repro.claims.engine import Claim, Gate, need
+from wgan_repro.claims.runs import finished, group_table
+from wgan_repro.claims.tracking import FILTER_VARIANTS, TrackingThresholds, learning_gates, tracking_table, z
+
+
+@dataclass(frozen=True, kw_only=True)
+class F5Thresholds(TrackingThresholds):
+    gan_arm: str = need("the arm whose JS estimate should not track quality")
+    wgan_arm: str = need("the arm whose EM estimate should")
+
+
+class F5(Claim):
+    thresholds = F5Thresholds
+    variants = {"primary": {}, **FILTER_VARIANTS, "exact signed-rank for the GAN": {"kind": "signed_rank"}}
+    strips = ("rho_diff", "final_quality")
+    curves_figure = True
+
+    def table(self, data: ClaimData, t: F5Thresholds, width: int | None = None, filter: str = "centred",
+              **_: Any) -> pd.DataFrame:
+        return tracking_table(data, finished(data.runs), width or t.width, filter)
+
+    def gates(self, data: ClaimData, t: F5Thresholds, table: pd.DataFrame) -> list[Gate]:
+        return learning_gates(table, t, [t.gan_arm, t.wgan_arm])
+
+    def subtests(self, data: ClaimData, t: F5Thresholds, table: pd.DataFrame, kind: str = "mean",
+                 **_: Any) -> list[SubTest]:
+        gan, wgan = (z(table[table["arm"] == a]["rho_diff"]) for a in (t.gan_arm, t.wgan_arm))
+        meaningful = float(np.arctanh(t.rho_meaningful))
+        return [SubTest("gan", "GAN: first-difference Spearman(JS estimate, quality)", (gan,), kind, "fisher_z",
+                        meaningful, "below", None, "rho"),
+                SubTest("contrast", "WGAN - GAN first-difference correlation (Fisher z)", (wgan, gan), "diff",
+                        "fisher_z", 0.0, "above")]
+
+    def power_effect(self, t: F5Thresholds) -> float:
+        """Power at a GAN correlation of 0: the threshold's whole distance from no correlation."""
+        return float(np.arctanh(t.rho_meaningful))
+
+    def extra_tables(self, data: ClaimData, t: F5Thresholds, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        return {"by_arm": group_table(table, "arm", ["rho_diff", "final_quality"],
+                                      {"rho_diff": ("fisher_z", None, 0.0), "final_quality": ("log", None, 0.0)})}
+
+
+CLAIM = F5()

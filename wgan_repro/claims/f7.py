@@ -1,0 +1,136 @@
+"""F7 (Sec. 4.3): with a momentum optimiser (Adam, beta1 > 0) on the critic WGAN training becomes unstable, where
+RMSProp is not.
+
+Per run, an instability measure that counts every run, rare events or not: U, the mean over evaluations of
+max(0, increase of log W1 from one evaluation to the next) (a run that only improves scores 0). A run whose W1 over
+its last third stays above `broken_factor` x its floor never trained; it takes the worst value (worse than every
+measured run: a worst-rank composite), so a run broken from its first evaluations counts as unstable instead of
+as "no event". Units are pairs: at each learning rate and seed, the mean over the momentum arms of
+log(U + offset) minus RMSProp's. Learning rates at which RMSProp itself is broken test nothing about momentum:
+they are left out of the primary and reported as the sub-claim "high learning rates". The decision is the exact
+signed-rank test's Hodges-Lehmann interval, smallest effect of interest a factor 2 in U + offset. Adam's beta1 = 0
+(no momentum) is reported as a control. The step's cosine with the gradient is reported beside, not tested:
+RMSProp's is positive by construction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from wgan_repro.claims.data import ClaimData
+from wgan_repro.claims.decision import SubTest, decide
+from wgan_repro.claims.engine import Claim, Gate, Thresholds, need
+from wgan_repro.claims.runs import group_table, metric, per_run
+
+
+@dataclass(frozen=True, kw_only=True)
+class F7Thresholds(Thresholds):
+    quality: str = need("the quality series (lower is better)")
+    floor: str = need("its floor (two real samples)")
+    momentum_arms: list[str] = need("the arms with momentum (Adam, beta1 > 0)")
+    baseline_arm: str = need("the arm without (RMSProp)")
+    control_arm: str = need("reported: Adam with beta1 = 0")
+    offset: float = need("U + offset before the log: a run that never worsens (U = 0) stays finite", gt=0)
+    every: int = need("use every k-th evaluation (a variant thins them)", ge=1)
+    broken_factor: float = need("a run whose last-third median W1 is above this x its floor never trained "
+                                      "(worst rank); RMSProp broken so at a learning rate removes that rate", gt=1)
+    baseline_share: float = need("a learning rate is tested when at least this share of RMSProp's runs there "
+                                      "are not broken", gt=0, le=1)
+    sesoi_factor: float = need("smallest effect of interest: momentum's U + offset this many times RMSProp's",
+                               gt=1)
+
+
+def instability(w1: pd.Series, every: int) -> float:
+    """U: the mean over evaluations of max(0, the increase of log W1 since the previous evaluation)."""
+    q = np.log(np.clip(w1.to_numpy(dtype=float)[::every], 1e-12, None))
+    return float(np.clip(np.diff(q), 0, None).mean()) if len(q) > 1 else math.nan
+
+
+class F7(Claim):
+    thresholds = F7Thresholds
+    variants = {
+        "primary": {},
+        "offset 0.001": {"offset": 0.001},
+        "offset 0.1": {"offset": 0.1},
+        "every second evaluation": {"every": 2},
+        "paired t test": {"kind": "mean"},
+    }
+    strips = ("log_u", "w1_over_floor")
+
+    def table(self, data: ClaimData, t: F7Thresholds, offset: float | None = None, every: int | None = None,
+              **_: Any) -> pd.DataFrame:
+        runs = data.runs[data.runs["status"].isin(["FINISHED", "FAILED"])]
+        u, tail, negative = {}, {}, {}
+        for i, r in runs.iterrows():
+            share = data.curve(r.run_id, "optim/negative_cosine_share")
+            negative[i] = float(share.mean()) if len(share) else math.nan
+            w1 = data.curve(r.run_id, t.quality)
+            u[i] = instability(w1, every or t.every) if r["status"] == "FINISHED" else math.inf
+            last = w1.iloc[-max(1, len(w1) // 3):] if len(w1) else w1
+            tail[i] = float(last.median()) if r["status"] == "FINISHED" and len(last) else math.inf
+        table = per_run(runs, {"u": pd.Series(u, dtype=float), "w1_tail": pd.Series(tail, dtype=float),
+                               "w1_floor": metric(runs, t.floor),
+                               "negative_share": pd.Series(negative, dtype=float)})
+        table["lr"] = runs["params.optimizer.lr"].astype(float).to_numpy()
+        table["group"] = table["arm"].str.split("@").str[0]
+        table["w1_over_floor"] = table["w1_tail"] / table["w1_floor"]
+        table["broken"] = ~(table["w1_over_floor"] <= t.broken_factor)
+        measured = np.log(table["u"] + (offset or t.offset))
+        worst = float(measured[~table["broken"] & np.isfinite(measured)].max()) + 1.0  # worse than every measured run
+        table["log_u"] = np.where(table["broken"] | ~np.isfinite(measured), worst, measured)
+        return table
+
+    def tested_rates(self, table: pd.DataFrame, t: F7Thresholds) -> list[float]:
+        """Learning rates at which RMSProp trained (not broken in baseline_share of its runs)."""
+        base = table[table["group"] == t.baseline_arm]
+        ok = (~base["broken"]).groupby(base["lr"]).mean()
+        return sorted(float(lr) for lr, share in ok.items() if share >= t.baseline_share)
+
+    def pairs(self, table: pd.DataFrame, t: F7Thresholds, arms: list[str], rates: list[float]) -> np.ndarray:
+        """Per (learning rate, seed): the mean over `arms` of log(U + offset) minus RMSProp's."""
+        at = table[table["lr"].isin(rates)].pivot_table(index=["lr", "seed"], columns="group", values="log_u")
+        if t.baseline_arm not in at or not set(arms) <= set(at.columns):
+            return np.array([])
+        return (at[arms].mean(axis=1) - at[t.baseline_arm]).dropna().to_numpy()
+
+    def gates(self, data: ClaimData, t: F7Thresholds, table: pd.DataFrame) -> list[Gate]:
+        rates = self.tested_rates(table, t)
+        base = table[table["group"] == t.baseline_arm]
+        return [Gate(t.baseline_arm, bool(rates),
+                     f"{t.baseline_arm}: trained (last-third W1 <= {t.broken_factor:g} x floor in >= "
+                     f"{t.baseline_share:.0%} of runs) at learning rates {', '.join(f'{r:g}' for r in rates) or 'none'}"
+                     f" of {', '.join(f'{r:g}' for r in sorted(base['lr'].unique()))}")]
+
+    def subtests(self, data: ClaimData, t: F7Thresholds, table: pd.DataFrame, kind: str = "signed_rank",
+                 **_: Any) -> list[SubTest]:
+        d = self.pairs(table, t, list(t.momentum_arms), self.tested_rates(table, t))
+        return [SubTest("momentum", "momentum / RMSProp, U + offset", (d,), kind, "log", 0.0, "above",
+                        math.log(t.sesoi_factor), "ratio")]
+
+    def extra_tables(self, data: ClaimData, t: F7Thresholds, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Sub-claims (other estimands, each decided the same way) and the arms' summaries."""
+        rates = self.tested_rates(table, t)
+        high = sorted(set(table["lr"]) - set(rates))
+        rows = []
+        for name, arms, lrs in [*((f"{a} alone", [a], rates) for a in t.momentum_arms),
+                                (f"{t.control_arm} (no momentum: a control)", [t.control_arm], rates),
+                                ("high learning rates (RMSProp broken too)", list(t.momentum_arms), high)]:
+            if not lrs:
+                continue
+            d = self.pairs(table, t, arms, lrs)
+            o = decide(SubTest(name, "ratio of U + offset", (d,), "signed_rank", "log", 0.0, "above",
+                               math.log(t.sesoi_factor)), t.alpha)
+            rows.append({"sub_claim": name, "learning_rates": " ".join(f"{r:g}" for r in lrs), "pairs": o.n,
+                         "ratio": o.value, "lo": o.lo, "hi": o.hi, "p": o.p, "word": o.word, "detail": o.detail})
+        by = group_table(table.sort_values(["group", "lr"]), "arm", ["u", "w1_over_floor", "broken",
+                                                                      "negative_share"],
+                         {"w1_over_floor": ("log", None, 0.0), "broken": ("share", None, 0.0)})
+        return {"sub_claims": pd.DataFrame(rows), "by_arm": by}
+
+
+CLAIM = F7()

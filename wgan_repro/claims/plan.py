@@ -1,0 +1,122 @@
+"""`python -m wgan_repro.reproduce claim=F7 budget=cpu plan=true`: what a budget can decide, before its runs.
+
+From a pilot (by default the claim's committed export, reports/reference/<ID>/data: runs that never enter the
+confirmatory verdict), for the budget's design: the arms, seeds and runs; each sub-test with its test, alpha and the
+smallest p it can reach; the pilot's SD with its interval and the value used (its 80% upper confidence limit); power
+at the smallest effect of interest and the seeds needed for 80%; the minimum detectable effect; the equivalence
+margin the design can establish; each gate's verdict on the pilot; the analysis variants; the wall time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from wgan_repro.claims import jobs
+from wgan_repro.claims import power as P
+from wgan_repro.claims.data import ClaimData, load_export
+from wgan_repro.claims.decision import SubTest
+from wgan_repro.claims.engine import claim_module, thresholds
+
+
+@dataclass
+class Plan:
+    claim: str
+    budget: str
+    lines: list[str] = field(default_factory=list)
+    power: float = math.nan  # of the whole primary rule at the smallest effect of interest
+    seeds_needed: int | None = None
+    wall_min: float = math.nan
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def natural(test: SubTest, effect: float | None) -> str:
+    """An effect on the analysis scale, in the measure's own words."""
+    if effect is None:
+        return "the pilot's own mean (no effect named)"
+    if test.scale == "log":
+        return f"a factor {math.exp(effect):.3g}"
+    if test.scale == "fisher_z":
+        return f"{effect:.3g} on Fisher's z (rho {math.tanh(effect):.3g} from the threshold)"
+    return f"{effect:.3g}{' ' + test.unit if test.unit else ''}" + (" on the logit scale" if test.scale == "logit"
+                                                                   else "")
+
+
+def wall_minutes(data: ClaimData, claim: DictConfig, budget: str) -> tuple[float, str]:
+    """The budget's wall time from the pilot's run durations (median per arm) over its parallel jobs."""
+    runs = data.runs
+    if runs.empty or "start_time" not in runs:
+        return math.nan, "no pilot runs to time"
+    minutes = (pd.to_datetime(runs["end_time"], utc=True) - pd.to_datetime(runs["start_time"], utc=True)
+               ).dt.total_seconds() / 60
+    per_arm = minutes.groupby(runs["tags.arm"]).median()
+    todo = jobs(claim, budget)
+    known = [per_arm.get(j.arm, math.nan) for j in todo]
+    total = float(np.nansum(known)) / max(1, int(claim.budgets[budget].jobs))
+    missing = sum(1 for k in known if not np.isfinite(k))
+    how = (f"the pilot's median run time per arm (one thread per run, {claim.budgets[budget].jobs} runs at a time, "
+           "each on its own core), not an uncontended benchmark") + (f"; {missing} runs of arms the pilot lacks "
+                                                                      "are not counted" if missing else "")
+    return total, how
+
+
+def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
+    """The plan of `claim` at `budget` from the pilot in `pilot_dir` (None or absent: design and variants only)."""
+    module, t = claim_module(claim.id), thresholds(claim.id, claim.rule)
+    todo = jobs(claim, budget)
+    b = claim.budgets[budget]
+    plan = Plan(claim.id, budget)
+    say = plan.lines.append
+    say(f"== {claim.id} ({budget}): {claim.title}")
+    say(f"design: {len(b.arms)} arms ({', '.join(b.arms)}) x {len(b.seeds)} seeds = {len(todo)} runs, {b.jobs} at a "
+        f"time; alpha {t.alpha} per sub-test (intervals two-sided at {1 - 2 * t.alpha:.0%}); robust needs "
+        f">= {t.agree_share:.0%} of the variants")
+    say(f"smallest effect of interest: {claim.sesoi or 'none named (threshold claim: power at the module distance)'}")
+    if pilot_dir is None or not (pilot_dir / "runs.csv").is_file():
+        say("pilot: none found (reports/reference/<ID>/data or pilot=<folder>): power unknown")
+    else:
+        data = load_export(pilot_dir)
+        table = module.table(data, t, **module.variants["primary"])
+        tests = module.subtests(data, t, table, **module.variants["primary"])
+        pilot_seeds = max(1, data.runs["tags.seed"].nunique())
+        scale = len(b.seeds) / pilot_seeds
+        first = module.power_effect(t)
+        say(f"pilot: {pilot_dir} ({len(data.runs)} runs, {pilot_seeds} seeds; never part of a confirmatory verdict); "
+            f"the design has {scale:.3g} x its units")
+        for test, effect in zip(tests, P.effects(tests, first)):
+            p = P.pilot(test, effect)
+            say(f"  sub-test {test.name}: {test.label}; {test.kind} on the {test.scale} scale, claim "
+                f"{'>' if test.side == 'above' else '<'} threshold; smallest p: {P.smallest_p(test, scale)}")
+            say(f"    pilot SD {p.sd:.3g} [{p.sd_lo:.3g}, {p.sd_hi:.3g}] (95%, n={p.n}), used: {p.sd_used:.3g} "
+                f"(its 80% upper limit); power computed at {natural(test, effect)} past the threshold")
+            if test.margin is not None:
+                margin = P.equivalence_margin(test, t.alpha, scale)
+                say(f"    equivalence the design can establish (80% power at no effect): +-"
+                    f"{natural(test, margin) if margin is not None else 'none within 64 SDs'} "
+                    f"(SESOI {natural(test, test.margin)})")
+        plan.power = P.power(tests, t.alpha, scale, first)
+        plan.seeds_needed = P.seeds_needed(tests, t.alpha, pilot_seeds, first)
+        mde = P.minimum_detectable(tests, t.alpha, scale, first)
+        say(f"power of the whole primary rule at the smallest effects: {plan.power:.0%} with {len(b.seeds)} seeds; "
+            f"seeds needed for 80%: {plan.seeds_needed or 'more than 200'}; minimum detectable effect: "
+            + (f"{mde:.3g} x the smallest effects" if mde is not None else "beyond 64 x the smallest effects"))
+        for gate in module.gates(data, t, table):
+            say(f"  gate on the pilot: {'pass' if gate.passed else 'FAIL'}: {gate.text}")
+        plan.wall_min, how = wall_minutes(data, claim, budget)
+        say(f"wall: about {plan.wall_min:.0f} min ({how})")
+    say("variants (each decided the same way; the primary decides the word):")
+    for name, what in module.describe_variants().items():
+        say(f"  - {name}: {what}")
+    return plan
+
+
+def default_pilot(claim_id: str, repo: Path) -> Path:
+    return repo / "reports" / "reference" / claim_id / "data"
+

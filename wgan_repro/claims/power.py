@@ -1,0 +1,162 @@
+"""Power before the runs: the claim's whole primary rule simulated on a pilot's residuals.
+
+Each sub-test of the primary analysis is simulated from the pilot's per-unit values on the analysis scale: the
+residuals about their mean, scaled to the SD's 80% upper confidence limit (SDs from few seeds are very uncertain),
+resampled with replacement to the design's number of units, and shifted so that the sub-test sits at its smallest
+effect of interest past its threshold (the claim's SESOI, or the distance the claim module names for a threshold
+claim); sub-tests without either keep the pilot's mean. A simulated run of the rule is reproduced when every
+sub-test's interval is (decision.py), so power is the rule's, its exact tests, transforms and all. The minimum
+detectable effect and the equivalence margin the design can establish come from the same simulation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from wgan_repro.claims import decision as D
+from wgan_repro.claims.stats import sd_interval, sd_upper
+
+SIMULATIONS = 1000
+TARGET = 0.8
+
+
+@dataclass(frozen=True)
+class Pilot:
+    """One sub-test's pilot: its units' values and SD on the analysis scale."""
+
+    name: str
+    n: int
+    sd: float
+    sd_lo: float
+    sd_hi: float
+    sd_used: float  # the 80% upper confidence limit
+    effect: float | None  # distance past the threshold power is computed at (analysis scale)
+
+
+def pilot(test: D.SubTest, effect: float | None) -> Pilot:
+    xs = [np.asarray(s, dtype=float)[np.isfinite(np.asarray(s, dtype=float))] for s in test.samples]
+    resid = np.concatenate([x - x.mean() for x in xs if len(x)]) if any(len(x) for x in xs) else np.array([])
+    n = int(sum(len(x) for x in xs))
+    df = n - len(xs)
+    sd = float(np.sqrt((resid ** 2).sum() / df)) if df > 0 else math.nan
+    lo, hi = sd_interval(sd, df + 1)
+    return Pilot(test.name, n, sd, lo, hi, sd_upper(sd, df + 1), effect)
+
+
+def shifted(test: D.SubTest, effect: float | None, scale_n: float, rng: np.random.Generator,
+            sd_factor: float = 1.0) -> D.SubTest:
+    """One simulated replicate of `test` at `scale_n` times its units, centred at threshold +- effect (None: the
+    pilot's mean), residuals scaled by the SD's upper limit over its estimate (times sd_factor)."""
+    sign = 1.0 if test.side == "above" else -1.0
+    xs = [np.asarray(s, dtype=float)[np.isfinite(np.asarray(s, dtype=float))] for s in test.samples]
+    p = pilot(test, effect)
+    scale = (p.sd_used / p.sd if p.sd > 0 else 1.0) * sd_factor
+    out = []
+    for i, x in enumerate(xs):
+        n = max(2, int(round(len(x) * scale_n)))
+        draw = rng.choice(x - x.mean(), size=n, replace=True) * scale
+        if test.kind == "diff" and i == 1:
+            centre = xs[1].mean()
+        elif test.kind == "diff":
+            centre = xs[1].mean() + (test.threshold + sign * effect if effect is not None
+                                     else x.mean() - xs[1].mean())
+        else:
+            centre = test.threshold + sign * effect if effect is not None else x.mean()
+        out.append(centre + draw)
+    return dataclasses.replace(test, samples=tuple(out))
+
+
+def effects(tests: Sequence[D.SubTest], first: float | None) -> list[float | None]:
+    """The effect each sub-test is simulated at: its SESOI margin; the first's may be named by the claim."""
+    return [(first if i == 0 and first is not None else t.margin) for i, t in enumerate(tests)]
+
+
+def power(tests: Sequence[D.SubTest], alpha: float, scale_n: float, first_effect: float | None,
+          simulations: int = SIMULATIONS, seed: int = 0, effect_factor: float = 1.0,
+          word: str = D.REPRODUCED) -> float:
+    """P(the whole rule gives `word`) at `scale_n` times the pilot's units, each sub-test at effect_factor x its
+    effect."""
+    rng = np.random.default_rng(seed)
+    es = effects(tests, first_effect)
+    if any(len(np.asarray(s)[np.isfinite(np.asarray(s, dtype=float))]) < 2 for t in tests for s in t.samples):
+        return math.nan
+    hits = 0
+    for _ in range(simulations):
+        parts = [D.decide(shifted(t, None if e is None else e * effect_factor, scale_n, rng), alpha)
+                 for t, e in zip(tests, es)]
+        hits += D.combine("sim", parts).word == word
+    return hits / simulations
+
+
+def seeds_needed(tests: Sequence[D.SubTest], alpha: float, seeds: int, first_effect: float | None,
+                 cap: int = 200, simulations: int = 400) -> int | None:
+    """The fewest seeds per arm giving TARGET power (None beyond `cap`), by doubling then bisection."""
+    if not np.isfinite(power(tests, alpha, 1.0, first_effect, 50)):
+        return None
+    at = lambda s: power(tests, alpha, s / seeds, first_effect, simulations)  # noqa: E731
+    hi = seeds
+    while at(hi) < TARGET:
+        if hi >= cap:
+            return None
+        hi = min(cap, hi * 2)
+    lo = max(2, hi // 2) if hi > seeds else 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if at(mid) >= TARGET:
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def minimum_detectable(tests: Sequence[D.SubTest], alpha: float, scale_n: float, first_effect: float | None,
+                       simulations: int = 400) -> float | None:
+    """The factor on every sub-test's effect at which power reaches TARGET (1: the SESOI itself), or None."""
+    at = lambda f: power(tests, alpha, scale_n, first_effect, simulations, effect_factor=f)  # noqa: E731
+    lo, hi = 0.0, 1.0
+    while at(hi) < TARGET:
+        hi *= 2
+        if hi > 64:
+            return None
+    for _ in range(8):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if at(mid) >= TARGET else (mid, hi)
+    return hi
+
+
+def equivalence_margin(test: D.SubTest, alpha: float, scale_n: float, simulations: int = 400) -> float | None:
+    """The smallest margin (analysis scale) that TOST establishes with TARGET power when the true effect is 0."""
+    sd = pilot(test, None).sd_used
+    if not np.isfinite(sd) or sd == 0:
+        return None
+
+    def at(margin: float) -> float:
+        candidate = dataclasses.replace(test, margin=margin)
+        rng = np.random.default_rng(1)
+        hits = 0
+        for _ in range(simulations):
+            sim = shifted(candidate, 0.0, scale_n, rng)
+            hits += D.decide(sim, alpha).word == D.NOT_REPRODUCED
+        return hits / simulations
+    lo, hi = 0.0, sd
+    while at(hi) < TARGET:
+        hi *= 2
+        if hi > 64 * sd:
+            return None
+    for _ in range(8):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if at(mid) >= TARGET else (mid, hi)
+    return hi
+
+
+def smallest_p(test: D.SubTest, scale_n: float) -> str:
+    """The floor an exact test puts on p at the design's size, in words."""
+    n = int(round(sum(np.isfinite(np.asarray(s, dtype=float)).sum() for s in test.samples) * scale_n))
+    if test.kind == "signed_rank":
+        return f"{0.5 ** n:.3g} (exact signed-rank, {n} pairs: 2^-{n})"
+    return "no floor (t test)"
