@@ -115,7 +115,8 @@ def test_the_plan_prints_power_and_trains_nothing(tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     for needle in ("design: 12 arms", "smallest p: 0.0156 (exact signed-rank, 6 pairs", "pilot SD",
-                   "(its 80% upper limit)", "power of the whole primary rule at the smallest effects:",
+                   "(its 80% upper limit)", "power of the whole primary rule at the smallest effects, every gate",
+                   "level at no effect",
                    "seeds needed for 80%:", "minimum detectable effect:", "equivalence the design can establish",
                    "gate on the pilot: pass", "wall: about", "- offset 0.1: offset=0.1"):
         assert needle in out, needle
@@ -172,7 +173,9 @@ def test_each_reference_section_recomputes_from_its_export(tmp_path, cid) -> Non
     opposite = {"reproduced": "not reproduced", "not reproduced": "reproduced"}.get(primary)
     if new["robustness"] == "robust":
         assert opposite not in words and sum(w == primary for w in words) >= 0.75 * len(words)
-    if opposite in words:
+    gated = not all(g["passed"] for g in new["gates"])
+    assert gated == new["robustness"].startswith("not judged") == new["verdict"].startswith("inconclusive (budget")
+    if opposite in words and not gated:
         assert new["robustness"] == "contested"
     # no interval of a bounded measure outside its range
     for table in (tmp_path / "out" / cid).glob("by_arm.csv"):

@@ -125,11 +125,35 @@ def test_robustness_words() -> None:
     assert robustness("inconclusive", ["inconclusive"] * 3, 0.75) == "robust"
 
 
-def test_power_grows_with_seeds_and_is_the_rule_s() -> None:
+def test_power_grows_with_seeds_and_the_simulated_rule_holds_its_level() -> None:
+    """At the threshold (no effect) the simulated rule says "reproduced" about alpha of the time, whatever the
+    pilot's residuals look like (a skewed pilot of 5: the resampling it replaced rejected 10-30%)."""
     from wgan_repro.claims import power as P
     from wgan_repro.claims.decision import SubTest
 
-    pilot = SubTest("x", "effect", (np.array([0.1, 0.5, -0.2, 0.4, 0.3]),), margin=0.5)
-    low, high = (P.power([pilot], 0.05, k, None, simulations=300) for k in (1, 4))
+    skewed = SubTest("x", "effect", (np.array([1.0, 1.1, 1.2, 1.05, 6.0]),), margin=0.5)
+    assert P.level(skewed, 0.05) == pytest.approx(0.05, abs=0.015)
+    two = SubTest("y", "a - b", (np.array([3.0, 3.1, 3.2, 9.0, 3.05]), np.array([1.0, 1.2, 0.9, 1.1, 1.0])), "diff",
+                  margin=1.0)
+    assert P.level(two, 0.05) == pytest.approx(0.05, abs=0.015)
+    low, high = (P.power([skewed], 0.05, k, simulations=300) for k in (1, 8))
     assert 0 < low < high <= 1
     assert S.sd_upper(1.0, 5, 0.8) > 1.0  # the SD a plan assumes exceeds the pilot's
+
+
+def test_the_mann_whitney_shift_interval_and_p() -> None:
+    from wgan_repro.claims.decision import rank_shift
+
+    a, b = np.array([3.0, 4, 5, 6, 7]), np.array([1.0, 2, 2.5, 3.5, 1.5])
+    shift, lo, hi, p = rank_shift(a, b, 0.05)
+    assert p == pytest.approx(sp.mannwhitneyu(a, b, alternative="greater", method="exact").pvalue)
+    assert shift == np.median(np.subtract.outer(a, b)) and lo < shift < hi
+    # the bounds are where the exact test stops rejecting: shifting b by lo (just under) still rejects at 5%
+    assert sp.mannwhitneyu(a, b + lo - 1e-9, alternative="greater", method="exact").pvalue <= 0.05
+    assert sp.mannwhitneyu(a, b + lo + 1e-9, alternative="greater", method="exact").pvalue > 0.05
+
+
+def test_the_signed_rank_p_is_exact_with_ties_and_zeros() -> None:
+    from wgan_repro.claims.decision import sign_flip_p
+
+    assert sign_flip_p(np.array([2.0, 0, -2, 0, 2, 0])) == 0.5  # midranks, zeros ranked but never signed (Pratt)

@@ -42,6 +42,7 @@ def test_samples_of_the_true_mixture_cover_every_mode() -> None:
     assert m["eval/modes"] == 8
     assert m["eval/high_quality"] > 0.98  # 3 std in 2-D keeps 1 - exp(-4.5) = 98.9 %
     assert m["eval/kl_modes"] < 0.01
+    assert m["eval/dominant_share"] < 0.5  # F2's collapse criterion (collapsed_share 0.5) does not fire
 
 
 def test_collapse_onto_one_mode_is_one_mode_and_log_k_kl() -> None:
@@ -50,6 +51,7 @@ def test_collapse_onto_one_mode_is_one_mode_and_log_k_kl() -> None:
     m = mode_metrics(samples, ring.modes, ring.mode_std)
     assert m["eval/modes"] == 1
     assert m["eval/kl_modes"] == pytest.approx(math.log(8))
+    assert m["eval/dominant_share"] == 1.0 and m["eval/dominant_mode"] == 3  # collapsed, onto mode 3
 
 
 def test_far_away_samples_are_not_high_quality() -> None:

@@ -29,7 +29,7 @@ from scipy import stats
 from wgan_repro.claims.stats import SCALES
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
-KINDS = ("mean", "diff", "signed_rank")  # one-sample (or paired) t, Welch's difference of means, exact signed-rank
+KINDS = ("mean", "diff", "signed_rank", "rank_shift")  # t (one-sample, paired), Welch, signed-rank, Mann-Whitney
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class SubTest:
     margin: float | None = None  # SESOI on the analysis scale: equivalence when the interval is inside +- margin
     unit: str = ""  # how the back-transformed value reads ("ratio", "modes", "rho")
     bounds: tuple[float, float] | None = None  # the natural-scale range the shown interval is kept in
+    power_effect: float | None = None  # how far past the threshold power is computed (analysis scale); None: margin
 
 
 @dataclass(frozen=True)
@@ -115,27 +116,63 @@ def signed_rank_counts(n: int) -> np.ndarray:
     return counts
 
 
+def sign_flip_p(d: np.ndarray) -> float:
+    """The exact one-sided p (centre > 0) of the signed-rank statistic under sign flips: midranks of |d| for ties,
+    zeros ranked with the others but never signed (Pratt), every assignment of signs to the non-zero ones counted
+    (a distribution over half-integers, on a doubled integer grid)."""
+    ranks = stats.rankdata(np.abs(d))
+    signed = np.rint(2 * ranks[d != 0]).astype(int)  # doubled ranks: midranks become integers
+    observed = int(signed[d[d != 0] > 0].sum())
+    counts = np.zeros(int(signed.sum()) + 1)
+    counts[0] = 1
+    for r in signed:
+        counts[r:] = counts[r:] + counts[:-r].copy()
+    return float(counts[observed:].sum() / counts.sum()) if len(signed) else 1.0
+
+
 def signed_rank(d: np.ndarray, alpha: float) -> tuple[float, float, float, float]:
-    """(Hodges-Lehmann estimate, lo, hi, one-sided p that the centre is > 0) from the exact signed-rank distribution
-    (Wilcoxon; zeros dropped for p). The interval is two-sided at 1 - 2 alpha, read from the Walsh averages' order
-    statistics; with too few units to reach alpha its ends are infinite (5 units are needed at alpha 0.05)."""
+    """(Hodges-Lehmann estimate, lo, hi, one-sided p that the centre is > 0): the exact signed-rank test (sign_flip_p)
+    and its interval, two-sided at 1 - 2 alpha, read from the Walsh averages' order statistics (exact for continuous
+    data); with too few units to reach alpha its ends are infinite (5 units are needed at alpha 0.05)."""
     d = np.asarray(d, dtype=float)
     d = d[np.isfinite(d)]
     n = len(d)
     if n == 0:
         return math.nan, math.nan, math.nan, math.nan
-    nonzero = d[d != 0]
-    ranks = stats.rankdata(np.abs(nonzero))
-    t_plus = float(ranks[nonzero > 0].sum())
-    counts = signed_rank_counts(len(nonzero))
-    # ties give midranks and a half-integer T+: P(T+ >= floor(T+)) on the integer grid is the conservative p
-    p = float(counts[int(math.floor(t_plus + 1e-9)):].sum() / counts.sum()) if len(nonzero) else 1.0
     walsh = np.sort([(d[i] + d[j]) / 2 for i in range(n) for j in range(i, n)])
     cdf = np.cumsum(signed_rank_counts(n)) / 2.0 ** n
     k = int(np.searchsorted(cdf, alpha, side="right"))  # P(T+ <= k - 1) <= alpha: the test rejects at T+ >= N - k + 1
     lo = float(walsh[k - 1]) if k > 0 else -math.inf
     hi = float(walsh[len(walsh) - k]) if k > 0 else math.inf
-    return float(np.median(walsh)), lo, hi, p
+    return float(np.median(walsh)), lo, hi, sign_flip_p(d)
+
+
+def rank_sum_counts(m: int, n: int) -> np.ndarray:
+    """The number of arrangements giving each Mann-Whitney U = 0 .. m n (the exact null of two samples of m and n)."""
+    table = np.zeros((m + 1, n + 1, m * n + 1))
+    table[:, :, 0] = 1
+    for i in range(1, m + 1):
+        for j in range(1, n + 1):
+            table[i, j] = table[i, j - 1]
+            table[i, j, j:] += table[i - 1, j, : m * n + 1 - j]
+    return table[m, n]
+
+
+def rank_shift(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float, float, float, float]:
+    """(Hodges-Lehmann shift a - b, lo, hi, one-sided p that a exceeds b): the exact Mann-Whitney test and its
+    interval, two-sided at 1 - 2 alpha, from the order statistics of the m n pairwise differences. Ranks only: a
+    worst-rank stand-in moves it no further than any run worse than the rest would."""
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    m, n = len(a), len(b)
+    if m == 0 or n == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    diffs = np.sort((a[:, None] - b[None, :]).ravel())
+    cdf = np.cumsum(rank_sum_counts(m, n)) / math.comb(m + n, m)
+    k = int(np.searchsorted(cdf, alpha, side="right"))
+    lo = float(diffs[k - 1]) if k > 0 else -math.inf
+    hi = float(diffs[len(diffs) - k]) if k > 0 else math.inf
+    p = float(stats.mannwhitneyu(a, b, alternative="greater", method="exact" if m + n < 40 else "asymptotic").pvalue)
+    return float(np.median(diffs)), lo, hi, p
 
 
 # --------------------------------------------------------------------------- deciding
@@ -154,6 +191,9 @@ def one_sided_p(test: SubTest, alpha: float) -> float:
 def _p(test: SubTest, xs: list[np.ndarray], alternative: str, alpha: float) -> float:
     if test.kind == "diff":
         return float(stats.ttest_ind(xs[0] - test.threshold, xs[1], equal_var=False, alternative=alternative).pvalue)
+    if test.kind == "rank_shift":
+        sign = 1 if test.side == "above" else -1
+        return rank_shift(sign * (xs[0] - test.threshold), sign * xs[1], alpha)[3]
     if test.kind == "signed_rank":
         sign = 1 if test.side == "above" else -1
         return signed_rank(sign * (xs[0] - test.threshold), alpha)[3]
@@ -165,10 +205,15 @@ def decide(test: SubTest, alpha: float) -> Outcome:
     ratio, other differences on their analysis scale, one-sample statistics back-transformed."""
     level = f"{1 - 2 * alpha:.0%}"
     scale = "" if test.scale == "identity" else f", {test.scale.replace('_', ' ')} scale"
-    if test.kind == "diff":
+    if test.kind in ("diff", "rank_shift"):
         a, b = (np.asarray(s, dtype=float) for s in test.samples)
-        value, lo, hi = welch_interval(a, b, alpha)
-        n, method = int(np.isfinite(a).sum() + np.isfinite(b).sum()), f"Welch t {level}{scale}"
+        if test.kind == "diff":
+            value, lo, hi = welch_interval(a, b, alpha)
+            method = f"Welch t {level}{scale}"
+        else:
+            value, lo, hi, _ = rank_shift(a, b, alpha)
+            method = f"exact Mann-Whitney, Hodges-Lehmann shift {level}{scale}"
+        n = int(np.isfinite(a).sum() + np.isfinite(b).sum())
         show = SCALES["log"][1] if test.scale == "log" else (lambda v: v)
     else:
         x = np.asarray(test.samples[0], dtype=float)

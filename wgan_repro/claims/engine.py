@@ -42,6 +42,9 @@ class Thresholds:
                                     "and none the opposite", gt=0, le=1)
 
 
+NOT_JUDGED = "not judged (an arm missed its regime)"  # robustness when a gate decides the word
+
+
 @dataclass(frozen=True)
 class Gate:
     """Whether an arm reached the regime the claim is about, and why (the numbers)."""
@@ -108,10 +111,6 @@ class Claim:
     def subtests(self, data: ClaimData, t: Any, table: pd.DataFrame, **choices: Any) -> list[D.SubTest]:
         """The sub-tests that must all pass, on the analysis scale; the first one's statistic is the claim's."""
         raise NotImplementedError
-
-    def power_effect(self, t: Any) -> float | None:
-        """How far past the primary's first threshold (analysis scale) power is computed; None: its SESOI margin."""
-        return None
 
     def extra_tables(self, data: ClaimData, t: Any, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
         return {}
@@ -180,13 +179,13 @@ def judge(claim_id: str, rule: Mapping[str, Any], data: ClaimData) -> Result:
     primary, table = analyse(claim, data, t, "primary")
     variants = [analyse(claim, data, t, name)[0] for name in claim.variants if name != "primary"]
     gates = claim.gates(data, t, table)
-    robust = D.robustness(primary.word, [v.word for v in variants], t.agree_share)
     failed = [g for g in gates if not g.passed]
-    if failed:
-        word = D.INCONCLUSIVE
+    if failed:  # every analysis shares the gates: no word to be robust about (the analyses' own words stay shown)
+        word, robust = D.INCONCLUSIVE, NOT_JUDGED
         detail = "budget: " + "; ".join(f"arm {g.arm} did not reach its regime" for g in failed)
     else:
         word, detail = primary.word, primary.detail
+        robust = D.robustness(primary.word, [v.word for v in variants], t.agree_share)
     numbers = {"statistic": primary.value, "lo": primary.lo, "hi": primary.hi, "threshold": primary.threshold,
                "p": primary.p if not math.isnan(primary.p) else None}
     tables = {"per_run": table, **claim.extra_tables(data, t, table)}

@@ -106,20 +106,18 @@ class F1(Claim):
                  "unpooled": "1 - R^2 (fit K|theta|, every theta) / its bound",
                  "intercept": "1 - R^2 (fit a + K|theta|) / its bound",
                  "uncentred": "1 - uncentred R^2 / its bound for this grid"}[fit]
+        factor = math.log(t.power_factor) if scale == "log" else 1 - 1 / t.power_factor
         linear = SubTest("linearity", label, (np.log(ratio) if scale == "log" else ratio,), scale=scale,
-                         threshold=0.0 if scale == "log" else 1.0, side="below",
-                         margin=None, unit="ratio")
+                         threshold=0.0 if scale == "log" else 1.0, side="below", unit="ratio", power_effect=factor)
+        # power for the other parts at half their bound's distance (the closed forms sit at 0 and at log 2)
         return [linear,
                 SubTest("zero", "|estimate(0)| / estimate(1)", (table["em_zero_share"].to_numpy(),),
-                        threshold=t.zero_max, side="below"),
+                        threshold=t.zero_max, side="below", power_effect=t.zero_max / 2),
                 SubTest("js", "JS bound's lowest share of log 2 at theta != 0",
-                        (table["js_min_share_of_log2"].to_numpy(),), threshold=t.js_min, side="above"),
+                        (table["js_min_share_of_log2"].to_numpy(),), threshold=t.js_min, side="above",
+                        power_effect=(1 - t.js_min) / 2),
                 SubTest("js_zero", "JS bound at 0 / log 2", (table["js_zero_share"].to_numpy(),),
-                        threshold=t.js_zero_max, side="below")]
-
-    def power_effect(self, t: F1Thresholds) -> float:
-        """Power is computed at a deviation power_factor times below its bound (log scale)."""
-        return math.log(t.power_factor)
+                        threshold=t.js_zero_max, side="below", power_effect=t.js_zero_max / 2)]
 
     def figure(self, data: ClaimData, t: F1Thresholds, table: pd.DataFrame, path: Any) -> Any:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))

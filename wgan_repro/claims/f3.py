@@ -27,6 +27,7 @@ class F3Thresholds(Thresholds):
                             gt=0)
     r2_min: float = need("the critic's linearity R^2 between the modes must be above this", gt=0, le=1)
     r2_min_loose: float = need("variant: a looser reading of 'nearly linear'", gt=0, le=1)
+    r2_min_strict: float = need("variant: a stricter reading of 'nearly linear'", gt=0, le=1)
     power_factor: float = need("power is computed at a gradient ratio this many times below its bound", gt=1)
 
 
@@ -36,7 +37,8 @@ class F3(Claim):
         "primary": {},
         "intervals on the raw scale": {"scale": "identity"},
         "exact signed-rank": {"kind": "signed_rank"},
-        "linearity R^2 >= 0.9": {"loose": True},
+        "linearity R^2 >= 0.9": {"r2": "loose"},
+        "linearity R^2 >= 0.98": {"r2": "strict"},
     }
     strips = ("minimax_over_critic", "nonsat_over_critic")
 
@@ -51,18 +53,19 @@ class F3(Claim):
                               "critic_slope_share_of_max": crit / metric(runs, "fig3/critic_slope_max")})
 
     def subtests(self, data: ClaimData, t: F3Thresholds, table: pd.DataFrame, scale: str = "log",
-                 kind: str = "mean", loose: bool = False) -> list[SubTest]:
-        r2_min = t.r2_min_loose if loose else t.r2_min
+                 kind: str = "mean", r2: str = "declared") -> list[SubTest]:
+        r2_min = {"loose": t.r2_min_loose, "strict": t.r2_min_strict}.get(r2, t.r2_min)
         ratio = table["minimax_over_critic"].to_numpy(dtype=float)
         bend = 1 - table["critic_r2"].to_numpy(dtype=float)  # the critic's deviation from a line
         on = (lambda x: np.log(np.clip(x, 1e-300, None))) if scale == "log" else (lambda x: x)
+        log = scale == "log"
         return [SubTest("saturation", "minimax gradient at the fakes / critic's", (on(ratio),), kind, scale,
-                        float(on(np.array(t.ratio_max))), "below"),
+                        float(on(np.array(t.ratio_max))), "below",
+                        power_effect=math.log(t.power_factor) if log else t.ratio_max * (1 - 1 / t.power_factor)),
                 SubTest("linearity", "1 - critic linearity R^2", (on(bend),), kind, scale,
-                        float(on(np.array(1 - r2_min))), "below")]
+                        float(on(np.array(1 - r2_min))), "below",
+                        power_effect=math.log(2) if log else (1 - r2_min) / 2)]
 
-    def power_effect(self, t: F3Thresholds) -> float:
-        return math.log(t.power_factor)
 
 
 CLAIM = F3()

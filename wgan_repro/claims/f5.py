@@ -44,14 +44,11 @@ class F5(Claim):
                  **_: Any) -> list[SubTest]:
         gan, wgan = (z(table[table["arm"] == a]["rho_diff"]) for a in (t.gan_arm, t.wgan_arm))
         meaningful = float(np.arctanh(t.rho_meaningful))
+        # power: the GAN's correlation at 0, WGAN's a meaningful 0.2 above it
         return [SubTest("gan", "GAN: first-difference Spearman(JS estimate, quality)", (gan,), kind, "fisher_z",
-                        meaningful, "below", None, "rho"),
+                        meaningful, "below", None, "rho", power_effect=meaningful),
                 SubTest("contrast", "WGAN - GAN first-difference correlation (Fisher z)", (wgan, gan), "diff",
-                        "fisher_z", 0.0, "above")]
-
-    def power_effect(self, t: F5Thresholds) -> float:
-        """Power at a GAN correlation of 0: the threshold's whole distance from no correlation."""
-        return float(np.arctanh(t.rho_meaningful))
+                        "fisher_z", 0.0, "above", power_effect=meaningful)]
 
     def extra_tables(self, data: ClaimData, t: F5Thresholds, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
         return {"by_arm": group_table(table, "arm", ["rho_diff", "final_quality"],

@@ -46,7 +46,7 @@ class F6(Claim):
         "primary": {"measure": "quality"},
         "classes covered": {"measure": "classes"},
         "KL of the class histogram": {"measure": "kl_classes"},
-        "FID on the raw scale": {"measure": "quality", "scale": "identity"},
+        "rank test (Hodges-Lehmann shift of log FID)": {"measure": "quality", "kind": "rank_shift"},
     }
     strips = ("quality", "kl_classes")
 
@@ -58,9 +58,8 @@ class F6(Claim):
                           dtype=float)
         table = per_run(runs, {"quality": quality, "floor": floor, "classes": metric(runs, "eval/classes"),
                                "kl_classes": metric(runs, "eval/kl_classes")})
-        worst = table["quality"].replace(np.inf, np.nan).max()
-        # a failed run is worse than any that finished: twice the worst measured (a worst-rank stand-in)
-        table.loc[table["status"] != "FINISHED", ["quality", "classes", "kl_classes"]] = [2 * worst, 0, math.log(10)]
+        failed = table["status"] != "FINISHED"  # worse than any run that finished: stand-ins set per comparison
+        table.loc[failed, ["quality", "classes", "kl_classes"]] = [math.inf, 0, math.log(10)]
         table["generator"], table["objective"] = table["arm"].str.split("/").str[0], table["arm"].str.split("/").str[1]
         measured = np.isfinite(table[["quality", "classes", "kl_classes"]].astype(float)).all(axis=1)
         table["learned"] = (measured & (table["status"] == "FINISHED") & (table["classes"] >= t.min_classes)
@@ -79,19 +78,19 @@ class F6(Claim):
         return gates
 
     def subtests(self, data: ClaimData, t: F6Thresholds, table: pd.DataFrame, measure: str = "quality",
-                 scale: str = "log") -> list[SubTest]:
+                 kind: str = "diff") -> list[SubTest]:
         tests = []
         for weak in t.weak:
             w = table[table["arm"] == f"{weak}/wgan"]
             for gan in t.gan_arms:
                 g = table[table["arm"] == f"{weak}/{gan}"]
-                if measure == "quality":
-                    on = np.log if scale == "log" else (lambda x: x)
-                    a, b = on(g["quality"].to_numpy(dtype=float)), on(w["quality"].to_numpy(dtype=float))
-                    margin = math.log(t.sesoi_factor) if scale == "log" else None
-                    label = f"{weak}: classifier FID, {gan} / wgan" if scale == "log" else \
-                        f"{weak}: classifier FID, {gan} - wgan"
-                    tests.append(SubTest(f"{weak}/{gan}", label, (a, b), "diff", scale, 0.0, "above", margin))
+                if measure == "quality":  # a failed run: twice the worst finished run of this comparison (worst rank)
+                    both = np.r_[g["quality"], w["quality"]].astype(float)
+                    worst = 2 * both[np.isfinite(both)].max() if np.isfinite(both).any() else math.nan
+                    a, b = (np.log(np.where(np.isfinite(x), x, worst)) for x in (g["quality"].to_numpy(dtype=float),
+                                                                                 w["quality"].to_numpy(dtype=float)))
+                    tests.append(SubTest(f"{weak}/{gan}", f"{weak}: classifier FID, {gan} / wgan", (a, b), kind, "log",
+                                         0.0, "above", math.log(t.sesoi_factor)))
                 elif measure == "classes":  # WGAN covers more classes
                     tests.append(SubTest(f"{weak}/{gan}", f"{weak}: classes covered, wgan - {gan}",
                                          (w["classes"].to_numpy(dtype=float), g["classes"].to_numpy(dtype=float)),

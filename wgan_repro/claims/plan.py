@@ -40,7 +40,7 @@ class Plan:
 def natural(test: SubTest, effect: float | None) -> str:
     """An effect on the analysis scale, in the measure's own words."""
     if effect is None:
-        return "the pilot's own mean (no effect named)"
+        return "the pilot's own mean (no effect named: biased upwards)"
     if test.scale == "log":
         return f"a factor {math.exp(effect):.3g}"
     if test.scale == "fisher_z":
@@ -87,24 +87,25 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
         tests = module.subtests(data, t, table, **module.variants["primary"])
         pilot_seeds = max(1, data.runs["tags.seed"].nunique())
         scale = len(b.seeds) / pilot_seeds
-        first = module.power_effect(t)
         say(f"pilot: {pilot_dir} ({len(data.runs)} runs, {pilot_seeds} seeds; never part of a confirmatory verdict); "
             f"the design has {scale:.3g} x its units")
-        for test, effect in zip(tests, P.effects(tests, first)):
+        for test, effect in zip(tests, P.effects(tests)):
             p = P.pilot(test, effect)
             say(f"  sub-test {test.name}: {test.label}; {test.kind} on the {test.scale} scale, claim "
                 f"{'>' if test.side == 'above' else '<'} threshold; smallest p: {P.smallest_p(test, scale)}")
             say(f"    pilot SD {p.sd:.3g} [{p.sd_lo:.3g}, {p.sd_hi:.3g}] (95%, n={p.n}), used: {p.sd_used:.3g} "
-                f"(its 80% upper limit); power computed at {natural(test, effect)} past the threshold")
+                f"(its 80% upper limit); power computed at {natural(test, effect)} past the threshold; level at no "
+                f"effect {P.level(test, t.alpha, scale, 500):.1%} (alpha {t.alpha})")
             if test.margin is not None:
                 margin = P.equivalence_margin(test, t.alpha, scale)
                 say(f"    equivalence the design can establish (80% power at no effect): +-"
                     f"{natural(test, margin) if margin is not None else 'none within 64 SDs'} "
                     f"(SESOI {natural(test, test.margin)})")
-        plan.power = P.power(tests, t.alpha, scale, first)
-        plan.seeds_needed = P.seeds_needed(tests, t.alpha, pilot_seeds, first)
-        mde = P.minimum_detectable(tests, t.alpha, scale, first)
-        say(f"power of the whole primary rule at the smallest effects: {plan.power:.0%} with {len(b.seeds)} seeds; "
+        plan.power = P.power(tests, t.alpha, scale)
+        plan.seeds_needed = P.seeds_needed(tests, t.alpha, pilot_seeds)
+        mde = P.minimum_detectable(tests, t.alpha, scale)
+        say(f"power of the whole primary rule at the smallest effects, every gate passing: {plan.power:.0%} with "
+            f"{len(b.seeds)} seeds; "
             f"seeds needed for 80%: {plan.seeds_needed or 'more than 200'}; minimum detectable effect: "
             + (f"{mde:.3g} x the smallest effects" if mde is not None else "beyond 64 x the smallest effects"))
         for gate in module.gates(data, t, table):
