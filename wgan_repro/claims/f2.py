@@ -104,7 +104,8 @@ class F2(Claim):
         return {"by_arm": group_table(table, "arm", ["modes_last", "high_quality", "w1_over_floor", "rotations",
                                                     "collapsed"],
                                       {"modes_last": modes, "high_quality": ("logit", (0.0, 1.0), 1e-4),
-                                       "w1_over_floor": ("log", None, 0.0), "collapsed": ("share", None, 0.0)})}
+                                       "w1_over_floor": ("log", None, 0.0), "collapsed": ("share", None, 0.0),
+                                       "rotations": ("log1p", None, 0.0)})}
 
 
 CLAIM = F2()

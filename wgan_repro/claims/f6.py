@@ -105,6 +105,7 @@ class F6(Claim):
     def extra_tables(self, data: ClaimData, t: F6Thresholds, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
         return {"by_arm": group_table(table, "arm", ["quality", "kl_classes", "classes", "learned"],
                                       {"quality": ("log", None, 0.0), "classes": ("logit", (0.0, 10.0), 0.05),
+                                       "kl_classes": ("log1p", None, 0.0),
                                        "learned": ("share", None, 0.0)})}
 
 

@@ -129,7 +129,8 @@ class F7(Claim):
                          "ratio": o.value, "lo": o.lo, "hi": o.hi, "p": o.p, "word": o.word, "detail": o.detail})
         by = group_table(table.sort_values(["group", "lr"]), "arm", ["u", "w1_over_floor", "broken",
                                                                       "negative_share"],
-                         {"w1_over_floor": ("log", None, 0.0), "broken": ("share", None, 0.0)})
+                         {"w1_over_floor": ("log", None, 0.0), "broken": ("share", None, 0.0),
+                          "u": ("log1p", None, 0.0), "negative_share": ("logit", (0.0, 1.0), 1e-4)})
         return {"sub_claims": pd.DataFrame(rows), "by_arm": by}
 
 

@@ -43,6 +43,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 SCALES = {  # name: (to the analysis scale, back), for measures that are roughly symmetric on it
     "identity": (lambda x: x, lambda y: y),
     "log": (np.log, np.exp),  # W1, FID, ratios (> 0)
+    "log1p": (np.log1p, np.expm1),  # counts and other measures >= 0 that can be 0 (rotations, KL, instability)
     "logit": (_logit, lambda y: 1 / (1 + np.exp(-y))),  # shares and fractions in (0, 1)
     "fisher_z": (lambda r: np.arctanh(np.clip(r, -0.999999, 0.999999)), np.tanh),  # correlations in (-1, 1)
 }
