@@ -177,3 +177,65 @@ def test_resume_auto_leaves_a_run_with_a_fresh_heartbeat_alone(tmp_path, mlflow_
 
     gone = {"heartbeat": str(time.time()), "heartbeat_owner": f"{socket.gethostname()}:999999999"}
     assert heartbeat_age(gone) is None  # its process on this machine is gone: nothing to wait for
+
+
+def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()[-1500:]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_sigterm_ends_a_run_killed_with_a_checkpoint_and_resume_finishes_it_bitwise(tmp_path, mlflow_uri) -> None:
+    """SIGTERM mid-training: the generator iteration in progress finishes, the history is flushed, a checkpoint is
+    written, the run ends KILLED with the reason, one line is printed; train.resume=auto continues it to the same
+    weights as a run never interrupted."""
+    common = [*LONG, "train.checkpoint_every=1000000", f"tracking.uri={mlflow_uri}", "tracking.experiment=sigterm"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    victim = subprocess.Popen([sys.executable, "-m", "wgan_repro", *common, f"hydra.run.dir={tmp_path}/first"],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for(tmp_path / "first" / "config.yaml", victim)  # written as training starts
+    time.sleep(1.0)
+    victim.send_signal(signal.SIGTERM)
+    err = victim.communicate(timeout=120)[1].decode()
+    assert victim.returncode == 143, err[-2000:]
+    assert "Traceback" not in err
+    saved = torch.load(tmp_path / "first" / "checkpoint.pt", weights_only=False)
+    assert 0 < saved["gen_iter"] < 1500, "the run ended before the signal"
+    client = MlflowClient(mlflow_uri)
+    killed = client.get_run(saved["run_id"])
+    assert killed.info.status == "KILLED"
+    assert killed.data.tags["status_reason"].startswith(f"stopped by SIGTERM after generator iteration "
+                                                        f"{saved['gen_iter']}; train.resume=auto continues it")
+    steps = [m.step for m in client.get_metric_history(saved["run_id"], "estimate/em")]
+    assert max(steps) == saved["gen_iter"]  # the history up to the checkpoint was flushed, nothing after it
+
+    out = subprocess.run([sys.executable, "-m", "wgan_repro", *common, "train.resume=auto",
+                          f"hydra.run.dir={tmp_path}/second"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert client.get_run(saved["run_id"]).info.status == "FINISHED"
+    assert sorted(m.step for m in client.get_metric_history(saved["run_id"], "estimate/em")) == list(range(1, 1501))
+    cfg, choices = compose(*LONG, "train.checkpoint_every=1000000", "tracking.enabled=false")
+    run(cfg, choices, tmp_path / "straight")
+    straight = weights(tmp_path / "straight" / "checkpoint.pt")
+    resumed = weights(tmp_path / "second" / "checkpoint.pt")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)  # bitwise: same CPU, same kernels
+
+
+def test_a_sweep_sent_sigterm_leaves_no_running_run(tmp_path, mlflow_uri) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    victim = subprocess.Popen([sys.executable, "-m", "wgan_repro", "--multirun", *LONG, "train.seed=0,1",
+                               f"tracking.uri={mlflow_uri}", "tracking.experiment=sigterm_sweep",
+                               f"hydra.sweep.dir={tmp_path}/sweep"], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for(tmp_path / "sweep" / "0" / "config.yaml", victim)
+    time.sleep(0.5)
+    victim.send_signal(signal.SIGTERM)
+    err = victim.communicate(timeout=120)[1].decode()
+    assert victim.returncode == 143 and "Traceback" not in err, err[-2000:]
+    client = MlflowClient(mlflow_uri)
+    runs = client.search_runs([client.get_experiment_by_name("sigterm_sweep").experiment_id])
+    assert {r.info.status for r in runs} == {"KILLED"} and len(runs) == 2  # the parent and the first job; no second
+    assert all(r.data.tags["status_reason"].startswith("stopped by SIGTERM") for r in runs)

@@ -11,10 +11,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from wgan_repro.config import ConfigError, command_line
-from wgan_repro.schema import register_configs
+from wgan_repro import cli
+from wgan_repro.config import ConfigError, advisories, command_line, validate
 from wgan_repro.runner import run
-from wgan_repro.store import TrackingUnavailable
+from wgan_repro.schema import register_configs
+from wgan_repro.stopping import Stopped
+from wgan_repro.store import TrackingUnavailable, resolve_uri, set_terminated
 from wgan_repro.sweep import sweep_parent
 
 register_configs()
@@ -33,6 +35,11 @@ def main(cfg: DictConfig) -> str:
     except (ConfigError, TrackingUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Stopped as exc:  # checkpointed and marked KILLED; a sweep stops too, its parent KILLED
+        if parent:
+            set_terminated(resolve_uri(cfg.tracking.uri), parent[0], "KILLED", {"status_reason": str(exc)})
+        print(f"stopped: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     except Exception:
         if not multirun:
             raise
@@ -42,5 +49,26 @@ def main(cfg: DictConfig) -> str:
     return result["status"]
 
 
+def check(cfg: DictConfig) -> None:
+    """What `run` would refuse, before Hydra makes a folder or a sweep its parent run; odd combinations warned."""
+    from omegaconf import open_dict
+
+    hydra_node = cfg.hydra
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        del cfg["hydra"]
+    validate(cfg)
+    for advice in advisories(cfg):
+        print(f"warning: {advice}", file=sys.stderr)
+    if cfg.tracking.enabled:
+        cli.store_folder(cfg.tracking.uri)
+    cli.writable_folder("hydra.run.dir", Path(str(hydra_node.run.dir)).parent)
+
+
+def entry() -> None:
+    cli.run("wgan_repro", "config", main, __doc__, check,
+            groups=["arch", "critic", "objective", "constraint", "optimizer", "data", "eval", "experiment", "study"])
+
+
 if __name__ == "__main__":
-    main()
+    entry()

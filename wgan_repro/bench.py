@@ -38,10 +38,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 import hydra
+import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from wgan_repro.app_schema import register_app_configs
 from wgan_repro.config import ConfigError, compose, validate
 from wgan_repro.members import ensemble_members
 from wgan_repro.schema import register_configs
@@ -50,6 +51,7 @@ from wgan_repro.tracking import MLflowTracker
 from wgan_repro.train import train
 
 log = logging.getLogger(__name__)
+register_app_configs()  # conf/<app>.yaml names its schema
 
 SETTINGS = {
     "toy": ["eval.figures=false"],
@@ -456,5 +458,21 @@ def main(cfg: DictConfig) -> None:
         sys.exit(status)
 
 
+def preflight(cfg: DictConfig) -> None:
+    """Before Hydra starts: the settings are known ones."""
+    from wgan_repro import cli
+
+    unknown = [s for s in cfg.bench.settings if s not in [*SETTINGS, FID]]
+    if unknown:
+        raise cli.BadInput(f"bench.settings={list(cfg.bench.settings)}: unknown {unknown}; allowed: "
+                           f"{sorted([*SETTINGS, FID])}")
+
+
+def entry() -> None:
+    from wgan_repro import cli
+
+    cli.run("wgan_repro.bench", "bench", main, __doc__.split("\n\n")[0], preflight)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

@@ -14,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from wgan_repro.members import check_ensemble, ensemble_members
 from wgan_repro.schema import ConfigError, Device, register_configs
 
-__all__ = ["ConfigError", "CONF_DIR", "build", "check_ranges", "command_line", "compose", "flat_params", "validate"]
+__all__ = ["ConfigError", "CONF_DIR", "advisories", "build", "check_ranges", "command_line", "compose", "flat_params",
+           "validate"]
 
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -108,6 +109,19 @@ def command_line(hc: Any, multirun: bool = False) -> str:
         words += ["--config-name", hc.job.config_name]
     launch = [o for o in hc.overrides.hydra if not o.startswith("hydra.mode=")] if multirun else []
     return " ".join(words + launch + list(hc.overrides.task))
+
+
+ODD = {  # (objective, constraint) pairs that run but mean little; committed sweeps use some, so warned, not refused
+    ("Hinge", "Clip"): "the hinge loss wants scores beyond +-1, which a critic clipped at c = 0.01 hardly reaches "
+                       "(a cell of sweeps/constraint_x_objective.yaml)",
+    ("WGAN", "NoConstraint"): "an unconstrained critic is not Lipschitz: its EM estimate is unbounded",
+}
+
+
+def advisories(cfg: DictConfig) -> list[str]:
+    """Combinations that run but make little sense, said before the run (the CLI prints them as warnings)."""
+    pair = (cfg.objective._target_.rsplit(".", 1)[-1], cfg.constraint._target_.rsplit(".", 1)[-1])
+    return [f"objective={pair[0].lower()} with constraint={pair[1].lower()}: {ODD[pair]}"] if pair in ODD else []
 
 
 def validate(cfg: DictConfig) -> None:

@@ -15,6 +15,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,12 +25,15 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from wgan_repro.app_schema import register_app_configs
+from wgan_repro import stopping
 from wgan_repro.claims import Job, claim_ids, jobs, load_claim
 from wgan_repro.claims.plan import default_pilot
 from wgan_repro.claims.plan import make as make_plan
 from wgan_repro.config import ConfigError
 
 log = logging.getLogger("wgan_repro.reproduce")
+register_app_configs()  # conf/<app>.yaml names its schema
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -101,9 +105,13 @@ def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: d
     from wgan_repro.runner import run
     from wgan_repro.store import mlflow_client, resolve_uri
 
+    from wgan_repro.stopping import Stopped
+
     cfg, choices = compose(overrides)
     try:
         result = run(cfg, choices, Path(out_dir), "python -m wgan_repro " + " ".join(overrides), parent)
+    except Stopped as exc:  # checkpointed and KILLED: a relaunch continues it
+        return tags["arm"], "KILLED", str(exc)
     except Exception as exc:  # noqa: BLE001 - the run is marked FAILED with the reason; the claim goes on
         return tags["arm"], "FAILED", f"{type(exc).__name__}: {exc}"
     client = mlflow_client(resolve_uri(cfg.tracking.uri))
@@ -145,16 +153,44 @@ def run_claim(claim: DictConfig, budget: str, cfg: DictConfig, todo: list[Job], 
     log.info("claim %s, budget %s: %d runs, %d at a time (%d thread each), parent %s", claim.id, budget, len(todo),
              workers, threads, parent[0])
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    forwarded = False
+    with stopping.stop_on_signals(), cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                                             initializer=ignore_signals) as pool:
         futures = [pool.submit(run_job, run_overrides(job, cfg),
                                str(REPO / "outputs" / "claims" / claim.id / budget / f"{job.arm}-s{job.seed}"),
                                parent, {"claim": claim.id, "budget": budget, "arm": job.arm}, threads)
                    for job in todo]
-        for done, future in enumerate(cf.as_completed(futures), 1):
-            arm, status, reason = future.result()
-            log.info("[%d/%d] %s: %s%s", done, len(todo), arm, status, f" ({reason})" if reason else "")
+        pending = set(futures)
+        while pending:
+            finished_now, pending = cf.wait(pending, timeout=1.0, return_when=cf.FIRST_COMPLETED)
+            for future in finished_now:
+                if future.cancelled():
+                    continue
+                arm, status, reason = future.result()
+                log.info("[%d/%d] %s: %s%s", len(futures) - len(pending), len(todo), arm, status,
+                         f" ({reason})" if reason else "")
+            if stopping.requested() and not forwarded:  # the runs in progress stop cleanly; the rest never start
+                forwarded = True
+                for future in pending:
+                    future.cancel()
+                if stopping.requested() == signal.SIGTERM:  # Ctrl-C reached the whole process group already
+                    for process in list(getattr(pool, "_processes", {}).values()):
+                        os.kill(process.pid, signal.SIGTERM)
+    if stopping.requested():
+        error = stopping.stop(f"during claim {claim.id}", "relaunch the same command to continue it")
+        from wgan_repro.store import set_terminated
+
+        set_terminated(resolve_uri(cfg.tracking.uri), parent[0], "KILLED", {"status_reason": str(error)})
+        raise error
     close_sweep(resolve_uri(cfg.tracking.uri), cfg.tracking.experiment, parent[0])
     return parent[0]
+
+
+def ignore_signals() -> None:
+    """A worker between runs ignores SIGINT and SIGTERM (a run in progress handles them: stopping.py), so that
+    Ctrl-C on the terminal's process group stops runs cleanly instead of killing idle workers."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
 
 
 def meta_of(data: Any, claim: DictConfig, budget: str, command: str) -> dict[str, Any]:
@@ -265,7 +301,29 @@ def main(cfg: DictConfig) -> None:
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except stopping.Stopped as exc:  # its runs checkpointed and KILLED, its parent KILLED
+        print(f"stopped: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
+def preflight(cfg: DictConfig) -> None:
+    """Before Hydra starts: the folders a command writes and the exports it reads."""
+    from wgan_repro import cli
+
+    cli.writable_folder("report.out_dir", cfg.report.out_dir or REPO / "reports" / f"claims-{cfg.budget}")
+    for key in ("render_from", "pilot"):
+        if cfg[key] and not Path(cfg[key], "runs.csv").is_file():
+            raise cli.BadInput(f"{key}={cfg[key]}: no export there (no runs.csv); allowed: a section's data/ folder, "
+                               "e.g. reports/reference/F5/data")
+    if not (cfg.render_from or cfg.plan):
+        (cli.existing_store if cfg.render_only else cli.store_folder)(cfg.tracking.uri)
+
+
+def entry() -> None:
+    from wgan_repro import cli
+
+    cli.run("wgan_repro.reproduce", "reproduce", main, __doc__.split("\n\n")[0], preflight, groups=["claim"])
 
 
 if __name__ == "__main__":
-    main()
+    entry()

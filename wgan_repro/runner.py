@@ -21,6 +21,7 @@ from wgan_repro.members import ensemble_members
 from wgan_repro.setup import build_parts, seed_everything
 from wgan_repro.store import check_reachable, resolve_uri, set_terminated, system_tags
 from wgan_repro.tracking import Tracker, start_tracker
+from wgan_repro.stopping import Stopped, stop_on_signals
 from wgan_repro.train import train
 
 log = logging.getLogger(__name__)
@@ -59,11 +60,15 @@ def open_tracker(cfg: DictConfig, choices: Mapping[str, str], command: str | Non
 
 @contextlib.contextmanager
 def marking_failures(tracker, where: Callable[[], str]) -> Iterator[None]:
-    """An exception marks the run FAILED with the error, Ctrl-C marks it KILLED; what was logged stays."""
+    """A stop (SIGTERM, Ctrl-C: checkpointed first) or a second Ctrl-C marks the run KILLED with the reason, an
+    exception marks it FAILED with the error; what was logged stays."""
     try:
         yield
+    except Stopped as exc:
+        tracker.finish("KILLED", str(exc))
+        raise
     except KeyboardInterrupt:
-        tracker.finish("KILLED", f"interrupted {where()}")
+        tracker.finish("KILLED", f"interrupted {where()} (a second signal: no checkpoint of this iteration)")
         raise
     except Exception as exc:
         tracker.finish("FAILED", f"{type(exc).__name__}: {exc}")
@@ -96,7 +101,14 @@ def run_study(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, comman
 def run(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str | None = None,
         parent: Parent | None = None) -> dict[str, Any]:
     """Validate, resume or skip, build, then train one run under tracking. Returns the run id, status (SKIPPED when
-    train.resume=auto finds that its run already ended) and final metrics."""
+    train.resume=auto finds that its run already ended) and final metrics. SIGTERM and SIGINT stop it after the
+    generator iteration in progress (stopping.py): KILLED, checkpointed, and `Stopped` raised."""
+    with stop_on_signals():
+        return run_one(cfg, choices, out_dir, command, parent)
+
+
+def run_one(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str | None = None,
+            parent: Parent | None = None) -> dict[str, Any]:
     validate(cfg)  # raises ConfigError before anything is created
     if cfg.tracking.enabled:
         check_reachable(resolve_uri(cfg.tracking.uri))  # an unreachable server fails here, in seconds

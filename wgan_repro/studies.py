@@ -30,6 +30,7 @@ import torch.nn.functional as F  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from torch import nn  # noqa: E402
 
+from wgan_repro import stopping
 from wgan_repro.config import build  # noqa: E402
 from wgan_repro.constraints import NoConstraint  # noqa: E402
 from wgan_repro.models import build_critic  # noqa: E402
@@ -73,6 +74,8 @@ def fit(side: Side, critic: nn.Module, real: Sampler, fake: Sampler, max_steps: 
     objective, constraint, opt = side.objective, side.constraint, side.optimizer(critic.parameters())
     previous, current, steps = None, [], 0
     for steps in range(1, max_steps + 1):
+        if stopping.requested():
+            raise stopping.stop("during a study's fit", "a study keeps no checkpoint: train.resume=auto restarts it")
         constraint.before(critic)
         x, y = real(batch_size), fake(batch_size)
         loss, stats = objective.critic_loss(critic(x), critic(y))

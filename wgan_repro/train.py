@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from torch import nn
 from tqdm import tqdm
 
+from wgan_repro import stopping
 from wgan_repro.checkpoint import TrainState
 from wgan_repro.diagnostics import StepCosine
 
@@ -138,6 +139,13 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
         if saving:
             checkpoint()
         bar.update(1)
+        if stopping.requested() and not last:  # SIGTERM / Ctrl-C: this iteration is done; keep it, then stop
+            failure = history.flush(tracker, bar, objective.estimate_key)
+            bar.close()
+            if failure:
+                return failure, metrics
+            checkpoint()
+            raise stopping.stop(f"after generator iteration {done}")
     bar.close()
     return None, metrics
 

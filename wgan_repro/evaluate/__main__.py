@@ -26,11 +26,13 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from wgan_repro.app_schema import register_app_configs
 from wgan_repro.config import ConfigError, check_ranges
-from wgan_repro.schema import SCHEMAS
 from wgan_repro.evaluate.inception import MetricUnavailable
+from wgan_repro.schema import SCHEMAS
 
 log = logging.getLogger("wgan_repro.evaluate")
+register_app_configs()  # conf/<app>.yaml names its schema
 
 USAGE = __doc__
 
@@ -68,8 +70,8 @@ def download_checkpoint(client: Any, run_id: str, into: Path) -> dict[str, Any]:
 def reevaluate(args: DictConfig, command: str) -> dict[str, float]:
     """Metrics of a run's final generator under new eval settings, logged into that run."""
     from wgan_repro.setup import build_parts
-    from wgan_repro.tracking import MLflowTracker
     from wgan_repro.store import mlflow_client, resolve_uri
+    from wgan_repro.tracking import MLflowTracker
 
     if args.run_id is None:
         raise ConfigError(f"run_id is required; usage:\n{USAGE}")
@@ -159,10 +161,27 @@ def app(args: DictConfig) -> None:
         sys.exit(status)
 
 
+def preflight(cfg: DictConfig) -> None:
+    """Before Hydra starts: what each command reads must exist."""
+    from wgan_repro import cli
+
+    if cfg.command == "run":
+        if not cfg.run_id:
+            raise cli.BadInput("run_id: missing; allowed: the MLflow run id of a finished run (python -m "
+                               "wgan_repro.evaluate run_id=<id>)")
+        cli.existing_store(cfg.tracking.uri)
+    elif cfg.command == "fid":
+        for key in ("a", "b"):
+            if not cfg[key] or not Path(cfg[key]).is_dir():
+                raise cli.BadInput(f"{key}={cfg[key]}: no such folder; allowed: a folder of images")
+
+
 def main() -> None:
+    from wgan_repro import cli
+
     TYPED.extend(sys.argv[1:])
     sys.argv[1:] = hydra_args(sys.argv[1:])
-    app()
+    cli.run("wgan_repro.evaluate", "evaluate", app, USAGE, preflight)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from wgan_repro.app_schema import register_app_configs
 from wgan_repro.report import build
 from wgan_repro.store import resolve_uri
+register_app_configs()  # conf/<app>.yaml names its schema
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="report")
@@ -30,5 +32,23 @@ def main(cfg: DictConfig) -> None:
           f"{len(result['figures'])} figures)", file=sys.stderr)
 
 
+def preflight(cfg: DictConfig) -> None:
+    """Before Hydra starts: the store must exist (reading a missing SQLite file would create one), the output
+    folder must be writable, the text files must exist."""
+    from wgan_repro import cli
+
+    cli.existing_store(cfg.tracking.uri)
+    cli.writable_folder("report.out_dir", cfg.report.out_dir or Path("reports") / cfg.report.name)
+    for key in ("preface", "verdicts"):
+        if cfg.report[key] and not Path(cfg.report[key]).is_file():
+            raise cli.BadInput(f"report.{key}={cfg.report[key]}: no such file; allowed: a text file, or null")
+
+
+def entry() -> None:
+    from wgan_repro import cli
+
+    cli.run("wgan_repro.report", "report", main, __doc__, preflight)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

@@ -1,0 +1,140 @@
+"""One error contract on every command: a refused input exits 2 with one line naming the key, the value and what is
+allowed, before any work (no traceback, no outputs/ or multirun/ folder, no store file, no run); `--help` documents
+every key from the schema. Most cases run the commands' own pre-flight in-process (the same function the command
+line calls before Hydra starts); one real subprocess per command proves the wiring."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wgan_repro import cli
+
+REPO = Path(__file__).resolve().parents[1]
+COMMANDS = {  # command -> (module, its config name, its pre-flight check, its entry point)
+    "wgan_repro": ("wgan_repro.__main__", "config", "check", "entry"),
+    "wgan_repro.reproduce": ("wgan_repro.reproduce", "reproduce", "preflight", "entry"),
+    "wgan_repro.report": ("wgan_repro.report.__main__", "report", "preflight", "entry"),
+    "wgan_repro.evaluate": ("wgan_repro.evaluate.__main__", "evaluate", "preflight", "main"),
+    "wgan_repro.bench": ("wgan_repro.bench", "bench", "preflight", "entry"),
+}
+
+
+def preflight(command: str, argv: list[str], capsys) -> tuple[int, str]:
+    """Run the command's checks on argv in-process: (exit status, stderr); Hydra's main must never be reached."""
+    module, config_name, check, _ = COMMANDS[command]
+    mod = importlib.import_module(module)
+
+    def never() -> None:
+        raise AssertionError("the command started its work")
+    if command == "wgan_repro.evaluate":
+        argv = mod.hydra_args(argv)
+    with pytest.raises(SystemExit) as exit_:
+        cli.run(command, config_name, never, "", getattr(mod, check), argv=argv)
+    return exit_.value.code, capsys.readouterr().err
+
+
+CASES = [
+    ("wgan_repro", ["train.foo=1"], "train.foo=1: no such key; allowed keys of train: batch_size"),
+    ("wgan_repro", ["optimizer=adma"], "optimizer=adma: no such choice; allowed: adam, adam_dcgan"),
+    ("wgan_repro", ["--multirun", "optimizer=rmsprop,adma"], "optimizer=adma: no such choice"),
+    ("wgan_repro", ["--multirun", "train.seed=0,1", "train.iterations=5,0"], "train.iterations must be >= 1, got 0"),
+    ("wgan_repro", ["train.iterations=abc"], "train.iterations=abc: expected integer"),
+    ("wgan_repro", ["train.device=tpu"], "train.device=tpu: allowed: auto, cpu, cuda"),
+    ("wgan_repro", ["train.progress=maybe"], "train.progress=maybe: expected true or false"),
+    ("wgan_repro", ["train.iterations=(("], "train.iterations=((: cannot be read as an override"),
+    ("wgan_repro", ["train.ensemble=2", "data=digits"], "needs toy data"),
+    ("wgan_repro", ["--multirun", "--config-dir", str(REPO / "sweeps"), "--config-name", "lr_x_optimizer",
+                    "optimizer.lr=0"], "optimizer.lr must be > 0"),
+    ("wgan_repro.reproduce", [], "claim: missing; allowed: F1, F2"),
+    ("wgan_repro.reproduce", ["claim=F9"], "claim=F9: no such choice; allowed: F1"),
+    ("wgan_repro.reproduce", ["claim=F3", "budget=huge"], "budget=huge: allowed: smoke, cpu, full"),
+    ("wgan_repro.reproduce", ["claim=F3", "plan=maybe"], "plan=maybe: expected true or false"),
+    ("wgan_repro.reproduce", ["claim=F3", "jobs=0"], "jobs must be >= 1, got 0"),
+    ("wgan_repro.reproduce", ["claim=F3", "render_from=/nope"], "render_from=/nope: no export there"),
+    ("wgan_repro.report", ["report.filter=garbage(("], "report.filter=garbage((: cannot be read as an override"),
+    ("wgan_repro.report", ["report.nme=x"], "report.nme=x: no such key; allowed keys of report: filter"),
+    ("wgan_repro.evaluate", ["fid", "a=/nope", "b=/tmp"], "a=/nope: no such folder"),
+    ("wgan_repro.evaluate", ["nonsense"], "nonsense: cannot be read as an override (key=value"),
+    ("wgan_repro.evaluate", ["fid", "space=vgg", "a=/tmp", "b=/tmp"], "space=vgg: allowed: inception, digits, mnist"),
+    ("wgan_repro.bench", ["bench.settings=[nope]"], "bench.settings=['nope']: unknown ['nope']; allowed:"),
+    ("wgan_repro.bench", ["bench.repeats=0"], "bench.repeats must be >= 1, got 0"),
+]
+
+
+@pytest.mark.parametrize("command,argv,needle", CASES, ids=[f"{c} {' '.join(a)}" for c, a, _ in CASES])
+def test_a_refused_input_exits_2_with_one_line_before_any_work(command, argv, needle, capsys, tmp_path,
+                                                                monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, err = preflight(command, argv, capsys)
+    assert status == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert needle in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # no outputs/, multirun/, store file
+
+
+def test_folders_and_stores_are_checked_before_any_work(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "mlflow.db").write_text("")  # a store the report may read
+    for command, argv, needle in [
+            ("wgan_repro.reproduce", ["claim=F3", f"report.out_dir={tmp_path / 'afile'}"], "is a file"),
+            ("wgan_repro.report", [f"tracking.uri=sqlite:///{tmp_path / 'none.db'}"], "no store there"),
+            ("wgan_repro.report", [f"report.out_dir={tmp_path / 'afile' / 'x'}"], "is not writable"),
+            ("wgan_repro.evaluate", ["run_id=abc", f"tracking.uri=sqlite:///{tmp_path / 'none.db'}"], "no store")]:
+        status, err = preflight(command, argv, capsys)
+        assert status == 2 and needle in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "mlflow.db"]
+
+
+def test_a_combination_that_makes_little_sense_is_warned_about_not_refused(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    reached = []
+    mod = importlib.import_module("wgan_repro.__main__")
+    cli.run("wgan_repro", "config", lambda: reached.append(True), "", mod.check,
+            argv=["objective=hinge", "constraint=clip"])
+    assert reached and "warning: objective=hinge with constraint=clip" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_help_documents_every_key_from_the_schema(command: str, capsys, monkeypatch) -> None:
+    module, _, _, entry = COMMANDS[command]
+    monkeypatch.setattr(sys, "argv", [command, "--help"])
+    getattr(importlib.import_module(module), entry)()  # the command's own entry point, as `python -m` calls it
+    out = capsys.readouterr().out
+    needles = {"wgan_repro": ["train.iterations: int = 10000  generator iterations", "optimizer: adam, adam_dcgan",
+                              "experiment: fig1_parallel_lines", "--multirun"],
+               "wgan_repro.reproduce": ["claim: F1, F2", "budget: smoke | cpu | full", "plan: bool = False",
+                                        "render_from: str or null"],
+               "wgan_repro.report": ["report.name: str = 'latest'", "report.sweep: str or null"],
+               "wgan_repro.evaluate": ["run_id: str or null", "space: inception | digits | mnist"],
+               "wgan_repro.bench": ["bench.settings: list[str]", "bench.repeats: int = 5"]}[command]
+    for needle in needles:
+        assert needle in out, needle
+
+
+def test_help_shows_the_keys_of_the_choices_given() -> None:
+    text = cli.help_text("wgan_repro", "config", "", [], ["optimizer=adam"])
+    assert "optimizer.betas: list[float] = [0.5, 0.999]" in text and "optimizer.momentum" not in text
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["-m", "wgan_repro", "--multirun", "optimizer=rmsprop,adma"], "error: optimizer=adma: no such choice"),
+    (["-m", "wgan_repro.reproduce", "--help"], "budget: smoke | cpu | full"),
+    (["-m", "wgan_repro.report", "report.filter=garbage(("], "error: report.filter=garbage(("),
+    (["-m", "wgan_repro.evaluate", "fid", "a=/nope", "b=/tmp"], "error: a=/nope: no such folder"),
+    (["-m", "wgan_repro.bench", "bench.nope=1"], "error: bench.nope=1: no such key"),
+])
+def test_the_commands_check_before_hydra_starts(argv: list[str], needle: str, tmp_path) -> None:
+    done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    help_ = "--help" in argv
+    assert done.returncode == (0 if help_ else 2), done.stderr[-2000:]
+    assert needle in (done.stdout if help_ else done.stderr)
+    if not help_:
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not list(tmp_path.iterdir())
