@@ -115,3 +115,44 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path) -> None:
     cfg, choices = compose(*TINY, "tracking.enabled=false", f"train.resume={tmp_path / 'nope.pt'}")
     with pytest.raises(ConfigError, match="no such checkpoint file"):
         run(cfg, choices, tmp_path / "again")
+
+
+def test_progress_is_a_bar_in_a_pseudo_terminal_and_lines_every_5_percent_elsewhere(tmp_path, caplog) -> None:
+    """In a pseudo-terminal nobody sized (0 x 0, as `script` or a container gives) the bar is drawn (tqdm draws
+    nothing at 0 rows: why it never showed); the first line says what is being prepared. Not in a terminal: one
+    log line every 5% with the rate, the time to go and the latest estimate."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "wgan_repro", *TINY, "train.iterations=60", "eval.every=30", "eval.figures=false",
+            "tracking.enabled=false", "train.progress=true", f"hydra.run.dir={tmp_path}/out"]
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, cwd=tmp_path, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed its side
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=120)
+    os.close(master)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, screen[-2000:]
+    first = next(line for line in screen.replace("\r", "\n").splitlines() if line.strip())
+    assert "preparing Ring data, MLPGenerator generator" in first
+    assert "60/60" in screen and "it/s" in screen and "em=" in screen
+
+    cfg, choices = compose(*TINY, "train.iterations=40", "eval.every=40", "eval.figures=false", "tracking.enabled=false",
+                           "train.progress=true")
+    with caplog.at_level("INFO", logger="wgan_repro.train"):
+        run(cfg, choices, tmp_path / "lines")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("iteration ")]
+    assert lines[0].startswith("iteration 2/40 (5%),") and len(lines) == 20 and "it/s" in lines[0]
+    assert "em " in lines[-1] and "w1 " in lines[-1]  # the latest estimate and quality, once known

@@ -34,6 +34,7 @@ from wgan_repro.config import ConfigError
 
 log = logging.getLogger("wgan_repro.reproduce")
 register_app_configs()  # conf/<app>.yaml names its schema
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no download bars of its own
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -43,6 +43,11 @@ def run_dtype(precision: Any) -> torch.dtype:
     return torch.float64 if str(getattr(precision, "value", precision)) == "fp64" else torch.float32
 
 
+def target(node: DictConfig) -> str:
+    """A component's class or function name, for what a run says it is preparing."""
+    return str(node.get("_target_", "?")).rsplit(".", 1)[-1]
+
+
 def learning_rate(cfg: DictConfig, network: str) -> float:
     """optimizer.lr_<network> (generator or critic), else optimizer.lr."""
     value = cfg.get(f"lr_{network}")
@@ -71,6 +76,8 @@ def build_parts(cfg: DictConfig, compile_models: bool = True) -> tuple[TrainStat
     compile_models=False leaves train.compile to the caller (an ensemble compiles its stacked networks)."""
     seed_everything(cfg.train.seed)
     device = resolve_device(cfg.train.device)
+    log.info("preparing %s data, %s generator, %s critic and %s evaluation on %s", target(cfg.data), target(cfg.arch),
+             target(cfg.critic), target(cfg.eval), device)
     dtype = run_dtype(cfg.train.precision)
     data = build_data(cfg.data, device)
     if dtype != data.dtype:  # fp64: toy data only (validate)

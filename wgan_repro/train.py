@@ -5,9 +5,11 @@ Set-up lives in setup.py, resuming and tracking in runner.py, checkpoints in che
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from wgan_repro import stopping
 from wgan_repro.checkpoint import TrainState
@@ -74,8 +77,45 @@ def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, probe: StepCosine
         probe.after_step()
 
 
-def progress_enabled(cfg: DictConfig) -> bool:
-    return bool(cfg.train.progress) and not os.environ.get("CI") and sys.stderr.isatty()
+class Progress:
+    """Where a run stands, on stderr: in a terminal one bar (iteration, it/s, ETA, the latest estimate and quality);
+    otherwise (a log file, CI, a scheduler) one line every 5% of the run. Off with train.progress=false. A terminal
+    that reports no size (a pseudo-terminal nobody sized: `script`, an IDE's, a container's) gets 100 x 20: tqdm
+    takes the screen's 0 rows as "no room" and draws nothing at all (why the bar never showed there)."""
+
+    def __init__(self, cfg: DictConfig, start: int, name: str) -> None:
+        self.total, self.start, self.values = cfg.train.iterations, start, {}
+        self.on = bool(cfg.train.progress)
+        self.tty = self.on and not os.environ.get("CI") and sys.stderr.isatty()
+        self.every = max(1, self.total // 20)
+        self.since = time.perf_counter()
+        size = shutil.get_terminal_size((0, 0)) if self.tty else os.terminal_size((0, 0))
+        sized = size.columns > 0 and size.lines > 0
+        self.bar = tqdm(total=self.total, initial=start, disable=not self.tty, unit="it", desc=name, file=sys.stderr,
+                        dynamic_ncols=sized, ncols=None if sized else 100, nrows=None if sized else 20)
+        self.logs = logging_redirect_tqdm() if self.tty else contextlib.nullcontext()  # log lines above the bar
+        self.logs.__enter__()
+
+    def note(self, **values: str) -> None:
+        """The latest estimate or quality, shown beside the count."""
+        self.values.update(values)
+        self.bar.set_postfix(self.values, refresh=False)
+
+    def update(self, done: int) -> None:
+        self.bar.update(1)
+        if self.on and not self.tty and (done % self.every == 0 or done == self.total):
+            rate = (done - self.start) / max(time.perf_counter() - self.since, 1e-9)
+            eta = (self.total - done) / max(rate, 1e-9)
+            extra = "".join(f", {k} {v}" for k, v in self.values.items())
+            log.info("iteration %d/%d (%d%%), %.3g it/s, %.0f s to go%s", done, self.total,
+                     100 * done // self.total, rate, eta, extra)
+
+    def close(self) -> None:
+        """The bar closed and logging given back (once; the loop's `finally`)."""
+        if self.logs is not None:
+            self.bar.close()
+            self.logs.__exit__(None, None, None)
+            self.logs = None
 
 
 # --------------------------------------------------------------------------- the loop
@@ -92,61 +132,63 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
     metrics: dict[str, float] = {}
     clock = EvalClock()
     checkpoint_every = cfg.train.checkpoint_every or cfg.eval.every
-    bar = tqdm(total=cfg.train.iterations, initial=state.gen_iter, disable=not progress_enabled(cfg),
-               unit="it", dynamic_ncols=True, desc=f"{objective.name}")
-    for gen_iter in range(state.gen_iter, cfg.train.iterations):
-        # -- Algorithm 1, lines 2-8: train the critic ----------------------------------------
-        critic.requires_grad_(True)
-        for _ in range(critic_iterations(gen_iter, cfg.train)):
-            constraint.before(critic)  # official main.py clamps here (constraint.when=before)
-            x = data.sample(m)  # line 3: a batch of real data, (m, *shape)
-            z = prior(data, m, nz)  # line 4: a batch of priors, (m, nz)
-            with torch.no_grad(), amp():
-                fake = generator(z)
-            with amp():  # train.precision=bf16: forward passes in bfloat16 (a no-op by default)
-                loss_critic, stats = objective.critic_loss(*critic_scores(critic, x, fake, joint, sample_dims))  # 5
-            penalty = constraint.penalty(critic, x, fake)  # line 5, WGAN-GP: + lambda (||grad f(x_hat)|| - 1)^2
-            if penalty is not None:
-                loss_critic, stats = loss_critic + penalty, {**stats, "loss/penalty": penalty.detach()}
-            step(state.opt_critic, loss_critic, probe)  # line 6: RMSProp (or the configured optimiser)
-            constraint.after(critic)  # line 7: w <- clip(w, -c, c)
+    bar = Progress(cfg, state.gen_iter, objective.name)
+    quality = getattr(evaluator, "tags", lambda: {})().get("quality")
+    try:
+        for gen_iter in range(state.gen_iter, cfg.train.iterations):
+            # -- Algorithm 1, lines 2-8: train the critic ----------------------------------------
+            critic.requires_grad_(True)
+            for _ in range(critic_iterations(gen_iter, cfg.train)):
+                constraint.before(critic)  # official main.py clamps here (constraint.when=before)
+                x = data.sample(m)  # line 3: a batch of real data, (m, *shape)
+                z = prior(data, m, nz)  # line 4: a batch of priors, (m, nz)
+                with torch.no_grad(), amp():
+                    fake = generator(z)
+                with amp():  # train.precision=bf16: forward passes in bfloat16 (a no-op by default)
+                    loss_critic, stats = objective.critic_loss(*critic_scores(critic, x, fake, joint, sample_dims))  # 5
+                penalty = constraint.penalty(critic, x, fake)  # line 5, WGAN-GP: + lambda (||grad f(x_hat)|| - 1)^2
+                if penalty is not None:
+                    loss_critic, stats = loss_critic + penalty, {**stats, "loss/penalty": penalty.detach()}
+                step(state.opt_critic, loss_critic, probe)  # line 6: RMSProp (or the configured optimiser)
+                constraint.after(critic)  # line 7: w <- clip(w, -c, c)
 
-        # -- Algorithm 1, lines 9-11: train the generator ------------------------------------
-        critic.requires_grad_(False)  # no critic gradients needed for the generator's step
-        z = prior(data, m, nz)  # line 9
-        with amp():
-            loss_generator = objective.generator_loss(critic(generator(z)))  # line 10
-        step(state.opt_generator, loss_generator)  # line 11
-        state.gen_iter = done = gen_iter + 1
+            # -- Algorithm 1, lines 9-11: train the generator ------------------------------------
+            critic.requires_grad_(False)  # no critic gradients needed for the generator's step
+            z = prior(data, m, nz)  # line 9
+            with amp():
+                loss_generator = objective.generator_loss(critic(generator(z)))  # line 10
+            step(state.opt_generator, loss_generator)  # line 11
+            state.gen_iter = done = gen_iter + 1
 
-        # -- bookkeeping (not in Algorithm 1) -------------------------------------------------
-        history.append(done, {"loss/critic": loss_critic.detach(), "loss/generator": loss_generator.detach(),
-                              **stats, **(probe.pop() if probe else {})})
-        last = done == cfg.train.iterations
-        saving = done % checkpoint_every == 0 and not last  # run() saves the finished run's state
-        if done % cfg.train.log_every == 0 or last or saving:  # a checkpoint only holds a state checked finite
-            failure = history.flush(tracker, bar, objective.estimate_key)
-            if failure:
-                bar.close()
-                return failure, metrics
-        if done % cfg.eval.every == 0 or last:
-            started = time.perf_counter()
-            metrics = evaluator(done, generator, critic, out_dir, tracker)
-            clock.evaluating += time.perf_counter() - started
-            tracker.log_metrics({**metrics, **clock.metrics(started)}, step=done)
-            tracker.flush()
-            log.info("iter %d: %s", done, "  ".join(f"{k}={fmt(v)}" for k, v in metrics.items()))
-        if saving:
-            checkpoint()
-        bar.update(1)
-        if stopping.requested() and not last:  # SIGTERM / Ctrl-C: this iteration is done; keep it, then stop
-            failure = history.flush(tracker, bar, objective.estimate_key)
-            bar.close()
-            if failure:
-                return failure, metrics
-            checkpoint()
-            raise stopping.stop(f"after generator iteration {done}")
-    bar.close()
+            # -- bookkeeping (not in Algorithm 1) -------------------------------------------------
+            history.append(done, {"loss/critic": loss_critic.detach(), "loss/generator": loss_generator.detach(),
+                                  **stats, **(probe.pop() if probe else {})})
+            last = done == cfg.train.iterations
+            saving = done % checkpoint_every == 0 and not last  # run() saves the finished run's state
+            if done % cfg.train.log_every == 0 or last or saving:  # a checkpoint only holds a state checked finite
+                failure = history.flush(tracker, bar, objective.estimate_key)
+                if failure:
+                    return failure, metrics
+            if done % cfg.eval.every == 0 or last:
+                started = time.perf_counter()
+                metrics = evaluator(done, generator, critic, out_dir, tracker)
+                if quality in metrics:
+                    bar.note(**{quality.split("/")[1]: fmt(metrics[quality])})
+                clock.evaluating += time.perf_counter() - started
+                tracker.log_metrics({**metrics, **clock.metrics(started)}, step=done)
+                tracker.flush()
+                log.info("iter %d: %s", done, "  ".join(f"{k}={fmt(v)}" for k, v in metrics.items()))
+            if saving:
+                checkpoint()
+            bar.update(done)
+            if stopping.requested() and not last:  # SIGTERM / Ctrl-C: this iteration is done; keep it, then stop
+                failure = history.flush(tracker, bar, objective.estimate_key)
+                if failure:
+                    return failure, metrics
+                checkpoint()
+                raise stopping.stop(f"after generator iteration {done}")
+    finally:
+        bar.close()
     return None, metrics
 
 
@@ -175,7 +217,7 @@ class MetricHistory:
         self.steps.append(step)
         self.rows.append(dict(metrics))
 
-    def flush(self, tracker, bar: tqdm, estimate_key: str) -> str | None:
+    def flush(self, tracker, bar: Progress, estimate_key: str) -> str | None:
         """Log buffered metrics plus perf/gen_iters_per_s; return a failure reason on NaN or blow-up."""
         if not self.steps:
             return None
@@ -194,8 +236,8 @@ class MetricHistory:
         failure = tracker.diverged(reasons) if reasons else None  # the tracker says whether training stops
         tracker.log_metrics({"perf/gen_iters_per_s": rate}, step=self.steps[-1])
         tracker.flush()
-        bar.set_postfix({estimate_key.split("/")[1]: fmt(values[keys.index(estimate_key), -1])}
-                        if estimate_key in keys else {})
+        if estimate_key in keys:
+            bar.note(**{estimate_key.split("/")[1]: fmt(values[keys.index(estimate_key), -1])})
         self.steps, self.rows, self.since = [], [], now
         return failure
 

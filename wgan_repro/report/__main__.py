@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from wgan_repro.app_schema import register_app_configs
 from wgan_repro.report import build
 from wgan_repro.store import resolve_uri
 register_app_configs()  # conf/<app>.yaml names its schema
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no download bars of its own
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="report")
