@@ -18,6 +18,7 @@ from conftest import TINY, compose
 from wgan_repro.checkpoint import config_hash, find_resume, resume_mode
 from wgan_repro.config import ConfigError, validate
 from wgan_repro.runner import run
+from wgan_repro.store import HEARTBEAT, HEARTBEAT_OWNER
 
 REPO = Path(__file__).resolve().parents[1]
 LONG = [*TINY, "train.iterations=1500", "train.log_every=50", "eval.every=500", "train.checkpoint_every=50",
@@ -161,18 +162,19 @@ def test_resume_auto_leaves_a_run_with_a_fresh_heartbeat_alone(tmp_path, mlflow_
     client = MlflowClient(mlflow_uri)
     assert heartbeat_age(client.get_run(first).data.tags) < 60  # every flush refreshes it
     client.set_terminated(first, "RUNNING")
-    elsewhere = {"heartbeat_owner": "another-host:1"}
-    client.set_tag(first, "heartbeat_owner", elsewhere["heartbeat_owner"])
+    elsewhere = {HEARTBEAT_OWNER: "another-host:1"}
+    client.set_tag(first, HEARTBEAT_OWNER, elsewhere[HEARTBEAT_OWNER])
 
-    client.set_tag(first, "heartbeat", str(round(time.time())))
+    client.set_tag(first, HEARTBEAT, str(round(time.time())))
     cfg, _ = compose(*common, "train.resume=auto")
     assert "RUNNING elsewhere" in (find_resume(cfg).skip or "")
     cfg, _ = compose(*common, "train.resume=auto", "train.take_over=true")
     assert find_resume(cfg).skip is None and find_resume(cfg).run_id == first
-    client.set_tag(first, "heartbeat", str(round(time.time()) - 10_000))  # stale: taken over
+    client.set_tag(first, HEARTBEAT, str(round(time.time()) - 10_000))  # stale: taken over
     cfg, _ = compose(*common, "train.resume=auto", "train.heartbeat_stale=600")
     assert find_resume(cfg).skip is None
-    assert heartbeat_age({"heartbeat": "100"}, now=160.0) == 60.0
+    assert heartbeat_age({HEARTBEAT: "100"}, now=160.0) == 60.0
+    assert heartbeat_age({"heartbeat": "100"}, now=160.0) == 60.0  # a store written before: the tag's old name
     import socket
 
     gone = {"heartbeat": str(time.time()), "heartbeat_owner": f"{socket.gethostname()}:999999999"}

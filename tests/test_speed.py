@@ -16,6 +16,7 @@ from conftest import compose, history
 from wgan_repro.bench import reference_loop
 from wgan_repro.runner import run
 from wgan_repro.setup import build_parts
+from wgan_repro.store import CONFIG_HASH
 from wgan_repro.train import train
 
 
@@ -149,7 +150,7 @@ def test_an_ensemble_member_equals_the_single_run_of_its_seed(tmp_path, mlflow_u
     for k, (member, single, (seed, lr)) in enumerate(zip(train_ensemble(tmp_path, mlflow_uri), singles, MEMBERS)):
         got, want = client.get_run(member["run_id"]), client.get_run(single["run_id"])
         assert got.data.params == want.data.params  # the config of the single run, seed and lr included
-        assert got.data.tags["config_hash"] == want.data.tags["config_hash"]
+        assert got.data.tags[CONFIG_HASH] == want.data.tags[CONFIG_HASH]
         assert got.data.tags["ensemble_member"] == str(k) and got.data.tags["ensemble"] == "4"
         assert got.data.tags["mlflow.note.content"].endswith(f"train.seed={seed} optimizer.lr={lr}`")
         assert all(len(v) > 0 for v in member["series"].values())

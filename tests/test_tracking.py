@@ -189,3 +189,75 @@ def test_runs_started_together_on_a_fresh_sqlite_store_all_open_it(tmp_path) -> 
     go.touch()
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n".join(e[-600:] for e in errors)
+
+
+def test_a_store_folder_moved_elsewhere_keeps_its_artifacts(tmp_path) -> None:
+    """MLflow records absolute artifact URIs: a store folder (database + mlruns/) moved elsewhere opens in the
+    harness's commands with its artifacts (they relocate it), and `python -m wgan_repro.store <uri>` does the same
+    for `mlflow ui`, started from any folder."""
+    import shutil
+    import subprocess
+    import sys
+
+    from mlflow.tracking import MlflowClient
+
+    from conftest import TINY, compose
+    from wgan_repro.runner import run
+
+    first = tmp_path / "first"
+    cfg, choices = compose(*TINY, f"tracking.uri=sqlite:///{first / 'mlflow.db'}", "tracking.experiment=moved")
+    run_id = run(cfg, choices, tmp_path / "out")["run_id"]
+    assert any(a.path == "figures" for a in MlflowClient(f"sqlite:///{first / 'mlflow.db'}").list_artifacts(run_id))
+    for place in ("second", "third"):  # one moved and opened by the CLI, one moved and opened by the harness
+        shutil.copytree(first, tmp_path / place)
+    shutil.rmtree(first)
+    second = f"sqlite:///{tmp_path / 'second' / 'mlflow.db'}"
+    done = subprocess.run([sys.executable, "-m", "wgan_repro.store", second], capture_output=True, text=True)
+    assert done.returncode == 0 and "runs now under" in done.stdout, done.stderr
+    paths = {a.path for a in MlflowClient(second).list_artifacts(run_id, "figures")}  # what the UI's server reads
+    assert paths and all(p.startswith("figures/samples_") for p in paths)
+    from wgan_repro.store import download_artifact
+
+    third = f"sqlite:///{tmp_path / 'third' / 'mlflow.db'}"
+    got = download_artifact(third, run_id, "config.yaml", tmp_path / "dl")  # the harness relocates on opening
+    assert got is not None and "iterations: 4" in got.read_text()
+    refused = subprocess.run([sys.executable, "-m", "wgan_repro.store", "sqlite:///nowhere.db"], capture_output=True,
+                             text=True)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: store=sqlite:///nowhere.db")
+
+
+def test_the_run_page_shows_the_papers_curve_and_no_empty_or_internal_tags(tmp_path, mlflow_uri) -> None:
+    """estimate/em_filtered is the running median the reports draw (curves.py), computed from the raw history when
+    the run ends; no tag is empty; bookkeeping lives under MLflow's hidden prefix; the final dominant mode is a
+    tag; a store written before (legacy config_hash tag) still resumes."""
+    import numpy as np
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    from conftest import TINY, compose, history
+    from wgan_repro.checkpoint import config_hash, find_resume
+    from wgan_repro.curves import running_median
+    from wgan_repro.runner import run
+    from wgan_repro.store import CONFIG_HASH
+
+    common = [*TINY, "train.iterations=120", "train.log_every=10", "eval.every=60", "eval.figures=false",
+              f"tracking.uri={mlflow_uri}", "tracking.experiment=ui"]
+    cfg, choices = compose(*common)
+    run_id = run(cfg, choices, tmp_path / "a")["run_id"]
+    client = MlflowClient(mlflow_uri)
+    raw = client.get_metric_history(run_id, "estimate/em")
+    series = pd.Series([m.value for m in raw], index=[m.step for m in raw]).sort_index()
+    filtered = history(mlflow_uri, run_id, "estimate/em_filtered")
+    assert len(filtered) == 120 and np.allclose(filtered, running_median(series, 101).to_numpy(), rtol=0, atol=0)
+    tags = client.get_run(run_id).data.tags
+    assert all(v != "" and v != "None" for v in tags.values()), {k: v for k, v in tags.items() if v in ("", "None")}
+    assert "config_hash" not in tags and "heartbeat" not in tags and tags[CONFIG_HASH] == config_hash(cfg)
+    assert tags["dominant_mode"] == str(int(client.get_run(run_id).data.metrics["eval/dominant_mode"])) \
+        if np.isfinite(client.get_run(run_id).data.metrics["eval/dominant_mode"]) else "dominant_mode" not in tags
+    # a run of a store written before this change: its hash under the old tag name, resumed all the same
+    cfg2, _ = compose(*common, "train.seed=9")
+    other = run(cfg2, choices, tmp_path / "b")["run_id"]
+    client.delete_tag(other, CONFIG_HASH)
+    client.set_tag(other, "config_hash", config_hash(cfg2))
+    cfg2, _ = compose(*common, "train.seed=9", "train.resume=auto")
+    assert find_resume(cfg2).run_id == other and "already ended FINISHED" in find_resume(cfg2).skip

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from wgan_repro.config import ConfigError, flat_params
+from wgan_repro.store import HEARTBEAT, HEARTBEAT_OWNER, tag
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def heartbeat_age(tags: Mapping[str, str], now: float | None = None) -> float | 
     import socket
     import time
 
-    beat, owner = tags.get("heartbeat"), tags.get("heartbeat_owner", "")
+    beat, owner = tag(tags, HEARTBEAT), tag(tags, HEARTBEAT_OWNER, "")
     if beat is None:
         return None
     host, _, pid = owner.rpartition(":")
@@ -145,12 +146,14 @@ def find_resume(cfg: DictConfig, parent_id: str | None = None) -> Resume:
     if mode != "auto":
         ckpt = load_checkpoint(Path(mode), cfg)
         return Resume(ckpt, ckpt["run_id"])
-    from wgan_repro.store import download_artifact, find_runs, resolve_uri
+    from wgan_repro.store import CONFIG_HASH, LEGACY_TAGS, download_artifact, find_runs, resolve_uri
 
     uri = resolve_uri(cfg.tracking.uri)
-    tags = {"config_hash": config_hash(cfg), **({"mlflow.parentRunId": parent_id} if parent_id else {})}
-    runs = [r for r in find_runs(uri, cfg.tracking.experiment, tags) if "superseded_by" not in r.data.tags
-            and (parent_id or "mlflow.parentRunId" not in r.data.tags)]
+    parent = {"mlflow.parentRunId": parent_id} if parent_id else {}
+    found_runs = [*find_runs(uri, cfg.tracking.experiment, {CONFIG_HASH: config_hash(cfg), **parent}),
+                  *find_runs(uri, cfg.tracking.experiment, {LEGACY_TAGS[CONFIG_HASH]: config_hash(cfg), **parent})]
+    runs = sorted([r for r in found_runs if "superseded_by" not in r.data.tags
+                   and (parent_id or "mlflow.parentRunId" not in r.data.tags)], key=lambda r: -r.info.start_time)
     if not runs:
         return Resume()
     found = runs[0]

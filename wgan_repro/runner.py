@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -19,7 +20,7 @@ from wgan_repro.checkpoint import Checkpointer, Resume, config_hash, find_resume
 from wgan_repro.config import build, flat_params, validate
 from wgan_repro.members import ensemble_members
 from wgan_repro.setup import build_parts, seed_everything
-from wgan_repro.store import check_reachable, resolve_uri, set_terminated, system_tags
+from wgan_repro.store import CONFIG_HASH, check_reachable, resolve_uri, set_terminated, system_tags
 from wgan_repro.tracking import Tracker, start_tracker
 from wgan_repro.stopping import Stopped, stop_on_signals
 from wgan_repro.train import train
@@ -34,14 +35,15 @@ def run_tags(cfg: DictConfig, choices: Mapping[str, str], command: str | None = 
              parent: Parent | None = None) -> dict[str, str]:
     """Group choices, seed, config hash, experiment, sweep (and its parent run), MLflow's system tags, and the
     command that reproduces the run (shown as its description in the MLflow UI)."""
-    tags = {g: str(choices.get(g, "?")) for g in GROUPS}
-    tags.update(seed=str(cfg.train.seed), config_hash=config_hash(cfg), experiment=str(cfg.experiment or ""),
+    tags = {g: str(choices.get(g)) for g in GROUPS if choices.get(g) is not None}
+    tags.update(seed=str(cfg.train.seed), experiment=str(cfg.experiment or ""),
                 estimate=build(cfg.objective).estimate_key,  # the metric name of the objective's estimate
                 sweep=str(cfg.sweep or ""), **system_tags(command))
+    tags[CONFIG_HASH] = config_hash(cfg)
     tags["git_commit"] = tags["mlflow.source.git.commit"]
     if parent:
         tags.update({"mlflow.parentRunId": parent[0], "sweep": parent[1], "sweep_name": parent[1].split("@")[0]})
-    return tags
+    return {k: v for k, v in tags.items() if v not in ("", "None")}  # no empty tags on the run page
 
 
 def open_tracker(cfg: DictConfig, choices: Mapping[str, str], command: str | None = None,
@@ -77,7 +79,11 @@ def marking_failures(tracker, where: Callable[[], str]) -> Iterator[None]:
 
 def finished(tracker: Tracker, status: str, reason: str | None, gen_iter: int, metrics: Mapping[str, float]
              ) -> dict[str, Any]:
-    """Close the run, point to it in the MLflow UI, and say how it ended."""
+    """Close the run, point to it in the MLflow UI, and say how it ended. A categorical measure reads better as a
+    word than as a line: the final dominant mode is also a tag (the series stays, claims read it)."""
+    mode = metrics.get("eval/dominant_mode")
+    if isinstance(mode, (int, float)) and math.isfinite(mode):
+        tracker.set_tags({"dominant_mode": str(int(mode))})
     tracker.finish(status, reason)
     hint = tracker.ui_hint()
     if hint:

@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,6 +21,17 @@ log = logging.getLogger(__name__)
 DEFAULT_URI = "sqlite:///mlflow.db"
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # the UI opens it as model training
 RUN_STATUSES = ("FINISHED", "FAILED", "KILLED", "RUNNING", "SCHEDULED")  # MLflow's, counted in a sweep's parent
+# Bookkeeping tags, under the prefix MLflow's UI keeps out of a run's tag table; stores written before used the
+# names in LEGACY_TAGS, which every lookup still reads.
+CONFIG_HASH = "mlflow.wgan_repro.config_hash"  # what makes two runs the same run (train.resume=auto finds it)
+HEARTBEAT = "mlflow.wgan_repro.heartbeat"  # unix time of the run's latest flush
+HEARTBEAT_OWNER = "mlflow.wgan_repro.heartbeat_owner"  # host:pid of the process that flushed it
+LEGACY_TAGS = {CONFIG_HASH: "config_hash", HEARTBEAT: "heartbeat", HEARTBEAT_OWNER: "heartbeat_owner"}
+
+
+def tag(tags: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    """A bookkeeping tag of a run, under its name or the name stores written before used."""
+    return tags.get(name, tags.get(LEGACY_TAGS.get(name, name), default))
 
 
 class TrackingUnavailable(RuntimeError):
@@ -110,12 +122,52 @@ def mlflow_client(uri: str) -> Any:
         return MlflowClient(tracking_uri=uri)
     import fcntl
 
+    db.parent.mkdir(parents=True, exist_ok=True)  # a store in a folder that does not exist yet: made, as MLflow would
     with open(db.with_name(db.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)  # the store is open (created and migrated if new) before unlocking
+        moved = relocate(uri, only_if_moved=True)
+        if moved:
+            log.info("store %s was moved: %s", db, "; ".join(moved))
     _OPENED.add(uri)
     return client
+
+
+LOCATIONS = (("experiments", "experiment_id", "artifact_location"), ("runs", "run_uuid", "artifact_uri"),
+             ("logged_models", "model_id", "artifact_location"))  # where MLflow records absolute artifact URIs
+
+
+def relocate(uri: str, only_if_moved: bool = False) -> list[str]:
+    """Point a SQLite store's artifact locations at the `mlruns/` folder beside its database. MLflow records an
+    absolute URI per experiment, run and logged model, so a store folder (database + mlruns/) copied or moved
+    elsewhere would look for its artifacts where it was; this rewrites the part up to `mlruns/`. only_if_moved:
+    only when the recorded folder is gone and the one beside the database exists (what opening a moved store
+    does). Returns what it changed, in words."""
+    import sqlite3
+
+    db = sqlite_path(uri)
+    if db is None or not db.is_file():
+        return []
+    here = (db.parent / "mlruns").as_uri() + "/"
+    changed = []
+    with sqlite3.connect(db) as con:
+        tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
+        for table, key, column in LOCATIONS:
+            if table not in tables:
+                continue
+            rows = con.execute(f"select {key}, {column} from {table} where {column} like 'file://%/mlruns/%'")
+            updates = []
+            for ident, location in rows.fetchall():
+                old_root = location[: location.index("/mlruns/") + len("/mlruns/")]
+                if old_root == here or (only_if_moved and (Path(old_root[len("file://"):]).exists()
+                                                           or not (db.parent / "mlruns").is_dir())):
+                    continue
+                updates.append((here + location[len(old_root):], ident))
+            con.executemany(f"update {table} set {column} = ? where {key} = ?", updates)
+            if updates:
+                changed.append(f"{len(updates)} {table} now under {here}")
+    return changed
 
 
 _OPENED: set[str] = set()  # SQLite stores this process has opened (and so migrated): no lock needed again
@@ -174,3 +226,21 @@ def prepare_store(uri: str | None, experiment: str) -> str:
     resolved = resolve_uri(uri)
     check_reachable(resolved)
     return experiment_id(mlflow_client(resolved), resolved, experiment)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m wgan_repro.store sqlite:////new/place/mlflow.db`: after moving or copying a store folder (the
+    database and mlruns/ beside it), point its artifacts at their new place, so that `mlflow ui
+    --backend-store-uri sqlite:////new/place/mlflow.db` (started from any folder) shows them. The harness's own
+    commands do it by themselves when they open a moved store."""
+    if len(argv) != 1 or sqlite_path(argv[0]) is None or not sqlite_path(argv[0]).is_file():
+        print(f"error: store={' '.join(argv) or '(none)'}: allowed: the sqlite:/// URI of an existing store's "
+              "database, e.g. sqlite:////data/runs/mlflow.db", file=sys.stderr)
+        return 2
+    changed = relocate(argv[0])
+    print("; ".join(changed) or "nothing to change: the store's artifacts already point beside its database")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -14,12 +14,12 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
-from wgan_repro.store import TrackingUnavailable, experiment_id, mlflow_client, resolve_uri
+import pandas as pd
+
+from wgan_repro.store import HEARTBEAT, HEARTBEAT_OWNER, TrackingUnavailable, experiment_id, mlflow_client, resolve_uri
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT = "heartbeat"  # tag: unix time of the run's latest flush
-HEARTBEAT_OWNER = "heartbeat_owner"  # tag: host:pid of the process that flushed it
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 FINISH_RETRIES = (1, 5, 15, 30, 60)  # seconds between the attempts to close a run when the store is unreachable
 
@@ -95,6 +95,7 @@ class MLflowTracker:
                  run_id: str | None = None, skip_logged: bool = False) -> None:
         self.uri = uri
         self.client = mlflow_client(uri)
+        self.estimate = None if tags.get("study") else tags.get("estimate")  # the key whose paper's curve it logs
         self._pending: list[Any] = []
         self._logged: dict[str, int] = {}
         self._failing_since: float | None = None
@@ -197,9 +198,32 @@ class MLflowTracker:
 
         self._tolerant("generator model", write)
 
+    def log_paper_curve(self) -> None:
+        """The paper's curve beside the raw estimate, so that the UI draws what Figures 4 and 5 draw: `<estimate>
+        _filtered`, the running median of 101 generator iterations (curves.py, the function the reports and claims
+        use), computed from the run's whole logged history when it ends (a centred median needs the points after
+        each one). A run stopped to be resumed gets it when it finishes."""
+        from mlflow.entities import Metric
+
+        from wgan_repro.curves import PAPER_WIDTH, running_median
+
+        if not self.estimate:
+            return
+        history = sorted(self.client.get_metric_history(self.run_id, self.estimate), key=lambda m: m.step)
+        if len(history) < 3:
+            return
+        series = running_median(pd.Series([m.value for m in history], index=[m.step for m in history]), PAPER_WIDTH)
+        now = int(time.time() * 1000)
+        key = f"{self.estimate}_filtered"
+        self._pending += [Metric(key, float(v), now, int(s)) for s, v in series.items() if int(s) > self._logged.get(
+            key, -1)]
+
     def finish(self, status: str = "FINISHED", reason: str | None = None) -> None:
-        """Send what is buffered, record why the run failed (tag status_reason) and close it with `status`,
-        retrying for about two minutes while the store does not answer."""
+        """Send what is buffered (with the paper's curve, unless the run is KILLED and will be resumed), record why
+        the run failed (tag status_reason) and close it with `status`, retrying for about two minutes while the
+        store does not answer."""
+        if status != "KILLED":
+            self._tolerant("paper's curve", lambda: (self.flush(), self.log_paper_curve()))
         for wait in (*FINISH_RETRIES, None):
             self.flush()
             if not self._pending and self._tolerant("run's status", lambda: self._close(status, reason)):

@@ -35,6 +35,10 @@ class ClaimData:
 
 def normalise(runs: pd.DataFrame, curves: pd.DataFrame, params: Iterable[str]) -> ClaimData:
     """Keep what the export keeps, in a fixed column order and types; curves whole, sorted."""
+    legacy = "tags.config_hash"  # the bookkeeping tag's name in exports (stores now write store.CONFIG_HASH)
+    if "tags.mlflow.wgan_repro.config_hash" in runs:
+        runs = runs.assign(**{legacy: runs["tags.mlflow.wgan_repro.config_hash"].fillna(
+            runs[legacy] if legacy in runs else None)})
     keep = ["run_id", "status", "start_time", "end_time"]
     keep += [f"tags.{t}" for t in TAGS if f"tags.{t}" in runs]
     keep += [f"params.{p}" for p in dict.fromkeys([*BASE_PARAMS, *params]) if f"params.{p}" in runs]

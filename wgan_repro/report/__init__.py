@@ -78,7 +78,7 @@ def artifacts(uri: str, runs: pd.DataFrame, tmp: Path) -> tuple[pd.Series, dict[
     for (_, r), config in zip(done.iterrows(), figures.config_labels(done)):
         rid, where = r["run_id"], tmp / r["run_id"]
         label, seed0 = f"{config} · s{r.get('tags.seed')}", str(r.get("tags.seed")) == "0"
-        if str(r.get("tags.study")) not in ("None", "nan"):  # Figures 1 and 3
+        if str(r.get("tags.study")) not in ("None", "nan", ""):  # Figures 1 and 3
             for name in ("fig1_parallel_lines", "fig3_optimal_critic"):
                 if (p := download_artifact(uri, rid, f"figures/{name}.png", where)) is not None:
                     images["studies"][name] = p

@@ -12,6 +12,9 @@ CURVE_KEYS = ("estimate/em", "estimate/js", "eval/w1", "eval/fid", "eval/fid_dig
               "eval/high_quality", "optim/step_grad_cosine", "optim/negative_cosine_share", "fig1/theta")
 
 
+OPTIONAL_TAGS = ("experiment", "sweep", "study")  # tags a run has only when they say something
+
+
 def search(uri: str, experiment: str, filter_string: str | None = None, sweep: str | None = None) -> pd.DataFrame:
     """One row per run: run_id, status, start_time, params.*, metrics.* (last values), tags.*. `sweep`: one launch
     (its tag, name@id) or every launch of a sweep (its name)."""
@@ -27,6 +30,8 @@ def search(uri: str, experiment: str, filter_string: str | None = None, sweep: s
     except MlflowException as exc:
         raise ValueError(f"report.filter={filter_string!r}: not an MLflow filter string ({exc.message}); e.g. "
                          "\"tags.data = 'digits'\" or \"metrics.`eval/w1` < 0.2\"") from None
+    for name in OPTIONAL_TAGS:  # runs leave them out when empty (no empty tags on the run page): "" again here
+        runs[f"tags.{name}"] = runs[f"tags.{name}"].fillna("") if f"tags.{name}" in runs else ""
     if "tags.sweep_parent" in runs:  # a sweep's parent run holds no results of its own
         runs = runs[runs["tags.sweep_parent"] != "true"]
     if sweep and not runs.empty:

@@ -67,8 +67,9 @@ def summarise(runs: pd.DataFrame, by: list[str], measures: dict[str, tuple[str, 
 
 
 def trained(runs: pd.DataFrame) -> pd.Series:
-    """Runs that trained a generator (not a study of Figures 1 and 3): their `study` tag is "None"."""
-    return column(runs, "tags.study").isin(["None", None])
+    """Runs that trained a generator (not a study of Figures 1 and 3): no `study` tag ("None" in stores written
+    before empty tags were left out)."""
+    return column(runs, "tags.study").fillna("").isin(["None", ""])
 
 
 def finished(runs: pd.DataFrame) -> pd.DataFrame:
