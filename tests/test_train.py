@@ -149,8 +149,8 @@ def test_progress_is_a_bar_in_a_pseudo_terminal_and_lines_every_5_percent_elsewh
     assert "preparing Ring data, MLPGenerator generator" in first
     assert "60/60" in screen and "it/s" in screen and "em=" in screen
 
-    cfg, choices = compose(*TINY, "train.iterations=40", "eval.every=40", "eval.figures=false", "tracking.enabled=false",
-                           "train.progress=true")
+    cfg, choices = compose(*TINY, "train.iterations=40", "eval.every=40", "eval.figures=false",
+                           "tracking.enabled=false", "train.progress=true")
     with caplog.at_level("INFO", logger="wgan_repro.train"):
         run(cfg, choices, tmp_path / "lines")
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("iteration ")]
