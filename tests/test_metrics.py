@@ -82,15 +82,19 @@ def test_folder_fid_matches_torch_fidelity_and_an_independent_frechet(tmp_path) 
     out = subprocess.run([sys.executable, "-m", "wgan_repro.evaluate", "fid", f"a={tmp_path / 'a'}",
                           f"b={tmp_path / 'b'}", "kid_subset_size=6"], capture_output=True, text=True, check=True)
     ours = json.loads(out.stdout.strip().splitlines()[-1])
-    assert set(ours) == {"fid", "kid_mean", "kid_std"}
+    assert set(ours) == {"fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"}
 
     separate = tmp_path / "weights.pth"
     torch.save(inception.convert(inception.load_source(), inception._template()), separate)
     ref = torch_fidelity.calculate_metrics(input1=str(tmp_path / "a"), input2=str(tmp_path / "b"), cuda=False,
                                            fid=True, kid=True, kid_subset_size=6, verbose=False, cache=False,
-                                           feature_extractor_weights_path=str(separate), save_cpu_ram=True)
+                                           feature_extractor_weights_path=str(separate), save_cpu_ram=True,
+                                           prc=True, feature_extractor="inception-v3-compat")
     # features from two float32 extractors (kernel rounding ~1e-6) and two sqrtm implementations: 1e-3 of the FID
     assert ours["fid"] == pytest.approx(ref["frechet_inception_distance"], rel=1e-3)
+    # torch-fidelity takes the generated images first: a is ours (precision: a inside b's balls); 8 images a side
+    # leave each a share of 1/8 apart, far more than the features' rounding can move
+    assert (ours["precision"], ours["recall"]) == (ref["precision"], ref["recall"])
     assert ours["kid_mean"] == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-3)
 
     space = fid.Space.inception()
@@ -100,6 +104,54 @@ def test_folder_fid_matches_torch_fidelity_and_an_independent_frechet(tmp_path) 
     mu_a, mu_b, s_a, s_b = fa.mean(0), fb.mean(0), np.cov(fa, rowvar=False), np.cov(fb, rowvar=False)
     independent = float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * scipy.linalg.sqrtm(s_a @ s_b).real))
     assert ours["fid"] == pytest.approx(independent, rel=1e-3)
+    from prdc import compute_prdc
+
+    theirs = compute_prdc(real_features=fb, fake_features=fa, nearest_k=5)  # prdc's density and coverage, k = 5
+    assert ours["density"] == pytest.approx(theirs["density"]) and ours["coverage"] == pytest.approx(theirs["coverage"])
+
+
+# --------------------------------------------------------------------------- precision, recall, density, coverage
+def write_folder(images: torch.Tensor, folder) -> str:
+    """uint8 (N, 3, H, W) or (N, 1, H, W) images as PNG files."""
+    folder.mkdir(parents=True)
+    for i, img in enumerate(images):
+        array = img.permute(1, 2, 0).numpy()
+        Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(folder / f"{i}.png")
+    return str(folder)
+
+
+def test_prdc_on_real_mnist_tells_collapse_and_noise_from_real_digits(tmp_path) -> None:
+    """In the held-out-tested classifier's space, on real MNIST digits: half against half is near the floor; one
+    class keeps its precision but loses recall and coverage; uniform noise has no recall, coverage or density.
+    Precision alone is not a quality measure (noise scores 0.85 there: real outliers inflate the balls). At 600 a
+    side noise's density is 0.81: the k-NN balls grow as samples thin out."""
+    from wgan_repro.data.images import load_mnist5k
+
+    images, labels = load_mnist5k("train")  # uint8 (4000, 1, 28, 28)
+    g = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(images), generator=g)
+    real_a, real_b = images[order[:1500]], images[order[1500:3000]]  # 1,500 a side: the values move with the count
+    one_class = images[labels == 3]  # its 400 training images
+    noise = torch.randint(0, 256, real_a.shape, dtype=torch.uint8, generator=g)
+    space = fid.Space.classifier("mnist", "128")
+    b = write_folder(real_b, tmp_path / "b")
+    half = json.loads(subprocess.run([sys.executable, "-m", "wgan_repro.evaluate", "fid",
+                                      f"a={write_folder(real_a, tmp_path / 'a')}", f"b={b}", "space=mnist"],
+                                     capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    assert half["precision"] > 0.6 and half["recall"] > 0.6 and half["coverage"] > 0.8, half
+    one = fid.folder_metrics(write_folder(one_class, tmp_path / "one"), b, space, torch.device("cpu"))
+    assert one["recall"] < 0.3 and one["precision"] > 0.7 and one["coverage"] < 0.3, one
+    rand = fid.folder_metrics(write_folder(noise, tmp_path / "noise"), b, space, torch.device("cpu"))
+    assert rand["coverage"] < 0.1 and rand["density"] < 0.5 and rand["recall"] < 0.1, rand
+
+
+def test_prdc_blocks_never_change_the_numbers() -> None:
+    """The distances come in blocks of at most a memory bound: a bound of a few rows gives the same values."""
+    from wgan_repro.evaluate.prdc import prdc
+
+    g = torch.Generator().manual_seed(1)
+    real, fake = torch.randn(300, 8, generator=g), torch.randn(250, 8, generator=g) + 0.5
+    assert prdc(fake, real) == prdc(fake, real, bound=4 * 300 * 7)
 
 
 # --------------------------------------------------------------------------- digit metrics
@@ -261,5 +313,11 @@ def test_fid_every_limits_inception_to_chosen_evaluations_and_runs_log_their_eva
     client = MlflowClient(mlflow_uri)
     assert [m.step for m in client.get_metric_history(run_id, "eval/fid")] == [4]  # not at 2
     assert [m.step for m in client.get_metric_history(run_id, "eval/fid_digits")] == [2, 4]
+    for name in ("precision", "recall", "density", "coverage"):  # beside each FID, in its space, floors once
+        assert [m.step for m in client.get_metric_history(run_id, f"eval/{name}_digits")] == [2, 4]
+        assert [m.step for m in client.get_metric_history(run_id, f"eval/{name}_digits_floor")] == [2]
+        assert [m.step for m in client.get_metric_history(run_id, f"eval/{name}")] == [4]
+    floor = client.get_run(run_id).data.metrics
+    assert floor["eval/recall_digits_floor"] > 0.5 and floor["eval/coverage_digits_floor"] > 0.5
     shares = client.get_metric_history(run_id, "perf/eval_share")
     assert len(shares) == 2 and all(0 < m.value < 1 for m in shares)

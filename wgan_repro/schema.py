@@ -92,6 +92,11 @@ class TrainConfig:
 class EvalConfig:
     _target_: str = MISSING
     every: int = knob(1000, "generator iterations between evaluations (and once at the end)", ge=1)
+    prc: bool = knob(True, "precision, recall, density, coverage (and their real-vs-real floors) on the features "
+                           "FID uses (measured on a 2-core CPU: 0.8 s at 2,000 Inception features, ~0.6% of that "
+                           "evaluation; +1.6% of mnist_dcgan's classifier evaluation)")
+    prc_neighbours: int = knob(3, "k of precision and recall (Kynkaanniemi et al.: 3)", ge=1)
+    dc_neighbours: int = knob(5, "k of density and coverage (Naeem et al.: 5)", ge=1)
 
 
 @dataclass
@@ -102,6 +107,9 @@ class ToyEvalConfig(EvalConfig):
     hq_threshold: float = knob(3.0, "a sample is high quality when its std-normalised distance to a mode is below this",
                                gt=0)
     figures: bool = knob(True, "save and log a figure at each evaluation")
+    prc: bool = knob(False, "precision, recall, density, coverage in the data's plane (eval/precision_2d ...) and "
+                            "their floors; off by default: +0.23 s an evaluation at 2,500 samples, 21% of a toy "
+                            "evaluation with its figure, 59% without (measured on a 2-core CPU)")
 
 
 @dataclass

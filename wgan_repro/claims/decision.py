@@ -200,9 +200,10 @@ def _p(test: SubTest, xs: list[np.ndarray], alternative: str, alpha: float) -> f
     return float(stats.ttest_1samp(xs[0], test.threshold, alternative=alternative).pvalue)
 
 
-def decide(test: SubTest, alpha: float) -> Outcome:
+def decide(test: SubTest, alpha: float, with_p: bool = True) -> Outcome:
     """The sub-test's interval and word (module docstring), shown on the natural scale: a difference of logs as a
-    ratio, other differences on their analysis scale, one-sample statistics back-transformed."""
+    ratio, other differences on their analysis scale, one-sample statistics back-transformed. with_p=False leaves
+    the p-value out (power simulations need the word only)."""
     level = f"{1 - 2 * alpha:.0%}"
     scale = "" if test.scale == "identity" else f", {test.scale.replace('_', ' ')} scale"
     if test.kind in ("diff", "rank_shift"):
@@ -233,7 +234,8 @@ def decide(test: SubTest, alpha: float) -> Outcome:
     if test.bounds is not None:  # a bounded measure's interval stays in its range (the word is decided above)
         shown_lo, shown_hi = max(shown_lo, test.bounds[0]), min(shown_hi, test.bounds[1])
     return Outcome(test.name, word, test.label, float(show(value)), shown_lo, shown_hi,
-                   float(show(test.threshold)), test.side, n, method, detail, one_sided_p(test, alpha), equivalence)
+                   float(show(test.threshold)), test.side, n, method, detail,
+                   one_sided_p(test, alpha) if with_p else math.nan, equivalence)
 
 
 def judge_interval(lo: float, hi: float, threshold: float, side: str, margin: float | None) -> tuple[str, str]:

@@ -51,12 +51,12 @@ def pilot(test: D.SubTest, effect: float | None) -> Pilot:
 
 
 def shifted(test: D.SubTest, effect: float | None, scale_n: float, rng: np.random.Generator,
-            sd_factor: float = 1.0) -> D.SubTest:
+            sd: float | None = None) -> D.SubTest:
     """One simulated replicate of `test` at `scale_n` times its units: normal draws with the pilot SD's upper limit
-    (times sd_factor), centred at threshold +- effect (None: the pilot's mean; a difference keeps b's mean)."""
+    (or `sd`), centred at threshold +- effect (None: the pilot's mean; a difference keeps b's mean)."""
     sign = 1.0 if test.side == "above" else -1.0
     xs = [np.asarray(s, dtype=float)[np.isfinite(np.asarray(s, dtype=float))] for s in test.samples]
-    sd = pilot(test, effect).sd_used * sd_factor
+    sd = pilot(test, effect).sd_used if sd is None else sd
     two = len(xs) == 2
     out = []
     for i, x in enumerate(xs):
@@ -84,10 +84,11 @@ def power(tests: Sequence[D.SubTest], alpha: float, scale_n: float, simulations:
     es = effects(tests)
     if any(len(np.asarray(s)[np.isfinite(np.asarray(s, dtype=float))]) < 2 for t in tests for s in t.samples):
         return math.nan
+    sds = [pilot(t, e).sd_used for t, e in zip(tests, es)]  # once, not per simulation
     hits = 0
     for _ in range(simulations):
-        parts = [D.decide(shifted(t, None if e is None else e * effect_factor, scale_n, rng), alpha)
-                 for t, e in zip(tests, es)]
+        parts = [D.decide(shifted(t, None if e is None else e * effect_factor, scale_n, rng, sd), alpha, False)
+                 for t, e, sd in zip(tests, es, sds)]
         hits += D.combine("sim", parts).word == word
     return hits / simulations
 
@@ -96,7 +97,9 @@ def level(test: D.SubTest, alpha: float, scale_n: float = 1.0, simulations: int 
     """How often the sub-test says "reproduced" with no effect (the data at its threshold): about alpha or less
     for a sound simulation and test."""
     rng = np.random.default_rng(7)
-    hits = sum(D.decide(shifted(test, 0.0, scale_n, rng), alpha).word == D.REPRODUCED for _ in range(simulations))
+    sd = pilot(test, 0.0).sd_used
+    hits = sum(D.decide(shifted(test, 0.0, scale_n, rng, sd), alpha, False).word == D.REPRODUCED
+               for _ in range(simulations))
     return hits / simulations
 
 
@@ -147,7 +150,7 @@ def equivalence_margin(test: D.SubTest, alpha: float, scale_n: float, simulation
         rng = np.random.default_rng(1)
         hits = 0
         for _ in range(simulations):
-            sim = D.decide(shifted(candidate, 0.0, scale_n, rng), alpha)
+            sim = D.decide(shifted(candidate, 0.0, scale_n, rng, sd), alpha, False)
             hits += sim.word == D.NOT_REPRODUCED and sim.detail.startswith("equivalent")  # TOST, not the other side
         return hits / simulations
     lo, hi = 0.0, sd

@@ -37,10 +37,27 @@ def untouched(*modules: nn.Module) -> Iterator[None]:
 class Evaluator:
     """Base: `measure` under no_grad with a freshly seeded generator of its own; training state untouched."""
 
-    def __init__(self, data: Any, nz: int, seed: int) -> None:
+    def __init__(self, data: Any, nz: int, seed: int, prc: bool = False, prc_neighbours: int = 3,
+                 dc_neighbours: int = 5) -> None:
         self.data, self.nz = data, nz
         self.seed = seed + EVAL_SEED_OFFSET
         self.device = data.device
+        self.prc, self.prc_k, self.dc_k = prc, prc_neighbours, dc_neighbours
+        self.prc_floors: set[str] = set()  # the spaces whose real-vs-real floor is already logged
+
+    def prdc(self, fake: torch.Tensor, real: torch.Tensor, suffix: str,
+             second_real: torch.Tensor | None = None) -> dict[str, float]:
+        """Precision, recall, density, coverage of `fake` against `real` features (eval.prc), named for their space,
+        and once per space the floor: a second real sample of the same count (when there is one) against `real`."""
+        from wgan_repro.evaluate.prdc import named, prdc
+
+        if not self.prc:
+            return {}
+        out = named(prdc(fake, real, self.prc_k, self.dc_k), suffix)
+        if second_real is not None and suffix not in self.prc_floors:
+            out.update(named(prdc(second_real, real, self.prc_k, self.dc_k), suffix, floor=True))
+            self.prc_floors.add(suffix)
+        return out
 
     def rng(self) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(self.seed)

@@ -166,7 +166,8 @@ class Protocol:
 
 def folder_metrics(a: str, b: str, space: Space, device: torch.device, batch_size: int = 50,
                    kid_subset_size: int = 1000) -> dict[str, float]:
-    """FID and KID between two folders of images (png, jpg), through torch-fidelity's own folder reader."""
+    """FID, KID, precision, recall, density and coverage of folder a (the generated images) against folder b (the
+    real ones), through torch-fidelity's own folder reader."""
     from torch_fidelity.utils import prepare_input_from_descriptor
 
     feats = []
@@ -181,4 +182,6 @@ def folder_metrics(a: str, b: str, space: Space, device: torch.device, batch_siz
         loader = torch.utils.data.DataLoader(ds, batch_size=batch_size)
         feats.append(features(space, (x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x for x in loader),
                               device)[space.layer])
-    return distances(feats[0], feats[1], kid_subset_size)
+    from wgan_repro.evaluate.prdc import prdc
+
+    return {**distances(feats[0], feats[1], kid_subset_size), **prdc(feats[0], feats[1])}

@@ -37,8 +37,9 @@ class ImageEvaluator(Evaluator):
                  fid_samples: Optional[int],
                  fid_real_samples: Optional[int], kid_subset_size: int, classifier: Optional[str],
                  classifier_fid: bool, classifier_samples: int, classes: bool, stacked_modes: bool, n_samples: int,
-                 batch_size: int, fid_batch_size: int) -> None:
-        super().__init__(data, nz, seed)
+                 batch_size: int, fid_batch_size: int, prc: bool = True, prc_neighbours: int = 3,
+                 dc_neighbours: int = 5) -> None:
+        super().__init__(data, nz, seed, prc, prc_neighbours, dc_neighbours)
         if len(data.shape) != 3:
             raise ConfigError(f"eval=images needs image data; data gives samples of shape {tuple(data.shape)} "
                               "(toy presets choose eval=toy)")
@@ -120,7 +121,13 @@ class ImageEvaluator(Evaluator):
         gen = F.features(space, F.generated_batches(generator, protocol.gen_samples, self.nz, self.fid_batch_size, rng,
                                                     self.device), self.device)[space.layer]
         d = F.distances(gen, real, protocol.kid_subset_size)
-        return {"eval/fid": d["fid"], "eval/kid": d["kid_mean"], "eval/kid_std": d["kid_std"]}
+        out = {"eval/fid": d["fid"], "eval/kid": d["kid_mean"], "eval/kid_std": d["kid_std"]}
+        if self.prc:  # the floor once: a second real half, when the data holds one (its features cached too)
+            n = protocol.real_samples
+            two = hasattr(self.data, "__len__") and len(self.data) >= 2 * n and "" not in self.prc_floors
+            halves = self.real_features(space, protocol, halves=2)[space.layer] if two else None
+            out.update(self.prdc(gen, real, "", None if halves is None else halves[n:]))
+        return out
 
     def classifier_metrics(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
         """Every classifier measure from one batch of generated samples (FID on its first classifier_samples)."""
@@ -151,6 +158,7 @@ class ImageEvaluator(Evaluator):
         if two and not self.floor_logged:
             metrics[f"eval/{name}_floor"] = F.distances(real[n:], real[:n], protocol.kid_subset_size)["fid"]
             self.floor_logged = True
+        metrics.update(self.prdc(gen, real[:n], f"_{self.classifier}", real[n:] if two else None))
         return metrics
 
     def compute(self, generator: nn.Module, rng: torch.Generator, gen_iter: int | None = None) -> dict[str, float]:

@@ -21,8 +21,9 @@ class ToyEvaluator(Evaluator):
     for mixtures, and the samples-over-KDE figure beside the critic's landscape."""
 
     def __init__(self, data: Any, nz: int, seed: int, n_samples: int, w1_points: int,
-                 hq_threshold: float, figures: bool) -> None:
-        super().__init__(data, nz, seed)
+                 hq_threshold: float, figures: bool, prc: bool = True, prc_neighbours: int = 3,
+                 dc_neighbours: int = 5) -> None:
+        super().__init__(data, nz, seed, prc, prc_neighbours, dc_neighbours)
         if tuple(data.shape) != (2,):
             raise ConfigError(f"eval=toy needs 2-D toy data; data gives samples of shape {tuple(data.shape)} "
                               "(image presets choose eval=images, digits or stacked_digits)")
@@ -45,6 +46,12 @@ class ToyEvaluator(Evaluator):
             metrics["eval/w1_floor"] = self.w1_floor
         if self.data.modes is not None:
             metrics.update(mode_metrics(fake, self.data.modes, self.data.mode_std, self.hq_threshold))
+        if self.prc:  # in the data's own plane, against as many real points (a second real sample: the floor)
+            real_n = real[: self.n_samples] if len(real) >= self.n_samples else self.data.sample(self.n_samples,
+                                                                                                  generator=rng)
+            second = self.data.sample(self.n_samples, generator=rng) if "_2d" not in self.prc_floors else None
+            metrics.update(self.prdc(fake.detach().cpu(), real_n.cpu(), "_2d", None if second is None else
+                                     second.cpu()))
         if self.figures:
             shown = ("eval/modes", "eval/high_quality", "eval/kl_modes")
             summary = ", ".join(f"{k.split('/')[1].replace('_', ' ')} {metrics[k]:.3g}" for k in shown if k in metrics)

@@ -153,6 +153,11 @@ def t3_architecture(runs: pd.DataFrame, diversity: pd.Series | None = None) -> p
                           if g["diversity"].notna().any() else "—")
     return summarise(images, ["tags.experiment", "tags.arch", "tags.objective"], {
         "FID": ("metrics.eval/fid", 1), "digit FID": ("metrics.eval/fid_digits", 1),
+        "MNIST FID": ("metrics.eval/fid_mnist", 1),
+        # quality and coverage apart (Inception space, then the classifiers'): recall and coverage say collapse
+        **{f"{name} ({space})": (f"metrics.eval/{name}{suffix}", 1) for space, suffix in
+           (("Inception", ""), ("digits", "_digits"), ("MNIST", "_mnist")) for name in ("precision", "recall",
+                                                                                       "coverage")},
         "modes (of 1,000)": ("metrics.eval/modes", 1), "sample diversity": ("diversity", 1)},
         extra={"collapsed": collapse})
 
