@@ -333,13 +333,19 @@ CHANGED = "rule changed after the runs"  # the index's mark on a claim whose rul
 README_MARKERS = ("<!-- reference:start -->", "<!-- reference:end -->")
 
 
+README_COLUMNS = ("claim", "what the paper says", "verdict", "robustness", "gates", "runs")
+
+
 def readme_summary(index_text: str, prefix: str = "reports/reference/") -> str:
-    """The project README's summary of the reproduction: the index's verdict table (links re-rooted at `prefix`)
-    and its verdict lines, between README_MARKERS: every claim, not a selection."""
-    lines = index_text.splitlines()
-    table = "\n".join(line for line in lines if line.startswith("|")).replace("](", f"]({prefix}")
-    verdicts = "\n".join(line for line in lines if line.startswith("- **"))
-    return f"{README_MARKERS[0]}\n{table}\n\n{verdicts}\n{README_MARKERS[1]}"
+    """The project README's summary of the reproduction, between README_MARKERS: the index's table, every claim
+    and README_COLUMNS of it, links re-rooted at `prefix`, no verdict paragraphs (they are the index's)."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in index_text.splitlines()
+            if line.startswith("|") and not line.startswith("|:")]
+    header, body = rows[0], rows[1:]
+    keep = [header.index(c) for c in README_COLUMNS if c in header]
+    lines = ["| " + " | ".join(header[i] for i in keep) + " |", "|" + "---|" * len(keep)]
+    lines += ["| " + " | ".join(r[i] for i in keep).replace("](", f"]({prefix}") + " |" for r in body]
+    return f"{README_MARKERS[0]}\n" + "\n".join(lines) + f"\n{README_MARKERS[1]}"
 
 
 def sync_readme(folder: Path, readme: Path) -> bool:
