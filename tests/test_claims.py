@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import compose
 from mlflow.tracking import MlflowClient
 
-from conftest import compose
 from wgan_repro.claims import BUDGETS, VERDICTS, claim_ids, jobs, load_claim
 from wgan_repro.claims.engine import claim_module
 from wgan_repro.config import ConfigError, validate
@@ -96,9 +96,9 @@ def test_bad_input_exits_2_naming_the_key_before_any_work(tmp_path) -> None:
 
 
 def test_a_misspelt_threshold_in_a_claim_file_is_refused_before_any_run(tmp_path, monkeypatch) -> None:
-    import wgan_repro.claims as claims
     from omegaconf import OmegaConf
 
+    import wgan_repro.claims as claims
     from wgan_repro.reproduce import check
 
     bad = OmegaConf.load(claims.claim_path("F7"))

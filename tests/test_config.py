@@ -8,12 +8,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import CONF, compose
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
 from omegaconf.errors import ValidationError
 
-from conftest import CONF, compose
 from wgan_repro.config import ConfigError, validate
-from wgan_repro.members import ensemble_members
+from wgan_repro.runs.members import ensemble_members
 
 GROUP_CHOICES = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml")) for g in
                  ("arch", "critic", "objective", "constraint", "optimizer", "data")}
@@ -71,7 +71,7 @@ def test_out_of_range_values_name_key_value_and_rule(override: str, needle: str)
 
 def test_fp64_is_refused_where_it_does_not_reach() -> None:
     for overrides, what in ((["data=digits"], "data._target_=wgan_repro.data.images.Digits"),
-                            (["experiment=fig1_parallel_lines"], "study wgan_repro.studies.ParallelLines")):
+                            (["experiment=fig1_parallel_lines"], "study wgan_repro.runs.studies.ParallelLines")):
         cfg, _ = compose(*overrides, "train.precision=fp64")
         with pytest.raises(ConfigError, match=re.escape(f"{what} is not; allowed there: fp32, bf16")):
             validate(cfg)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from conftest import CONF
 from omegaconf import OmegaConf
 
-from conftest import CONF
 from wgan_repro import schema
 from wgan_repro.schema import SCHEMAS
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TINY, compose
 from mlflow.tracking import MlflowClient
 
-from conftest import TINY, compose
 from wgan_repro.diagnostics import StepCosine
 from wgan_repro.models import build_generator, n_params
-from wgan_repro.runner import run
-from wgan_repro.train import step
+from wgan_repro.runs.runner import run
+from wgan_repro.runs.train import step
 
 
 def cosine_of(optimizer_cls, steps: int, **kwargs) -> list[float]:
@@ -45,7 +45,7 @@ def test_wgan_with_adam_logs_the_cosine_every_generator_iteration(tmp_path, mlfl
 
 
 def test_the_cosine_is_on_by_default_for_momentum_only() -> None:
-    from wgan_repro.train import wants_step_cosine
+    from wgan_repro.runs.train import wants_step_cosine
 
     assert wants_step_cosine(compose("optimizer=adam")[0])
     assert wants_step_cosine(compose("optimizer.momentum=0.9")[0])

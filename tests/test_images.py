@@ -9,17 +9,17 @@ import sys
 
 import pytest
 import torch
+from conftest import TINY, compose
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
-from conftest import TINY, compose
 from wgan_repro.config import ConfigError
 from wgan_repro.constraints import Clip
 from wgan_repro.data.images import Digits, StackedDigits, torchvision_data
 from wgan_repro.models import n_params
 from wgan_repro.models.dcgan import ConstantFilterGenerator, DCGANCritic, DCGANGenerator
 from wgan_repro.models.mlp import MLPCritic, MLPGenerator
-from wgan_repro.runner import run
+from wgan_repro.runs.runner import run
 
 IMG64 = (3, 64, 64)
 IMG32 = (3, 32, 32)

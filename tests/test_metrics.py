@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from conftest import TINY, compose
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
-from conftest import TINY, compose
 from wgan_repro.evaluate import digits, fid, inception
-from wgan_repro.runner import run
+from wgan_repro.runs.runner import run
 
 SMALL = ["arch=dcgan", "critic=dcgan", "data.image_size=16", "arch.nz=8", "arch.ngf=8", "critic.ndf=8",
          "train.batch_size=8", "train.iterations=4", "train.warmup=false", "eval.every=4", "train.progress=false"]

@@ -7,14 +7,14 @@ import math
 
 import pytest
 import torch
+from conftest import compose
 from mlflow.tracking import MlflowClient
 from torch import nn
 
-from conftest import compose
 from wgan_repro.data.images import MNIST5k, StackedMNIST5k, load_mnist5k
 from wgan_repro.evaluate import mnist
 from wgan_repro.evaluate.images import ImageEvaluator
-from wgan_repro.runner import run
+from wgan_repro.runs.runner import run
 
 
 def test_split_is_fixed_stratified_and_disjoint() -> None:

@@ -8,14 +8,14 @@ import math
 
 import pytest
 import torch
+from conftest import CONF, TINY, compose
 from torch import nn
 
-from conftest import CONF, TINY, compose
-from wgan_repro.bench import reference_loop
+from wgan_repro.reference_loop import reference_loop
 from wgan_repro.config import ConfigError, validate
 from wgan_repro.constraints import GradientPenalty, SpectralNorm
 from wgan_repro.objectives import GAN, GANMinimax, Hinge
-from wgan_repro.runner import run
+from wgan_repro.runs.runner import run
 
 
 class Linear(nn.Module):

@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TINY, compose
 from mlflow.tracking import MlflowClient
 
-from conftest import TINY, compose
 from wgan_repro.report import tables
-from wgan_repro.runner import run
+from wgan_repro.runs.runner import run
 
 IMAGE = ["arch=dcgan", "critic=dcgan", "data=digits", "data.image_size=16", "arch.nz=8", "arch.ngf=8",
          "critic.ndf=8", "train.batch_size=8", "train.iterations=4", "train.warmup=false", "eval.every=2",

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY, compose
 from mlflow.tracking import MlflowClient
 
-from conftest import TINY, compose
-from wgan_repro.checkpoint import config_hash, find_resume, resume_mode
 from wgan_repro.config import ConfigError, validate
-from wgan_repro.runner import run
+from wgan_repro.runs.checkpoint import config_hash, find_resume, resume_mode
+from wgan_repro.runs.runner import run
 from wgan_repro.store import HEARTBEAT, HEARTBEAT_OWNER
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,7 +154,7 @@ def test_resume_auto_leaves_a_run_with_a_fresh_heartbeat_alone(tmp_path, mlflow_
     owner on this machine is gone, is taken over; train.take_over=true takes over a fresh one."""
     import time
 
-    from wgan_repro.checkpoint import heartbeat_age
+    from wgan_repro.runs.checkpoint import heartbeat_age
 
     common = [*TINY, "eval.figures=false", f"tracking.uri={mlflow_uri}", "tracking.experiment=heartbeat"]
     cfg, choices = compose(*common)

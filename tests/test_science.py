@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY, compose, history
 from omegaconf import OmegaConf
 
-from conftest import TINY, compose, history
 from wgan_repro import config, schema
 from wgan_repro.data import build_data
 from wgan_repro.models import build_critic, build_generator
 from wgan_repro.objectives import GAN, WGAN
-from wgan_repro.runner import run
+from wgan_repro.runs.runner import run
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_NETS = ["arch.hidden=64", "critic.hidden=64", "train.warmup=false", "train.progress=false", "eval.figures=false"]

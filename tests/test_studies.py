@@ -6,12 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from conftest import compose
 from mlflow.tracking import MlflowClient
 
-from conftest import compose
 from wgan_repro.config import ConfigError, validate
-from wgan_repro.studies import linear_r2
-from wgan_repro.runner import run
+from wgan_repro.runs.runner import run
+from wgan_repro.runs.studies import linear_r2
 
 FAST = ["critic.hidden=64", "train.progress=false"]
 

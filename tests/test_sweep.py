@@ -6,9 +6,8 @@ import os
 import subprocess
 import sys
 
-from mlflow.tracking import MlflowClient
-
 from conftest import TINY
+from mlflow.tracking import MlflowClient
 
 
 def test_multirun_goes_on_past_a_diverged_job(tmp_path) -> None:

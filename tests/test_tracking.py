@@ -14,12 +14,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import TINY, compose
 from mlflow.tracking import MlflowClient
 
-from conftest import TINY, compose
-from wgan_repro.runner import run
-from wgan_repro.tracking import MLflowTracker
+from wgan_repro.runs.runner import run
 from wgan_repro.store import TrackingUnavailable
+from wgan_repro.tracking import MLflowTracker
 
 
 def free_port() -> int:
@@ -199,10 +199,10 @@ def test_a_store_folder_moved_elsewhere_keeps_its_artifacts(tmp_path) -> None:
     import subprocess
     import sys
 
+    from conftest import TINY, compose
     from mlflow.tracking import MlflowClient
 
-    from conftest import TINY, compose
-    from wgan_repro.runner import run
+    from wgan_repro.runs.runner import run
 
     first = tmp_path / "first"
     cfg, choices = compose(*TINY, f"tracking.uri=sqlite:///{first / 'mlflow.db'}", "tracking.experiment=moved")
@@ -232,12 +232,12 @@ def test_the_run_page_shows_the_papers_curve_and_no_empty_or_internal_tags(tmp_p
     tag; a store written before (legacy config_hash tag) still resumes."""
     import numpy as np
     import pandas as pd
+    from conftest import TINY, compose, history
     from mlflow.tracking import MlflowClient
 
-    from conftest import TINY, compose, history
-    from wgan_repro.checkpoint import config_hash, find_resume
     from wgan_repro.curves import running_median
-    from wgan_repro.runner import run
+    from wgan_repro.runs.checkpoint import config_hash, find_resume
+    from wgan_repro.runs.runner import run
     from wgan_repro.store import CONFIG_HASH
 
     common = [*TINY, "train.iterations=120", "train.log_every=10", "eval.every=60", "eval.figures=false",

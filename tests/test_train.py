@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TINY, compose
 from mlflow.tracking import MlflowClient
 
-from conftest import TINY, compose
 from wgan_repro.config import ConfigError
 from wgan_repro.constraints import Clip
 from wgan_repro.models.mlp import MLPCritic
 from wgan_repro.objectives import GAN, WGAN
-from wgan_repro.runner import run
-from wgan_repro.train import critic_iterations
+from wgan_repro.runs.runner import run
+from wgan_repro.runs.train import critic_iterations
 
 
 def test_warmup_schedule_matches_the_official_code() -> None:
@@ -151,7 +151,7 @@ def test_progress_is_a_bar_in_a_pseudo_terminal_and_lines_every_5_percent_elsewh
 
     cfg, choices = compose(*TINY, "train.iterations=40", "eval.every=40", "eval.figures=false",
                            "tracking.enabled=false", "train.progress=true")
-    with caplog.at_level("INFO", logger="wgan_repro.train"):
+    with caplog.at_level("INFO", logger="wgan_repro.runs.train"):
         run(cfg, choices, tmp_path / "lines")
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("iteration ")]
     assert lines[0].startswith("iteration 2/40 (5%),") and len(lines) == 20 and "it/s" in lines[0]

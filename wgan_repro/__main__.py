@@ -9,15 +9,15 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from wgan_repro import cli
 from wgan_repro.config import ConfigError, advisories, command_line, validate
-from wgan_repro.runner import run
+from wgan_repro.runs.runner import run
+from wgan_repro.runs.stopping import Stopped
+from wgan_repro.runs.sweep import sweep_parent
 from wgan_repro.schema import register_configs
-from wgan_repro.stopping import Stopped
 from wgan_repro.store import TrackingUnavailable, resolve_uri, set_terminated
-from wgan_repro.sweep import sweep_parent
 
 register_configs()
 log = logging.getLogger("wgan_repro")
@@ -51,7 +51,6 @@ def main(cfg: DictConfig) -> str:
 
 def check(cfg: DictConfig) -> None:
     """What `run` would refuse, before Hydra makes a folder or a sweep its parent run; odd combinations warned."""
-    from omegaconf import open_dict
 
     hydra_node = cfg.hydra
     cfg = cfg.copy()

@@ -42,13 +42,15 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
 from wgan_repro.config import ConfigError, compose, validate
-from wgan_repro.members import ensemble_members
+from wgan_repro.reference_loop import reference_loop, sync
+from wgan_repro.runs.members import ensemble_members
+from wgan_repro.runs.setup import build_parts, resolve_device, run_dtype
+from wgan_repro.runs.train import train
 from wgan_repro.schema import register_configs
-from wgan_repro.setup import build_parts, resolve_device, run_dtype
 from wgan_repro.tracking import MLflowTracker
-from wgan_repro.train import train
 
 log = logging.getLogger(__name__)
 register_app_configs()  # conf/<app>.yaml names its schema
@@ -64,15 +66,11 @@ SETTINGS = {
 }
 COMMON = ["train.warmup=false", "train.progress=false"]
 FID = "fid"
-PLAIN_CONSTRAINTS = ("Clip", "NoConstraint", "GradientPenalty", "SpectralNorm")  # what the plain loop can run
 GUARD = 0.95  # a harness/plain ratio below this is flagged: the harness must not cost speed
 FID_BATCHES = {"cpu": (16, 32, 64), "cuda": (64, 256, 512)}  # a GPU needs large batches to fill
 FID_SAMPLES = {"cpu": 256, "cuda": 2048}  # generated images in the whole-evaluation timing
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def cpu_name() -> str:
@@ -160,75 +158,9 @@ def repeat(segment: Callable[[int], float], iterations: int, repeats: int, budge
     return statistics.median(rates), n
 
 
-# --------------------------------------------------------------------------- the plain reference loop
-def reference_loop(cfg: DictConfig, device: torch.device, record: list[tuple[float, float]] | None = None,
-                   joint: bool = False) -> Callable[[int], float]:
-    """Algorithm 1 as the official main.py writes it, on freshly built networks of the same config: per-parameter
-    clamp, separate passes on real and fake, `.item()` every step. `record` collects (last critic loss,
-    generator loss) per generator iteration; `joint` scores real and fake in one pass as the harness does for a
-    critic without batch norm (the same numbers up to float rounding), for comparing losses bit for bit."""
-    kind = cfg.constraint._target_.rsplit(".", 1)[-1]
-    if kind not in PLAIN_CONSTRAINTS:
-        raise ConfigError(f"the bench's plain loop writes the official codes' constraints; constraint._target_="
-                          f"{cfg.constraint._target_} is not implemented there; allowed: constraint=clip, none, gp, "
-                          "spectral")
-    state, data, objective, _, _ = build_parts(cfg)  # spectral norm: the critic comes wrapped, as the harness's
-    netG, netD, optG, optD = state.generator, state.critic, state.opt_generator, state.opt_critic
-    m, nz, c = cfg.train.batch_size, cfg.arch.nz, cfg.constraint.get("c")
-    lam = cfg.constraint.get("lam") if kind == "GradientPenalty" else None
-
-    def gradient_penalty(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """WGAN-GP's calc_gradient_penalty (gan_toy.py / gan_mnist.py), per-sample norms over all dimensions."""
-        alpha = torch.rand(m, *[1] * (real.dim() - 1), device=device, dtype=real.dtype).expand(real.size())
-        interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-        disc_interpolates = netD(interpolates)
-        gradients = torch.autograd.grad(outputs=disc_interpolates, inputs=interpolates,
-                                        grad_outputs=torch.ones_like(disc_interpolates), create_graph=True,
-                                        retain_graph=True, only_inputs=True)[0]
-        gap = gradients.reshape(m, -1).norm(2, dim=1) - 1
-        return ((gap.clamp_min(0) if cfg.constraint.one_sided else gap) ** 2).mean() * lam
-
-    def segment(n: int) -> float:
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(n):
-            for p in netD.parameters():
-                p.requires_grad = True
-            for _ in range(cfg.train.n_critic):
-                if c is not None and cfg.constraint.when == "before":
-                    for p in netD.parameters():
-                        p.data.clamp_(-c, c)
-                netD.zero_grad()
-                real = data.sample(m)
-                with torch.no_grad():
-                    fake = netG(torch.randn(m, nz, device=device, dtype=data.dtype))
-                scores = netD(torch.cat([real, fake])).split(m) if joint else (netD(real), netD(fake))
-                errD, _ = objective.critic_loss(*scores)
-                if lam is not None:
-                    errD = errD + gradient_penalty(real, fake)
-                errD.backward()
-                optD.step()
-                if c is not None and cfg.constraint.when == "after":
-                    for p in netD.parameters():
-                        p.data.clamp_(-c, c)
-                loss_critic = errD.item()
-            for p in netD.parameters():
-                p.requires_grad = False
-            netG.zero_grad()
-            errG = objective.generator_loss(netD(netG(torch.randn(m, nz, device=device, dtype=data.dtype))))
-            errG.backward()
-            optG.step()
-            loss_generator = errG.item()
-            if record is not None:
-                record.append((loss_critic, loss_generator))
-        sync(device)
-        return time.perf_counter() - start
-    return segment
-
-
 def flops_per_iteration(cfg: DictConfig, device: torch.device) -> float:
     """FLOPs of one generator iteration (n_critic critic steps and one generator step), counted by PyTorch."""
-    from torch.utils.flop_counter import FlopCounterMode
+    from torch.utils.flop_counter import FlopCounterMode  # start-up: the CLI answers first
 
     segment = reference_loop(cfg, device)
     try:
@@ -248,7 +180,11 @@ def harness_loop(cfg: DictConfig, device: torch.device, uri: str
     rate. Returns the segment function, the running totals of loop and tracking seconds, and the evaluator."""
     members = len(ensemble_members(cfg))
     if members > 1:
-        from wgan_repro.ensemble import EnsembleEvaluator, EnsembleTracker, build_ensemble
+        from wgan_repro.runs.ensemble import (  # start-up: loads torch, mlflow or the models only when called
+            EnsembleEvaluator,
+            EnsembleTracker,
+            build_ensemble,
+        )
 
         state, data, objective, constraint, evaluators, _ = build_ensemble(cfg)
         inner_tracker = EnsembleTracker([MLflowTracker(uri, "bench", f"bench-{k}", {}) for k in range(members)])
@@ -332,11 +268,11 @@ def best_time(work: Callable[[], Any], device: torch.device, repeats: int) -> fl
 def bench_fid(overrides: list[str], device: torch.device, repeats: int) -> dict[str, Any]:
     """Inception features, harness vs torch-fidelity's own extractor (contiguous, no_grad, as it ships), on the same
     uint8 32x32 batches; the whole FID/KID evaluation of a DCGAN generator; the MNIST classifier's measures."""
-    from torch.utils.flop_counter import FlopCounterMode
-    from torch_fidelity.utils import create_feature_extractor
+    from torch.utils.flop_counter import FlopCounterMode  # start-up: the CLI answers first
+    from torch_fidelity.utils import create_feature_extractor  # start-up: torch-fidelity loads only when measuring
 
-    from wgan_repro.evaluate import fid as F
-    from wgan_repro.evaluate import inception
+    from wgan_repro.evaluate import fid as F  # start-up: loads torch, mlflow or the models only when called
+    from wgan_repro.evaluate import inception  # start-up: loads torch, mlflow or the models only when called
 
     space = F.Space.inception()
     plain = create_feature_extractor(inception.INCEPTION, ["2048"], cuda=device.type == "cuda", verbose=False,
@@ -460,8 +396,6 @@ def main(cfg: DictConfig) -> None:
 
 def preflight(cfg: DictConfig) -> None:
     """Before Hydra starts: the settings are known ones."""
-    from wgan_repro import cli
-
     unknown = [s for s in cfg.bench.settings if s not in [*SETTINGS, FID]]
     if unknown:
         raise cli.BadInput(f"bench.settings={list(cfg.bench.settings)}: unknown {unknown}; allowed: "
@@ -469,8 +403,6 @@ def preflight(cfg: DictConfig) -> None:
 
 
 def entry() -> None:
-    from wgan_repro import cli
-
     cli.run("wgan_repro.bench", "bench", main, __doc__.split("\n\n")[0], preflight)
 
 

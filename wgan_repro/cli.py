@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from wgan_repro.config import CONF_DIR, ConfigError, check_ranges
+from wgan_repro.store import resolve_uri, sqlite_path
 
 EXIT_BAD_INPUT = 2
 VALUE_FLAGS = {"--config-dir", "-cd", "--config-name", "-cn", "--config-path", "-cp", "--cfg", "-c", "--package",
@@ -66,8 +67,8 @@ def split_argv(argv: list[str]) -> tuple[dict[str, str | bool], list[str]]:
 
 def loader(config_dir: str | None) -> Any:
     """Hydra's own config loader over conf/ (and --config-dir first, as Hydra puts it)."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.utils import create_config_search_path
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl  # start-up: Hydra's internals only when composing
+    from hydra._internal.utils import create_config_search_path  # start-up: Hydra's internals only when composing
 
     search_path = create_config_search_path(str(CONF_DIR))
     if config_dir:
@@ -77,11 +78,13 @@ def loader(config_dir: str | None) -> Any:
 
 def compose(config_name: str, overrides: list[str], config_dir: str | None = None) -> DictConfig:
     """The config Hydra will compose for these (non-sweep) overrides, with its hydra node."""
-    from hydra.core.utils import setup_globals
-    from hydra.types import RunMode
+    from hydra.core.utils import setup_globals  # start-up: Hydra's internals only when composing
+    from hydra.types import RunMode  # start-up: Hydra's internals only when composing
 
-    from wgan_repro.app_schema import register_app_configs
-    from wgan_repro.schema import register_configs
+    from wgan_repro.app_schema import (
+        register_app_configs,  # start-up: loads torch, mlflow or the models only when called
+    )
+    from wgan_repro.schema import register_configs  # start-up: loads torch, mlflow or the models only when called
 
     setup_globals()  # Hydra's resolvers (${now:...} in hydra.run.dir)
     register_configs()
@@ -92,7 +95,9 @@ def compose(config_name: str, overrides: list[str], config_dir: str | None = Non
 
 def single_runs(overrides: list[str]) -> list[list[str]]:
     """The argument lists that test every value of every sweep list once (the others at their first value)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.overrides_parser import (
+        OverridesParser,  # start-up: Hydra's internals only when composing
+    )
 
     parsed = OverridesParser.create().parse_overrides(overrides)
     first = [o.input_line if not o.is_sweep_override() else f"{o.get_key_element()}={next(iter(values(o)))}"
@@ -151,7 +156,9 @@ def explain(exc: BaseException, overrides: list[str]) -> str:
 
 
 def parses(override: str) -> bool:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.overrides_parser import (
+        OverridesParser,  # start-up: Hydra's internals only when composing
+    )
 
     try:
         OverridesParser.create().parse_overrides([override])
@@ -210,7 +217,7 @@ def schema_keys(config_name: str, overrides: list[str], config_dir: str | None =
                 ) -> list[tuple[str, str, str, str]]:
     """(key, type, default, doc) of every documented key of the composed config, walking its typed nodes. A
     mandatory group left out (reproduce's claim) takes its first choice, so that the keys can be listed."""
-    from hydra.errors import ConfigCompositionException
+    from hydra.errors import ConfigCompositionException  # start-up: Hydra's internals only when composing
 
     overrides = list(overrides)
     for _ in range(3):
@@ -279,7 +286,6 @@ def writable_folder(key: str, path: str | Path | None) -> None:
 
 def existing_store(uri: str | None) -> None:
     """A store a command only reads must exist: opening a missing SQLite file would create an empty one."""
-    from wgan_repro.store import resolve_uri, sqlite_path
 
     resolved = resolve_uri(uri)
     path = sqlite_path(resolved)
@@ -290,7 +296,6 @@ def existing_store(uri: str | None) -> None:
 
 def store_folder(uri: str | None) -> None:
     """A store a command writes: its SQLite file's folder must be writable."""
-    from wgan_repro.store import resolve_uri, sqlite_path
 
     path = sqlite_path(resolve_uri(uri))
     if path is not None:

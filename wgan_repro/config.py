@@ -9,9 +9,9 @@ import operator
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from wgan_repro.members import check_ensemble, ensemble_members
+from wgan_repro.runs.members import check_ensemble, ensemble_members
 from wgan_repro.schema import ConfigError, Device, register_configs
 
 __all__ = ["ConfigError", "CONF_DIR", "advisories", "build", "check_ranges", "command_line", "compose", "flat_params",
@@ -23,10 +23,9 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 def compose(overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, dict[str, str]]:
     """The config `python -m wgan_repro <overrides>` would run, and the group choices Hydra made (for tags)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import open_dict
+    from hydra import compose as hydra_compose  # start-up: Hydra's internals only when composing
+    from hydra import initialize_config_dir  # start-up: Hydra's internals only when composing
+    from hydra.core.global_hydra import GlobalHydra  # start-up: Hydra's internals only when composing
 
     register_configs()
     if GlobalHydra.instance().is_initialized():  # inside this project's Hydra apps (the bench): conf/ is searched
@@ -42,8 +41,8 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, di
 
 def build(node: DictConfig | dict[str, Any], **kwargs: Any) -> Any:
     """hydra.utils.instantiate, letting a ConfigError raised by the target through unwrapped."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
+    from hydra.errors import InstantiationException  # start-up: Hydra's internals only when composing
+    from hydra.utils import instantiate  # start-up: Hydra's internals only when composing
 
     try:
         return instantiate(node, **kwargs, _convert_="all")
@@ -136,12 +135,12 @@ def validate(cfg: DictConfig) -> None:
         if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
             raise ConfigError(f"optimizer.betas must be two numbers in [0, 1), got {betas}")
     if cfg.train.device == Device.cuda:
-        import torch
+        import torch  # start-up: the CLI answers first
 
         if not torch.cuda.is_available():
             raise ConfigError("train.device=cuda but no CUDA device is available; allowed: auto, cpu, cuda")
     if cfg.get("study") is not None:
-        from hydra.utils import get_class
+        from hydra.utils import get_class  # start-up: Hydra's internals only when composing
 
         if get_class(cfg.objective._target_).estimate_key != "estimate/em":
             raise ConfigError(f"study {cfg.study._target_} estimates the EM distance with the run's critic and draws "

@@ -112,7 +112,7 @@ class SpectralNorm(Constraint):
         self.n_power_iterations = int(n_power_iterations)
 
     def wrap(self, critic: nn.Module) -> nn.Module:
-        from torch.nn.utils.parametrizations import spectral_norm
+        from torch.nn.utils.parametrizations import spectral_norm  # start-up: the CLI answers first
 
         for module in list(critic.modules()):
             if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):

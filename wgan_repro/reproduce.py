@@ -25,12 +25,14 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
-from wgan_repro import stopping
 from wgan_repro.claims import Job, claim_ids, jobs, load_claim
 from wgan_repro.claims.plan import default_pilot
 from wgan_repro.claims.plan import make as make_plan
 from wgan_repro.config import ConfigError
+from wgan_repro.runs import stopping
+from wgan_repro.store import find_runs, mlflow_client, prepare_store, resolve_uri, set_terminated, system_tags
 
 log = logging.getLogger("wgan_repro.reproduce")
 register_app_configs()  # conf/<app>.yaml names its schema
@@ -40,9 +42,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def machine() -> str:
     """The CPU model and core count (and the GPU, if any)."""
-    import torch
+    import torch  # start-up: the CLI answers first
 
-    from wgan_repro.bench import cpu_name
+    from wgan_repro.bench import cpu_name  # start-up: loads torch, mlflow or the models only when called
 
     model = cpu_name()
 
@@ -79,8 +81,8 @@ def run_overrides(job: Job, cfg: DictConfig) -> list[str]:
 def check(claim: DictConfig, budget: str, cfg: DictConfig) -> list[Job]:
     """The claim's rule (its thresholds against its module) and every run of the budget, composed and validated
     before any work starts."""
-    from wgan_repro.claims.engine import thresholds
-    from wgan_repro.config import compose, validate
+    from wgan_repro.claims.engine import thresholds  # start-up: loads torch, mlflow or the models only when called
+    from wgan_repro.config import compose, validate  # start-up: loads torch, mlflow or the models only when called
 
     thresholds(claim.id, claim.rule)
     todo = jobs(claim, budget)
@@ -97,16 +99,14 @@ def check(claim: DictConfig, budget: str, cfg: DictConfig) -> list[Job]:
 def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: dict[str, str], threads: int
             ) -> tuple[str, str, str | None]:
     """One run in a worker process (one thread); tags it with its claim, budget and arm. (arm, status, reason)."""
-    import torch
+    import torch  # start-up: the CLI answers first
 
     torch.set_num_threads(threads)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(asctime)s %(name)s] %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from wgan_repro.config import compose
-    from wgan_repro.runner import run
-    from wgan_repro.store import mlflow_client, resolve_uri
-
-    from wgan_repro.stopping import Stopped
+    from wgan_repro.config import compose  # start-up: loads torch, mlflow or the models only when called
+    from wgan_repro.runs.runner import run  # start-up: loads torch, mlflow or the models only when called
+    from wgan_repro.runs.stopping import Stopped  # start-up: loads torch, mlflow or the models only when called
 
     cfg, choices = compose(overrides)
     try:
@@ -125,7 +125,6 @@ def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: d
 
 def parent_run(claim: DictConfig, budget: str, cfg: DictConfig, command: str) -> tuple[str, str]:
     """The parent of this claim, budget and commit (reopened on a relaunch), or a new one."""
-    from wgan_repro.store import find_runs, mlflow_client, prepare_store, resolve_uri, system_tags
 
     uri = resolve_uri(cfg.tracking.uri)
     experiment_id = prepare_store(uri, cfg.tracking.experiment)
@@ -145,8 +144,7 @@ def parent_run(claim: DictConfig, budget: str, cfg: DictConfig, command: str) ->
 
 def run_claim(claim: DictConfig, budget: str, cfg: DictConfig, todo: list[Job], command: str) -> str:
     """Every job of the budget under the claim's parent, `jobs` at a time; returns the parent's run id."""
-    from wgan_repro.sweep import close_sweep
-    from wgan_repro.store import resolve_uri
+    from wgan_repro.runs.sweep import close_sweep  # start-up: loads torch, mlflow or the models only when called
 
     parent = parent_run(claim, budget, cfg, command)
     workers = int(cfg.jobs or claim.budgets[budget].jobs)
@@ -179,7 +177,6 @@ def run_claim(claim: DictConfig, budget: str, cfg: DictConfig, todo: list[Job], 
                         os.kill(process.pid, signal.SIGTERM)
     if stopping.requested():
         error = stopping.stop(f"during claim {claim.id}", "relaunch the same command to continue it")
-        from wgan_repro.store import set_terminated
 
         set_terminated(resolve_uri(cfg.tracking.uri), parent[0], "KILLED", {"status_reason": str(error)})
         raise error
@@ -196,7 +193,7 @@ def ignore_signals() -> None:
 
 def meta_of(data: Any, claim: DictConfig, budget: str, command: str) -> dict[str, Any]:
     """What the section states about its runs: count, commit, clean tree, wall time, machine, command."""
-    import pandas as pd
+    import pandas as pd  # start-up: the CLI answers first
 
     runs = data.runs
     commits = sorted(runs["tags.git_commit"].dropna().unique()) if "tags.git_commit" in runs else []
@@ -210,10 +207,9 @@ def meta_of(data: Any, claim: DictConfig, budget: str, command: str) -> dict[str
 
 def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, parent_id: str | None,
                  plan: Any = None) -> dict[str, Any]:
-    from wgan_repro.claims import data as D
-    from wgan_repro.claims import section
-    from wgan_repro.claims.engine import judge
-    from wgan_repro.store import mlflow_client, resolve_uri
+    from wgan_repro.claims import data as D  # start-up: loads torch, mlflow or the models only when called
+    from wgan_repro.claims import section  # start-up: loads torch, mlflow or the models only when called
+    from wgan_repro.claims.engine import judge  # start-up: loads torch, mlflow or the models only when called
 
     out_dir = Path(cfg.report.out_dir or REPO / "reports" / f"claims-{budget}") / claim.id
     if cfg.render_from:
@@ -273,7 +269,7 @@ def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(asctime)s %(name)s] %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     command = "python -m wgan_repro.reproduce " + " ".join(sys.argv[1:])
-    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.global_hydra import GlobalHydra  # start-up: Hydra's internals only when composing
 
     GlobalHydra.instance().clear()  # each run composes its own config (config.compose)
     try:
@@ -309,8 +305,6 @@ def main(cfg: DictConfig) -> None:
 
 def preflight(cfg: DictConfig) -> None:
     """Before Hydra starts: the folders a command writes and the exports it reads."""
-    from wgan_repro import cli
-
     cli.writable_folder("report.out_dir", cfg.report.out_dir or REPO / "reports" / f"claims-{cfg.budget}")
     for key in ("render_from", "pilot"):
         if cfg[key] and not Path(cfg[key], "runs.csv").is_file():
@@ -321,8 +315,6 @@ def preflight(cfg: DictConfig) -> None:
 
 
 def entry() -> None:
-    from wgan_repro import cli
-
     cli.run("wgan_repro.reproduce", "reproduce", main, __doc__.split("\n\n")[0], preflight, groups=["claim"])
 
 

@@ -318,7 +318,7 @@ class StudyConfig:
 
 @dataclass
 class ParallelLinesConfig(StudyConfig):
-    _target_: str = "wgan_repro.studies.ParallelLines"
+    _target_: str = "wgan_repro.runs.studies.ParallelLines"
     n_theta: int = knob(21, "values of theta, evenly spaced over [-1, 1] (odd: includes 0)", ge=2)
     max_steps: int = knob(3000, "at most this many steps per fit; a fit stops earlier when its estimate is flat",
                           ge=1)
@@ -330,7 +330,7 @@ class ParallelLinesConfig(StudyConfig):
 
 @dataclass
 class OptimalCriticConfig(StudyConfig):
-    _target_: str = "wgan_repro.studies.OptimalCritic"
+    _target_: str = "wgan_repro.runs.studies.OptimalCritic"
     real_mean: float = knob(2.0, "mean of the real 1-D Gaussian")
     fake_mean: float = knob(-2.0, "mean of the fake 1-D Gaussian")
     std: float = knob(0.3, "standard deviation of both", gt=0)
@@ -345,7 +345,7 @@ class ObjectiveConfig:
 
 def objective_default(key: str, *, _root_: Any) -> Any:
     """`${objective:KEY}`: the chosen objective class's attribute KEY (n_critic, warmup): train's defaults."""
-    from hydra.utils import get_class
+    from hydra.utils import get_class  # start-up: Hydra's internals only when composing
 
     return getattr(get_class(_root_.objective._target_), key)
 

@@ -4,9 +4,11 @@ through these functions; with tracking.py and sweep.py, the only modules that im
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import urllib.error
@@ -114,13 +116,12 @@ def mlflow_client(uri: str) -> Any:
     """An MlflowClient on `uri`; creating a fresh store runs migrations, whose log lines are noise to the user. A
     SQLite store is opened under an exclusive lock on `<db>.lock`: processes that open a fresh store at once (two
     runs started together) would otherwise migrate it twice and fail ("duplicate column name")."""
-    from mlflow.tracking import MlflowClient
+    from mlflow.tracking import MlflowClient  # start-up: mlflow loads only when a store is used
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     db = sqlite_path(uri)
     if db is None or uri in _OPENED:
         return MlflowClient(tracking_uri=uri)
-    import fcntl
 
     db.parent.mkdir(parents=True, exist_ok=True)  # a store in a folder that does not exist yet: made, as MLflow would
     with open(db.with_name(db.name + ".lock"), "a") as lock:
@@ -144,7 +145,6 @@ def relocate(uri: str, only_if_moved: bool = False) -> list[str]:
     elsewhere would look for its artifacts where it was; this rewrites the part up to `mlruns/`. only_if_moved:
     only when the recorded folder is gone and the one beside the database exists (what opening a moved store
     does). Returns what it changed, in words."""
-    import sqlite3
 
     db = sqlite_path(uri)
     if db is None or not db.is_file():
@@ -180,7 +180,7 @@ def sqlite_path(uri: str) -> Path | None:
 
 def experiment_id(client: Any, uri: str, experiment: str) -> str:
     """The id of `experiment`, created (artifacts beside a SQLite store; marked as model training) when absent."""
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # start-up: mlflow loads only when a store is used
 
     exp = client.get_experiment_by_name(experiment)
     if exp is not None:

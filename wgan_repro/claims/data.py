@@ -83,8 +83,9 @@ def load_export(folder: Path) -> ClaimData:
 def from_mlflow(uri: str, experiment: str, claim: str, budget: str, keys: Iterable[str], params: Iterable[str]
                 ) -> ClaimData:
     """Every child run of the claim's parent runs (tag claim=<id>, budget=<budget>) with their curves."""
-    import mlflow
-    from wgan_repro.store import mlflow_client
+    import mlflow  # start-up: mlflow loads only when a store is used
+
+    from wgan_repro.store import mlflow_client  # start-up: loads torch, mlflow or the models only when called
 
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=[experiment], output_format="pandas", max_results=50_000,

@@ -42,7 +42,7 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-heig
 
 def log_scale(ax: Any) -> None:
     """A log y axis whose tick labels are plain numbers (600, 1000, 2000), not powers of ten."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter  # start-up: only when drawing
 
     ax.set_yscale("log")
     plain = FuncFormatter(lambda v, _: f"{v:.4g}")
@@ -123,7 +123,7 @@ def spec_curve(claim_id: str, result: Result, path: Path) -> Path:
     is decided on, its threshold (dashed) and smallest effect of interest (ticks), coloured by the word it gives
     (Simonsohn, Simmons and Nelson 2020). Rows share their x axis when every analysis measures the same thing; each
     has its own when a variant measures in other units."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter  # start-up: only when drawing
 
     outcomes = [result.primary, *result.variants]
     same = len({(o.label, "log scale" in o.method) for o in outcomes}) == 1  # one measure: one x axis for all
@@ -280,7 +280,7 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
 
 def to_html(text: str, folder: Path, title: str) -> str:
     """Markdown -> a self-contained page (the `markdown` library; images embedded as data URIs)."""
-    import markdown
+    import markdown  # start-up: only when writing HTML
 
     body = markdown.markdown(text, extensions=["tables", "fenced_code"])
 
@@ -297,7 +297,7 @@ def to_html(text: str, folder: Path, title: str) -> str:
 
 def index(folder: Path, title: str = "wgan_repro: the reference reproduction") -> Path:
     """README.md (and index.html) over every section under `folder`: one row per claim with its verdict."""
-    from wgan_repro.claims import claim_ids, load_claim
+    from wgan_repro.claims import claim_ids, load_claim  # start-up: loads torch, mlflow or the models only when called
 
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*/verdict.json"))]
     done = {r["claim"] for r in records}

@@ -115,14 +115,14 @@ def summarise(values: Sequence[float], scale: str = "identity", bounds: tuple[fl
 
 def wilson(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson's score interval of a share of runs (statsmodels' proportion_confint)."""
-    from statsmodels.stats.proportion import proportion_confint
+    from statsmodels.stats.proportion import proportion_confint  # start-up: only for share intervals
 
     return tuple(float(v) for v in proportion_confint(hits, n, alpha=1 - level, method="wilson"))  # type: ignore
 
 
 def clopper_pearson(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """The exact (Clopper-Pearson) interval of a share of runs: all of 5 passing bounds it only above 0.55 at 90%."""
-    from statsmodels.stats.proportion import proportion_confint
+    from statsmodels.stats.proportion import proportion_confint  # start-up: only for share intervals
 
     return tuple(float(v) for v in proportion_confint(hits, n, alpha=1 - level, method="beta"))  # type: ignore
 

@@ -49,7 +49,7 @@ class Evaluator:
              second_real: torch.Tensor | None = None) -> dict[str, float]:
         """Precision, recall, density, coverage of `fake` against `real` features (eval.prc), named for their space,
         and once per space the floor: a second real sample of the same count (when there is one) against `real`."""
-        from wgan_repro.evaluate.prdc import named, prdc
+        from wgan_repro.evaluate.prdc import named, prdc  # start-up: loads torch, mlflow or the models only when called
 
         if not self.prc:
             return {}

@@ -26,10 +26,12 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
 from wgan_repro.config import ConfigError, check_ranges
 from wgan_repro.evaluate.inception import MetricUnavailable
 from wgan_repro.schema import SCHEMAS
+from wgan_repro.store import mlflow_client, resolve_uri
 
 log = logging.getLogger("wgan_repro.evaluate")
 register_app_configs()  # conf/<app>.yaml names its schema
@@ -69,9 +71,8 @@ def download_checkpoint(client: Any, run_id: str, into: Path) -> dict[str, Any]:
 
 def reevaluate(args: DictConfig, command: str) -> dict[str, float]:
     """Metrics of a run's final generator under new eval settings, logged into that run."""
-    from wgan_repro.setup import build_parts
-    from wgan_repro.store import mlflow_client, resolve_uri
-    from wgan_repro.tracking import MLflowTracker
+    from wgan_repro.runs.setup import build_parts  # start-up: loads torch, mlflow or the models only when called
+    from wgan_repro.tracking import MLflowTracker  # start-up: loads torch, mlflow or the models only when called
 
     if args.run_id is None:
         raise ConfigError(f"run_id is required; usage:\n{USAGE}")
@@ -117,11 +118,13 @@ def execute(args: DictConfig, command: str = "python -m wgan_repro.evaluate") ->
         if args.command not in COMMANDS:
             raise ConfigError(f"command={args.command}: allowed {', '.join(COMMANDS)}; usage:\n{USAGE}")
         if args.command == "convert":
-            from wgan_repro.evaluate.inception import converted_weights
+            from wgan_repro.evaluate.inception import (
+                converted_weights,  # start-up: loads torch, mlflow or the models only when called
+            )
 
             print(converted_weights(force=bool(args.force)))
         elif args.command == "fid":
-            from wgan_repro.evaluate import fid as F
+            from wgan_repro.evaluate import fid as F  # start-up: loads torch, mlflow or the models only when called
 
             if args.a is None or args.b is None:
                 raise ConfigError(f"fid needs a=<dir> b=<dir>; usage:\n{USAGE}")
@@ -134,7 +137,7 @@ def execute(args: DictConfig, command: str = "python -m wgan_repro.evaluate") ->
                 F.inception_score_unavailable(chosen)  # refuses unless the weights carry the classifier
             out = F.folder_metrics(str(args.a), str(args.b), chosen, device, kid_subset_size=int(args.kid_subset_size))
             if args.isc:
-                import torch_fidelity
+                import torch_fidelity  # start-up: torch-fidelity loads only when measuring
 
                 isc = torch_fidelity.calculate_metrics(input1=str(args.a), isc=True, cuda=device.type == "cuda",
                                                        feature_extractor_weights_path=chosen.weights, verbose=False)
@@ -163,8 +166,6 @@ def app(args: DictConfig) -> None:
 
 def preflight(cfg: DictConfig) -> None:
     """Before Hydra starts: what each command reads must exist."""
-    from wgan_repro import cli
-
     if cfg.command == "run":
         if not cfg.run_id:
             raise cli.BadInput("run_id: missing; allowed: the MLflow run id of a finished run (python -m "
@@ -177,8 +178,6 @@ def preflight(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    from wgan_repro import cli
-
     TYPED.extend(sys.argv[1:])
     sys.argv[1:] = hydra_args(sys.argv[1:])
     cli.run("wgan_repro.evaluate", "evaluate", app, USAGE, preflight)

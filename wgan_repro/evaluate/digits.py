@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
+from wgan_repro.data.images import load_digits_tensor
 from wgan_repro.evaluate.inception import cache_dir
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,6 @@ class DigitNet(nn.Module):
 
 def _training_set(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Digits rendered at 8, 16 and 32 pixels (as the data pipeline renders them), split 80/20 by a fixed seed."""
-    from wgan_repro.data.images import load_digits_tensor
 
     images, labels = load_digits_tensor(8)
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
@@ -173,7 +173,10 @@ LOGITS = {"128": "logits", "384": "logits3"}  # the logits that come with each f
 
 def register(name: str = EXTRACTOR, cls: type[FeatureExtractorBase] = DigitFeatureExtractor) -> None:
     """Register a classifier's feature extractor (default `digits-cnn`) in torch-fidelity's registry (idempotent)."""
-    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+    from torch_fidelity.registry import (  # start-up: torch-fidelity loads only when measuring
+        FEATURE_EXTRACTORS_REGISTRY,
+        register_feature_extractor,
+    )
 
     if name not in FEATURE_EXTRACTORS_REGISTRY:
         register_feature_extractor(name, cls)

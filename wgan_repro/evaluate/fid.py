@@ -61,7 +61,7 @@ class Space:
 
 
 def _mnist() -> tuple[str, type, Callable[[], str], Callable[[], object]]:
-    from wgan_repro.evaluate import mnist
+    from wgan_repro.evaluate import mnist  # start-up: loads torch, mlflow or the models only when called
 
     return mnist.EXTRACTOR, mnist.MnistFeatureExtractor, mnist.classifier_path, mnist.load_classifier
 
@@ -168,7 +168,7 @@ def folder_metrics(a: str, b: str, space: Space, device: torch.device, batch_siz
                    kid_subset_size: int = 1000) -> dict[str, float]:
     """FID, KID, precision, recall, density and coverage of folder a (the generated images) against folder b (the
     real ones), through torch-fidelity's own folder reader."""
-    from torch_fidelity.utils import prepare_input_from_descriptor
+    from torch_fidelity.utils import prepare_input_from_descriptor  # start-up: torch-fidelity loads only when measuring
 
     feats = []
     for key, folder in (("a", a), ("b", b)):
@@ -182,6 +182,6 @@ def folder_metrics(a: str, b: str, space: Space, device: torch.device, batch_siz
         loader = torch.utils.data.DataLoader(ds, batch_size=batch_size)
         feats.append(features(space, (x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x for x in loader),
                               device)[space.layer])
-    from wgan_repro.evaluate.prdc import prdc
+    from wgan_repro.evaluate.prdc import prdc  # start-up: loads torch, mlflow or the models only when called
 
     return {**distances(feats[0], feats[1], kid_subset_size), **prdc(feats[0], feats[1])}

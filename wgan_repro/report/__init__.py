@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from wgan_repro.claims.section import to_html as render
 from wgan_repro.report import collect, figures, tables
 from wgan_repro.store import download_artifact
 
@@ -181,6 +182,5 @@ def to_markdown(sections: list[Section]) -> str:
 
 def to_html(sections: list[Section], folder: Path) -> str:
     """A self-contained page rendered from the Markdown by the `markdown` library; the figures in `folder` embedded."""
-    from wgan_repro.claims.section import to_html as render
 
     return render(to_markdown(sections), folder, "wgan_repro report")

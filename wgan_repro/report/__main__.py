@@ -10,9 +10,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
 from wgan_repro.report import build
 from wgan_repro.store import resolve_uri
+
 register_app_configs()  # conf/<app>.yaml names its schema
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no download bars of its own
 
@@ -37,8 +39,6 @@ def main(cfg: DictConfig) -> None:
 def preflight(cfg: DictConfig) -> None:
     """Before Hydra starts: the store must exist (reading a missing SQLite file would create one), the output
     folder must be writable, the text files must exist."""
-    from wgan_repro import cli
-
     cli.existing_store(cfg.tracking.uri)
     cli.writable_folder("report.out_dir", cfg.report.out_dir or Path("reports") / cfg.report.name)
     for key in ("preface", "verdicts"):
@@ -47,8 +47,6 @@ def preflight(cfg: DictConfig) -> None:
 
 
 def entry() -> None:
-    from wgan_repro import cli
-
     cli.run("wgan_repro.report", "report", main, __doc__, preflight)
 
 

@@ -12,7 +12,6 @@ import pandas as pd
 
 from wgan_repro.claims import stats as S
 from wgan_repro.curves import median_filter
-
 from wgan_repro.report.collect import sweep_names
 
 TOY_DATA = ("eight_gaussians", "twenty_five_gaussians", "swiss_roll", "ring_pacgan", "grid_pacgan", "ring_metz")

@@ -21,9 +21,9 @@ from torch import nn
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from wgan_repro import stopping
-from wgan_repro.checkpoint import TrainState
 from wgan_repro.diagnostics import StepCosine
+from wgan_repro.runs import stopping
+from wgan_repro.runs.checkpoint import TrainState
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,14 @@ from typing import Any, Callable, Iterator, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
-from wgan_repro.checkpoint import Checkpointer, Resume, config_hash, find_resume
 from wgan_repro.config import build, flat_params, validate
-from wgan_repro.members import ensemble_members
-from wgan_repro.setup import build_parts, seed_everything
+from wgan_repro.runs.checkpoint import Checkpointer, Resume, config_hash, find_resume
+from wgan_repro.runs.members import ensemble_members
+from wgan_repro.runs.setup import build_parts, seed_everything
+from wgan_repro.runs.stopping import Stopped, stop_on_signals
+from wgan_repro.runs.train import train
 from wgan_repro.store import CONFIG_HASH, check_reachable, resolve_uri, set_terminated, system_tags
 from wgan_repro.tracking import Tracker, start_tracker
-from wgan_repro.stopping import Stopped, stop_on_signals
-from wgan_repro.train import train
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def run_ensemble(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, com
     """train.ensemble=K: K runs trained as one (ensemble.py), each its own MLflow run with the params, tags and
     description of the single run of its seed (and learning rate), plus tags ensemble=<members> and
     ensemble_member=k. A member that diverges fails alone."""
-    from wgan_repro import ensemble as E
+    from wgan_repro.runs import ensemble as E  # start-up: loads torch, mlflow or the models only when called
 
     state, data, objective, constraint, evaluators, members = E.build_ensemble(cfg)
     trackers = [open_tracker(member, choices, E.member_command(command, cfg, k), parent)

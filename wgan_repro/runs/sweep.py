@@ -14,8 +14,16 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 from wgan_repro.config import command_line
-from wgan_repro.store import RUN_STATUSES, check_reachable, find_runs, mlflow_client, prepare_store, resolve_uri, \
-    set_terminated, system_tags
+from wgan_repro.store import (
+    RUN_STATUSES,
+    check_reachable,
+    find_runs,
+    mlflow_client,
+    prepare_store,
+    resolve_uri,
+    set_terminated,
+    system_tags,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +78,7 @@ class SweepCallback(Callback):
         run = store.create_run(experiment_id, run_name=tag, tags={
             **system_tags(command), "sweep": tag, "sweep_name": name, "sweep_parent": "true", "sweep_key": key,
             "sweep_dir": sweep_dir})
-        from mlflow.entities import Param
+        from mlflow.entities import Param  # start-up: mlflow loads only when a store is used
 
         params = {"sweep.config_name": config.hydra.job.config_name, "sweep.command": command,
                   "sweep.overrides": " ".join(config.hydra.overrides.task), "sweep.launcher":

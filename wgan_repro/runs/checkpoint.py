@@ -15,7 +15,9 @@ import json
 import logging
 import os
 import random
+import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,7 +28,16 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from wgan_repro.config import ConfigError, flat_params
-from wgan_repro.store import HEARTBEAT, HEARTBEAT_OWNER, tag
+from wgan_repro.store import (
+    CONFIG_HASH,
+    HEARTBEAT,
+    HEARTBEAT_OWNER,
+    LEGACY_TAGS,
+    download_artifact,
+    find_runs,
+    resolve_uri,
+    tag,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +99,11 @@ def load_checkpoint(path: Path, cfg: DictConfig) -> dict[str, Any]:
                           "output folder, outputs/<date>/<time>/; or pass train.resume=auto)")
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     saved, now = flat_params(OmegaConf.create(ckpt["config"])), flat_params(cfg)
+    # a key the checkpoint does not have was added to the schema after it was written: it cannot disagree; where the
+    # store is (a store folder moved or copied) says nothing about the run
     differ = sorted(k for k in saved.keys() | now.keys()
-                    if k not in RESUMABLE_CHANGES and str(saved.get(k)) != str(now.get(k)))
+                    if k not in RESUMABLE_CHANGES and k != "tracking.uri" and k in saved
+                    and str(saved.get(k)) != str(now.get(k)))
     if differ:
         raise ConfigError(f"train.resume={path}: the checkpoint was written with other settings; rerun its command. "
                           "Differing: " + ", ".join(f"{k} ({saved.get(k)} there, {now.get(k)} here)" for k in differ))
@@ -116,8 +130,6 @@ def resume_mode(cfg: DictConfig) -> str | None:
 def heartbeat_age(tags: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds since a run's last heartbeat (tag `heartbeat`); None when it has none, or when its owner was a
     process of this machine that is gone (killed: nothing to wait for)."""
-    import socket
-    import time
 
     beat, owner = tag(tags, HEARTBEAT), tag(tags, HEARTBEAT_OWNER, "")
     if beat is None:
@@ -146,7 +158,6 @@ def find_resume(cfg: DictConfig, parent_id: str | None = None) -> Resume:
     if mode != "auto":
         ckpt = load_checkpoint(Path(mode), cfg)
         return Resume(ckpt, ckpt["run_id"])
-    from wgan_repro.store import CONFIG_HASH, LEGACY_TAGS, download_artifact, find_runs, resolve_uri
 
     uri = resolve_uri(cfg.tracking.uri)
     parent = {"mlflow.parentRunId": parent_id} if parent_id else {}

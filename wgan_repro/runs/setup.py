@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from wgan_repro.checkpoint import TrainState
 from wgan_repro.config import build
 from wgan_repro.data import build_data
 from wgan_repro.evaluate import build_evaluator
 from wgan_repro.models import build_critic, build_generator, n_params
+from wgan_repro.runs.checkpoint import TrainState
 
 log = logging.getLogger(__name__)
 
