@@ -5,13 +5,11 @@ package; and what stores and checkpoints written before the move hold keeps load
 from __future__ import annotations
 
 import ast
-import collections
 import shutil
 import tarfile
 from pathlib import Path
 
 import torch
-
 from conftest import compose
 
 PACKAGE = Path(__file__).resolve().parents[1] / "wgan_repro"

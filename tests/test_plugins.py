@@ -11,10 +11,10 @@ import torch
 from conftest import CONF, TINY, compose
 from torch import nn
 
-from wgan_repro.reference_loop import reference_loop
 from wgan_repro.config import ConfigError, validate
 from wgan_repro.constraints import GradientPenalty, SpectralNorm
 from wgan_repro.objectives import GAN, GANMinimax, Hinge
+from wgan_repro.reference_loop import reference_loop
 from wgan_repro.runs.runner import run
 
 

@@ -283,3 +283,47 @@ def test_f7_a_run_broken_from_its_first_evaluation_is_the_worst_and_a_broken_bas
     subs = gated.tables["sub_claims"].set_index("sub_claim")
     assert subs.loc["high learning rates (RMSProp broken too)", "learning_rates"] == "0.0005"
     assert "learning rates 5e-05 of" in gated.gates[0].text
+
+
+# --------------------------------------------------------------------------- G1-G3: the case against clipping
+def g1_data(slopes: dict[str, float], gp_learned: bool = True) -> ClaimData:
+    """Per arm, 3 seeds: 13 layers' gradient norms 10^(slope x layer) (+ seeded wiggles) at 3 evaluations; W1 falls
+    by 4x (or stays, when the penalty did not learn)."""
+    runs, curves = [], []
+    for arm, s in slopes.items():
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            run_id = f"{arm}-{seed}"
+            w1 = [1.0, 0.5, 0.25] if (arm != "gp" or gp_learned) else [1.0, 1.0, 1.0]
+            runs.append({"run_id": run_id, "status": "FINISHED", "tags.arm": arm, "tags.seed": str(seed),
+                         "metrics.eval/w1": w1[-1], "metrics.eval/w1_floor": 0.05})
+            for step, value in zip((50, 100, 150), w1):
+                curves.append({"run_id": run_id, "key": "eval/w1", "step": step, "value": value})
+                for layer in range(1, 14):
+                    norm = 10 ** (s * layer + rng.normal(0, 0.02))
+                    curves.append({"run_id": run_id, "key": f"critic/grad_norm/layer_{layer:02d}", "step": step,
+                                   "value": norm})
+    return ClaimData(pd.DataFrame(runs), pd.DataFrame(curves))
+
+
+def test_g1_reads_explosion_vanishing_and_flatness_from_the_layers() -> None:
+    paper = {"clip_0.1": -0.5, "clip_0.01": 0.6, "clip_0.001": 1.2, "gp": 0.0}
+    assert verdict("G1", g1_data(paper)).word == "reproduced"
+    assert verdict("G1", g1_data({**paper, "gp": 0.5})).word == "not reproduced"  # the penalty's gradients vanish too
+    untrained = verdict("G1", g1_data(paper, gp_learned=False))
+    assert untrained.headline == "inconclusive (budget: arm gp did not reach its regime)"
+
+
+def test_g3_compares_the_fraction_of_w1_reached() -> None:
+    rows = []
+    for data in ("eight_gaussians", "twenty_five_gaussians", "swiss_roll"):
+        for constraint, fraction in (("clip", 0.1), ("gp", 0.9)):
+            for seed in range(3):
+                rows.append({"run_id": f"{data}-{constraint}-{seed}", "status": "FINISHED",
+                             "tags.arm": f"{data}/{constraint}", "tags.seed": str(seed),
+                             "metrics.g3/fraction_sampled": fraction * (1 + seed / 10),
+                             "metrics.g3/fraction_bound": fraction / 50, "metrics.g3/estimate": fraction,
+                             "metrics.g3/w1": 1.0, "metrics.g3/w1_floor": 0.1, "metrics.g3/lipschitz_sampled": 1.0})
+    v = verdict("G3", ClaimData(pd.DataFrame(rows), NO_CURVES))
+    assert v.word == "reproduced", v.reason()
+    assert v.primary.value == pytest.approx(9.0, rel=0.05)

@@ -8,7 +8,7 @@ Adam's momentum can point against the current gradient and turn it negative.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -54,3 +54,36 @@ class StepCosine:
         out = {self.key: self.total / self.count, self.negative_key: self.negative / self.count}
         self.total, self.negative, self.count = None, None, 0
         return out
+
+
+# --------------------------------------------------------------------------- WGAN-GP Sec. 3: the critic's layers
+LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+DIAGNOSTIC_SEED_OFFSET = 104729  # the diagnostic batch's stream: seeded from train.seed + this, never training's
+NEAR_MAX = 0.05  # a weight is "at the bound" within this fraction of the critic's largest absolute weight
+
+
+def layer_grad_norms(critic: nn.Module, critic_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                     real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+    """WGAN-GP Sec. 3.2: the norm of the gradient of the critic's loss with respect to each layer's activations
+    (every Linear or convolution's output after its ReLU, numbered from the input: critic/grad_norm/layer_01 ...),
+    on one pass over real and fake; the critic's parameters' gradients are not touched."""
+    outputs: list[torch.Tensor] = []
+    hooks = [m.register_forward_hook(lambda module, inputs, out: outputs.append(out))
+             for m in critic.modules() if isinstance(m, LAYERS)]
+    try:
+        with torch.enable_grad():
+            both = torch.cat([real, fake]).detach().requires_grad_(True)  # the critic's own weights may be frozen
+            scores = critic(both).split([len(real), len(fake)])
+            loss = critic_loss(*scores)
+            grads = torch.autograd.grad(loss.sum(), outputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {f"critic/grad_norm/layer_{i:02d}": float(g.norm()) for i, g in enumerate(grads, 1)}
+
+
+def weights_near_max(critic: nn.Module, near: float = NEAR_MAX) -> float:
+    """WGAN-GP Sec. 3.1, Figure 1c: the share of the critic's parameters within `near` of its largest absolute one
+    (for a clipped critic whose weights reached the bound, the share pushed to +-c)."""
+    flat = torch.cat([p.detach().flatten().abs() for p in critic.parameters()])
+    return float((flat >= (1 - near) * flat.max()).float().mean())

@@ -34,6 +34,14 @@ class Precision(str, enum.Enum):
     fp64 = "fp64"  # networks, optimiser state, toy data and losses in float64: numerical debugging, equivalence tests
 
 
+class MLPInit(str, enum.Enum):
+    torch = "torch"  # PyTorch's default (kaiming_uniform with a = sqrt(5)), as the official code
+    he = "he"  # WGAN-GP's toy script
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Device(str, enum.Enum):
     auto = "auto"
     cpu = "cpu"
@@ -74,6 +82,10 @@ class TrainConfig:
     take_over: bool = knob(False, "train.resume=auto takes over a RUNNING run even when its heartbeat is fresh")
     checkpoint_every: Optional[int] = knob(None, "generator iterations between checkpoints (written atomically, "
                                                  "logged to MLflow); null: at each evaluation", ge=1)
+    critic_diagnostics: bool = knob(False, "at each evaluation, on a batch of its own stream: the gradient norm of "
+                                           "the critic's loss at each layer's activations (critic/grad_norm/layer_NN, "
+                                           "NN from the input) and the share of weights at their bound "
+                                           "(critic/weights_near_max); WGAN-GP Sec. 3, Figure 1")
     compile: bool = knob(False, "torch.compile the generator's and critic's forward passes (changes float rounding; "
                                 "first iterations pay the compilation)")
     precision: Precision = knob(Precision.fp32, "fp32; bf16: forward passes under autocast (changes the numbers; "
@@ -156,6 +168,8 @@ class MLPGeneratorConfig:
     hidden: int = knob(512, "units per hidden layer (official MLP_G: ngf = 512)", ge=1)
     layers: int = knob(3, "hidden ReLU layers (official MLP_G: 3)", ge=1)
     tanh: bool = knob(False, "squash the output with tanh (the official MLP_G has none, issue #29)")
+    init: MLPInit = knob(MLPInit.torch, "torch: PyTorch's default (official code); he: WGAN-GP's toy script (uniform "
+                                        "+-sqrt(6/fan_in), output +-sqrt(3/fan_in), biases 0)")
 
 
 @dataclass
@@ -163,6 +177,8 @@ class MLPCriticConfig:
     _target_: str = "wgan_repro.models.mlp.MLPCritic"
     hidden: int = knob(512, "units per hidden layer (official MLP_D: ndf = 512)", ge=1)
     layers: int = knob(3, "hidden ReLU layers (official MLP_D: 3)", ge=1)
+    init: MLPInit = knob(MLPInit.torch, "torch: PyTorch's default (official code); he: WGAN-GP's toy script (uniform "
+                                        "+-sqrt(6/fan_in), output +-sqrt(3/fan_in), biases 0)")
 
 
 @dataclass
@@ -329,6 +345,16 @@ class ParallelLinesConfig(StudyConfig):
 
 
 @dataclass
+class FixedGeneratorConfig(StudyConfig):
+    _target_: str = "wgan_repro.runs.studies.FixedGenerator"
+    noise_std: float = knob(1.0, "the fixed generator: real data plus Gaussian noise of this standard deviation "
+                                 "(WGAN-GP Figure 1a: unit variance)", gt=0)
+    max_steps: int = knob(2000, "critic steps of the fit (to optimality: the estimate's plateau)", ge=1)
+    batch_size: int = knob(256, "samples of each side per step (WGAN-GP's toy script: 256)", ge=1)
+    w1_points: int = knob(1000, "points a side for the exact W1 (POT) and its floor", ge=2)
+
+
+@dataclass
 class OptimalCriticConfig(StudyConfig):
     _target_: str = "wgan_repro.runs.studies.OptimalCritic"
     real_mean: float = knob(2.0, "mean of the real 1-D Gaussian")
@@ -376,7 +402,8 @@ SCHEMAS: dict[str, dict[str, type]] = {
                    "spectral": SpectralNormConfig},
     "optimizer": {"rmsprop": RMSpropConfig, "adam": AdamConfig},
     "eval": {"toy": ToyEvalConfig, "images": ImageEvalConfig},
-    "study": {"parallel_lines": ParallelLinesConfig, "optimal_critic": OptimalCriticConfig},
+    "study": {"parallel_lines": ParallelLinesConfig, "optimal_critic": OptimalCriticConfig,
+              "fixed_generator": FixedGeneratorConfig},
     "data": {"ring": RingDataConfig, "grid": GridDataConfig, "swiss_roll": SwissRollDataConfig,
              "digits": DigitsDataConfig, "stacked_digits": StackedDigitsDataConfig, "mnist_5k": MNIST5kDataConfig,
              "stacked_mnist_5k": StackedMNIST5kDataConfig,

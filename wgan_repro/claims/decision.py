@@ -5,6 +5,8 @@ analysis scale, a threshold and the side the claim is on. `decide` computes the 
 1 - 2 alpha, so each end is a one-sided bound at alpha) and gives the word:
 
 - reproduced: the interval lies on the claim's side of the threshold;
+- an equivalence claim (side "inside": flat, equal) is reproduced when the interval lies inside threshold +- margin,
+  not reproduced when it lies beyond;
 - not reproduced: it lies on the other side, or (where the claim names its smallest effect of interest, SESOI) it
   lies inside threshold +- SESOI (two one-sided tests: equivalence); an interval on the claim's side but inside the
   SESOI is "a real effect, smaller than the claim";
@@ -43,7 +45,7 @@ class SubTest:
     kind: str = "mean"
     scale: str = "identity"
     threshold: float = 0.0
-    side: str = "above"  # the claim's side of the threshold
+    side: str = "above"  # the claim's side of the threshold; "inside": the claim is threshold +- margin (flat, equal)
     margin: float | None = None  # SESOI on the analysis scale: equivalence when the interval is inside +- margin
     unit: str = ""  # how the back-transformed value reads ("ratio", "modes", "rho")
     bounds: tuple[float, float] | None = None  # the natural-scale range the shown interval is kept in
@@ -73,7 +75,7 @@ class Outcome:
     def text(self) -> str:
         f = lambda v: f"{v:.3g}"  # noqa: E731
         bounds = f"[{f(self.lo)}, {f(self.hi)}]" if np.isfinite(self.lo) or np.isfinite(self.hi) else "(no interval)"
-        where = {"above": ">", "below": "<"}[self.side]
+        where = {"above": ">", "below": "<", "inside": "within the margin of"}[self.side]
         eq = (f"; equivalence region [{f(self.equivalence[0])}, {f(self.equivalence[1])}]"
               if self.equivalence else "")
         tail = f": {self.detail}" if self.detail else ""
@@ -178,6 +180,8 @@ def rank_shift(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float, float
 # --------------------------------------------------------------------------- deciding
 def one_sided_p(test: SubTest, alpha: float) -> float:
     """The p-value of the claim's side (beside the interval, which decides)."""
+    if test.side == "inside":  # an equivalence claim decides on its interval alone
+        return math.nan
     alternative = "greater" if test.side == "above" else "less"
     xs = [np.asarray(s, dtype=float) for s in test.samples]
     xs = [x[np.isfinite(x)] for x in xs]
@@ -242,6 +246,12 @@ def judge_interval(lo: float, hi: float, threshold: float, side: str, margin: fl
     """The word an interval [lo, hi] earns against a threshold (module docstring); with the detail that says why."""
     if math.isnan(lo) or math.isnan(hi):
         return INCONCLUSIVE, "no interval (fewer than 2 units)"
+    if side == "inside":  # an equivalence claim: two one-sided tests against +- margin
+        if threshold - margin < lo and hi < threshold + margin:
+            return REPRODUCED, ""
+        if lo > threshold + margin or hi < threshold - margin:
+            return NOT_REPRODUCED, "the interval lies beyond the margin"
+        return INCONCLUSIVE, "the interval crosses the margin"
     claim_side = lo > threshold if side == "above" else hi < threshold
     other_side = hi < threshold if side == "above" else lo > threshold
     inside = margin is not None and threshold - margin < lo and hi < threshold + margin

@@ -206,7 +206,8 @@ def analyses_table(result: Result) -> pd.DataFrame:
         for part in o.parts or (o,):
             rows.append({"analysis": ("primary" if i == 0 else o.name), "sub-test": part.label,
                          "statistic": part.value, "lo": part.lo, "hi": part.hi, "threshold": part.threshold,
-                         "claim side": {"above": ">", "below": "<"}[part.side], "p (one-sided)": part.p,
+                         "claim side": {"above": ">", "below": "<", "inside": "+-"}[part.side],
+                         "p (one-sided)": part.p,
                          "method": part.method, "n": part.n, "word": part.word, "why": part.detail})
     return pd.DataFrame(rows)
 

@@ -29,6 +29,9 @@ def check_ensemble(cfg: DictConfig) -> None:
     if cfg.train.resume is not None:
         raise ConfigError(f"train.ensemble={k} with train.resume={cfg.train.resume}: an ensemble starts afresh; each "
                           "member's checkpoint.pt (member<k>/) continues alone as a single run of its seed")
+    if cfg.train.get("critic_diagnostics"):
+        raise ConfigError(f"train.ensemble={k} with train.critic_diagnostics=true: the diagnostics are per run; "
+                          "allowed: false")
     if cfg.train.log_step_cosine:
         raise ConfigError(f"train.ensemble={k} with train.log_step_cosine=true: the cosine is per run; allowed: "
                           "false or null")

@@ -6,6 +6,8 @@
 - Figure 3 (`study=optimal_critic`): two 1-D Gaussians far apart; a GAN discriminator and a WGAN critic trained
   to optimality; D(x), f(x) and their gradients over x. The discriminator saturates (vanishing gradients at
   the fake samples); the clipped critic is close to linear between the two.
+- WGAN-GP's Figure 1a (`study=fixed_generator`): a critic trained to optimality against the real data plus noise;
+  how much of the exact W1 its capacity reaches under each constraint.
 
 The critic side is the run's own: conf/critic, conf/objective, conf/constraint and conf/optimizer (at the
 study's lr_critic: a fit, not a training run), so `constraint=gp` or `objective=hinge` studies that critic; the
@@ -32,6 +34,8 @@ from torch import nn  # noqa: E402
 
 from wgan_repro.config import build  # noqa: E402
 from wgan_repro.constraints import NoConstraint  # noqa: E402
+from wgan_repro.data import build_data  # noqa: E402
+from wgan_repro.evaluate.figures import toy_figure  # noqa: E402
 from wgan_repro.models import build_critic  # noqa: E402
 from wgan_repro.objectives import GAN  # noqa: E402
 from wgan_repro.runs import stopping
@@ -225,6 +229,50 @@ class OptimalCritic:
         fig.suptitle("Figure 3: two 1-D Gaussians, discriminator and critic trained to optimality")
         fig.tight_layout()
         save_figure(fig, out_dir / "figures" / "fig3_optimal_critic.png", tracker)
+
+
+class FixedGenerator:
+    """WGAN-GP Sec. 3.1, Figure 1a (`study=fixed_generator`): a critic trained to optimality against a generator
+    held at the real data plus unit-variance Gaussian noise, on the run's toy data, with the run's constraint and
+    optimiser. How much of the distance the critic's capacity reaches: its estimate E f(x) - E f(x + noise) divided
+    by its Lipschitz constant, as a fraction of the exact W1 between the two distributions (POT, w1_points a side,
+    its floor W1 between two real samples beside it). The Lipschitz constant is bounded from below by the largest
+    sampled gradient norm (so that fraction can exceed 1) and from above by the product of the layers' spectral
+    norms (ReLU is 1-Lipschitz); both fractions are logged. The value surface is drawn as in the paper's figure."""
+
+    def __init__(self, lr_critic: float, lr_discriminator: float, noise_std: float, max_steps: int,
+                 batch_size: int, w1_points: int) -> None:
+        self.lr_critic, self.noise_std, self.max_steps = lr_critic, noise_std, max_steps
+        self.batch_size, self.w1_points = batch_size, w1_points
+
+    def __call__(self, cfg: DictConfig, tracker: Any, out_dir: Path) -> dict[str, float]:
+        from wgan_repro.evaluate.transport import exact_w1  # start-up: POT loads only when measuring
+
+        data = build_data(cfg.data, torch.device("cpu"))
+        real = lambda n: data.sample(n)  # noqa: E731
+        fake = lambda n: data.sample(n) + self.noise_std * torch.randn(n, 2)  # noqa: E731
+        side = Side.of_run(cfg, self.lr_critic)
+        critic = side.critic(2)
+        estimate, steps = fit(side, critic, real, fake, self.max_steps, self.batch_size, tol=0.0)
+        points = torch.cat([real(4096), fake(4096)])
+        mix = torch.rand(4096, 1)
+        points = torch.cat([points, mix * points[:4096] + (1 - mix) * points[4096:]]).requires_grad_(True)
+        grads = torch.autograd.grad(critic(points).sum(), points)[0]
+        sampled = float(grads.norm(dim=1).max())
+        bound = float(np.prod([torch.linalg.matrix_norm(m.weight.detach(), 2).item() for m in critic.modules()
+                               if isinstance(m, nn.Linear)]))
+        w1 = exact_w1(real(self.w1_points), fake(self.w1_points))
+        metrics = {"g3/estimate": estimate, "g3/lipschitz_sampled": sampled, "g3/lipschitz_bound": bound,
+                   "g3/w1": w1, "g3/w1_floor": exact_w1(real(self.w1_points), real(self.w1_points)),
+                   "g3/fraction_sampled": estimate / (sampled * w1), "g3/fraction_bound": estimate / (bound * w1),
+                   "g3/steps": steps}
+        tracker.log_metrics(metrics, step=0)
+        fig = toy_figure(fake(1000), real(1000), data.modes, critic,
+                         f"critic against real + N(0, {self.noise_std:g}): estimate / L {estimate / sampled:.3g}, "
+                         f"W1 {w1:.3g}")
+        save_figure(fig, out_dir / "figures" / "g3_value_surface.png", tracker)
+        log.info("fixed generator: %s", ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+        return metrics
 
 
 def max_slope(critic_cfg: DictConfig, c: float | None) -> float:

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from wgan_repro.diagnostics import StepCosine
+from wgan_repro.diagnostics import DIAGNOSTIC_SEED_OFFSET, StepCosine, layer_grad_norms, weights_near_max
 from wgan_repro.runs import stopping
 from wgan_repro.runs.checkpoint import TrainState
 
@@ -42,6 +42,19 @@ def wants_step_cosine(cfg: DictConfig) -> bool:
     if cfg.train.log_step_cosine is not None:
         return bool(cfg.train.log_step_cosine)
     return "betas" in cfg.optimizer or cfg.optimizer.get("momentum", 0) > 0
+
+
+def critic_diagnostics(cfg: DictConfig, data, generator: nn.Module, critic: nn.Module, objective) -> dict[str, float]:
+    """Per-layer gradient norms and the share of weights at their bound (diagnostics.py), on a batch drawn from a
+    stream seeded by train.seed + DIAGNOSTIC_SEED_OFFSET at every call: the training stream is untouched, and the
+    numbers can be recomputed from a checkpoint."""
+    g = torch.Generator(device=data.device).manual_seed(cfg.train.seed + DIAGNOSTIC_SEED_OFFSET)
+    m = cfg.train.batch_size
+    real = data.sample(m, generator=g)
+    with torch.no_grad():
+        fake = generator(torch.randn(m, cfg.arch.nz, generator=g, device=data.device, dtype=data.dtype))
+    loss = lambda r, f: objective.critic_loss(r, f)[0]  # noqa: E731
+    return {**layer_grad_norms(critic, loss, real, fake), "critic/weights_near_max": weights_near_max(critic)}
 
 
 def has_batch_norm(module: nn.Module) -> bool:
@@ -172,6 +185,8 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
             if done % cfg.eval.every == 0 or last:
                 started = time.perf_counter()
                 metrics = evaluator(done, generator, critic, out_dir, tracker)
+                if cfg.train.critic_diagnostics:  # WGAN-GP Sec. 3: the critic's layers, on a batch of its own stream
+                    metrics = {**metrics, **critic_diagnostics(cfg, data, generator, critic, objective)}
                 if quality in metrics:
                     bar.note(**{quality.split("/")[1]: fmt(metrics[quality])})
                 clock.evaluating += time.perf_counter() - started
