@@ -162,23 +162,25 @@ class TrackingConfig:
 
 # --------------------------------------------------------------------------- groups
 @dataclass
-class MLPGeneratorConfig:
-    _target_: str = "wgan_repro.models.mlp.MLPGenerator"
-    nz: int = knob(2, "noise dimension; z ~ N(0, I)", ge=1)
-    hidden: int = knob(512, "units per hidden layer (official MLP_G: ngf = 512)", ge=1)
-    layers: int = knob(3, "hidden ReLU layers (official MLP_G: 3)", ge=1)
-    tanh: bool = knob(False, "squash the output with tanh (the official MLP_G has none, issue #29)")
+class MLPConfig:
     init: MLPInit = knob(MLPInit.torch, "torch: PyTorch's default (official code); he: WGAN-GP's toy script (uniform "
                                         "+-sqrt(6/fan_in), output +-sqrt(3/fan_in), biases 0)")
 
 
 @dataclass
-class MLPCriticConfig:
+class MLPGeneratorConfig(MLPConfig):
+    _target_: str = "wgan_repro.models.mlp.MLPGenerator"
+    nz: int = knob(2, "noise dimension; z ~ N(0, I)", ge=1)
+    hidden: int = knob(512, "units per hidden layer (official MLP_G: ngf = 512)", ge=1)
+    layers: int = knob(3, "hidden ReLU layers (official MLP_G: 3)", ge=1)
+    tanh: bool = knob(False, "squash the output with tanh (the official MLP_G has none, issue #29)")
+
+
+@dataclass
+class MLPCriticConfig(MLPConfig):
     _target_: str = "wgan_repro.models.mlp.MLPCritic"
     hidden: int = knob(512, "units per hidden layer (official MLP_D: ndf = 512)", ge=1)
     layers: int = knob(3, "hidden ReLU layers (official MLP_D: 3)", ge=1)
-    init: MLPInit = knob(MLPInit.torch, "torch: PyTorch's default (official code); he: WGAN-GP's toy script (uniform "
-                                        "+-sqrt(6/fan_in), output +-sqrt(3/fan_in), biases 0)")
 
 
 @dataclass
@@ -345,23 +347,28 @@ class ParallelLinesConfig(StudyConfig):
 
 
 @dataclass
-class FixedGeneratorConfig(StudyConfig):
+class CriticFitConfig(StudyConfig):
+    """A study that fits one critic to optimality, batch after batch, rather than training a GAN."""
+    batch_size: int = knob(256, "samples of each side per step (WGAN-GP's toy script: 256)", ge=1)
+
+
+@dataclass
+class FixedGeneratorConfig(CriticFitConfig):
     _target_: str = "wgan_repro.runs.studies.FixedGenerator"
     noise_std: float = knob(1.0, "the fixed generator: real data plus Gaussian noise of this standard deviation "
                                  "(WGAN-GP Figure 1a: unit variance)", gt=0)
     max_steps: int = knob(2000, "critic steps of the fit (to optimality: the estimate's plateau)", ge=1)
-    batch_size: int = knob(256, "samples of each side per step (WGAN-GP's toy script: 256)", ge=1)
-    w1_points: int = knob(1000, "points a side for the exact W1 (POT) and its floor", ge=2)
+    w1_points: int = knob("${eval.w1_points}", "points a side for the exact W1 (POT) and its floor: the toy "
+                                                "evaluation's", ge=2)
 
 
 @dataclass
-class OptimalCriticConfig(StudyConfig):
+class OptimalCriticConfig(CriticFitConfig):
     _target_: str = "wgan_repro.runs.studies.OptimalCritic"
     real_mean: float = knob(2.0, "mean of the real 1-D Gaussian")
     fake_mean: float = knob(-2.0, "mean of the fake 1-D Gaussian")
     std: float = knob(0.3, "standard deviation of both", gt=0)
     max_steps: int = knob(10000, "at most this many steps per fit (the paper's pictures: about 10,000)", ge=1)
-    batch_size: int = knob(256, "samples of each distribution per step", ge=1)
 
 
 @dataclass
