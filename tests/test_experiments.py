@@ -18,7 +18,8 @@ SHRINK = ["train.iterations=1", "train.batch_size=4", "eval.every=1", "tracking.
 SHRINK_BY_EVAL = {"toy": ["eval.n_samples=50", "eval.w1_points=50", "eval.figures=false"],
                   "images": ["eval.n_samples=20", "eval.classifier_samples=20", "eval.fid=false"]}
 SHRINK_STUDY = {"parallel_lines": ["study.n_theta=3", "study.max_steps=3", "critic.hidden=16"],
-                "optimal_critic": ["study.max_steps=3", "critic.hidden=16"]}
+                "optimal_critic": ["study.max_steps=3", "critic.hidden=16"],
+                "fixed_generator": ["study.max_steps=3", "critic.hidden=16", "eval.w1_points=50"]}
 
 
 def test_presets_are_found() -> None:
