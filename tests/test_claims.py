@@ -50,6 +50,24 @@ def test_unknown_claim_and_budget_are_refused() -> None:
         jobs(load_claim("F3"), "huge")
 
 
+def test_arm_seeds_run_an_arm_at_its_own_seeds_and_must_name_an_arm(tmp_path, monkeypatch) -> None:
+    from omegaconf import OmegaConf
+
+    import wgan_repro.claims as claims
+
+    claim = load_claim("F7")
+    cpu = claim.budgets.cpu
+    seeds = {arm: sorted(j.seed for j in jobs(claim, "cpu") if j.arm == arm) for arm in cpu.arms}
+    assert seeds["rmsprop@5e-05"] == list(cpu.seeds) and seeds["rmsprop@0.005"] == list(cpu.arm_seeds["rmsprop@0.005"])
+    assert len(jobs(claim, "cpu")) == sum(len(cpu.arm_seeds.get(a, cpu.seeds)) for a in cpu.arms)
+    bad = OmegaConf.load(claims.claim_path("F7"))
+    bad.budgets.cpu.arm_seeds["rmsprop@1"] = [0]
+    OmegaConf.save(bad, tmp_path / "F7.yaml")
+    monkeypatch.setattr(claims, "claim_path", lambda cid: tmp_path / f"{cid}.yaml")
+    with pytest.raises(ConfigError, match=r"budgets.cpu.arm_seeds names rmsprop@1, not arms; allowed: rmsprop@5e-05"):
+        claims.load_claim("F7")
+
+
 def reproduce(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "wgan_repro.reproduce", *args], cwd=tmp_path, env=env,
@@ -66,7 +84,11 @@ def test_a_smoke_claim_runs_renders_a_verdict_and_rerenders_from_its_export(tmp_
     record = json.loads((out / cid / "verdict.json").read_text())
     assert record["word"] in VERDICTS and record["budget"] == "smoke" and len(record["variants"]) >= 3
     text = (out / cid / "section.md").read_text()
-    assert f"Verdict (smoke): {record['verdict']}; {record['robustness']}." in text and "specification.png" in text
+    assert f"Verdict (smoke): {record['verdict']} (smoke); {record['robustness']}." in text
+    assert "specification.png" in text and "Pipeline check, not a verdict" in text.split("\n\n")[1]
+    index = (out / "README.md").read_text()
+    assert index.startswith("# wgan_repro: pipeline check, not a verdict (budget=smoke)") and "reference" not in index
+    assert f"**{record['verdict']} (smoke)**" in index
     per_run = pd.read_csv(out / cid / "per_run.csv")
     numeric = per_run.drop(columns=["run_id", "arm", "status", "group", "generator", "objective", "learned", "broken"],
                            errors="ignore")
@@ -93,6 +115,8 @@ def test_a_smoke_claim_runs_renders_a_verdict_and_rerenders_from_its_export(tmp_
 def test_bad_input_exits_2_naming_the_key_before_any_work(tmp_path) -> None:
     done = reproduce(tmp_path, "claim=F3", "budget=huge")
     assert done.returncode == 2 and "budget=huge" in done.stderr and not list(tmp_path.iterdir())
+    done = reproduce(tmp_path, "claim=F3", "budget=smoke", f"report.out_dir={tmp_path / 'reports' / 'reference'}")
+    assert done.returncode == 2 and "budget=smoke checks the pipeline" in done.stderr and not list(tmp_path.iterdir())
 
 
 def test_a_misspelt_threshold_in_a_claim_file_is_refused_before_any_run(tmp_path, monkeypatch) -> None:
@@ -114,7 +138,7 @@ def test_the_plan_prints_power_and_trains_nothing(tmp_path) -> None:
     done = reproduce(tmp_path, "claim=F7", "budget=cpu", "plan=true")
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
-    for needle in ("design: 12 arms", "smallest p: 0.0156 (exact signed-rank, 6 pairs", "pilot SD",
+    for needle in ("design: 11 arms", "= 63 runs", "smallest p: 1.53e-05 (exact signed-rank, 16 pairs", "pilot SD",
                    "(its 80% upper limit)", "power of the whole primary rule at the smallest effects, every gate",
                    "level at no effect",
                    "seeds needed for 80%:", "minimum detectable effect:", "equivalence the design can establish",
@@ -134,11 +158,11 @@ def test_the_reference_index_and_the_readme_summary_follow_the_committed_section
     the reproduction is that index's table and verdict lines (all of them): neither is edited by hand."""
     from wgan_repro.claims.section import README_MARKERS, index, readme_summary
 
-    ref = REPO / "reports" / "reference"
+    ref, copy = REPO / "reports" / "reference", tmp_path / "reference"
     for f in [ref / "INTRO.md", *ref.glob("*/verdict.json")]:
-        (tmp_path / f.relative_to(ref)).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / f.relative_to(ref)).write_text(f.read_text())
-    rebuilt = index(tmp_path).read_text()
+        (copy / f.relative_to(ref)).parent.mkdir(parents=True, exist_ok=True)
+        (copy / f.relative_to(ref)).write_text(f.read_text())
+    rebuilt = index(copy).read_text()
     assert rebuilt == (ref / "README.md").read_text()
     readme = (REPO / "README.md").read_text()
     block = readme[readme.index(README_MARKERS[0]):readme.index(README_MARKERS[1]) + len(README_MARKERS[1])]

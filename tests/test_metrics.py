@@ -234,14 +234,28 @@ def test_toy_runs_log_the_w1_floor(tmp_path, mlflow_uri) -> None:
 ], ids=["toy", "dcgan-bn"])
 def test_eval_every_does_not_change_training(tmp_path, overrides) -> None:
     weights = []
-    for every in (1, 6):
-        cfg, choices = compose(*overrides, f"eval.every={every}", "tracking.enabled=false")
-        run(cfg, choices, tmp_path / str(every))
-        ckpt = torch.load(tmp_path / str(every) / "checkpoint.pt", weights_only=False)
+    for name, extra in {"every": ["eval.every=1", "eval.at_start=true"], "end": ["eval.every=6"]}.items():
+        cfg, choices = compose(*overrides, *extra, "tracking.enabled=false")
+        run(cfg, choices, tmp_path / name)
+        ckpt = torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)
         weights.append({**ckpt["generator"], **{f"c.{k}": v for k, v in ckpt["critic"].items()}})
     assert weights[0].keys() == weights[1].keys()
     for k in weights[0]:
         assert torch.equal(weights[0][k], weights[1][k]), k
+
+
+def test_eval_at_start_logs_step_zero_once_and_not_on_resume(tmp_path, mlflow_uri) -> None:
+    """eval.at_start: the untrained generator is evaluated at step 0 (a run broken from its first steps shows it),
+    once: a run resumed from a checkpoint does not evaluate step 0 again."""
+    common = [*TINY, "eval.at_start=true", "train.resume=auto", f"tracking.uri={mlflow_uri}",
+              "tracking.experiment=at_start"]
+    first = run(*compose(*common, "train.iterations=2"), tmp_path)
+    client = MlflowClient(mlflow_uri)
+    assert [m.step for m in client.get_metric_history(first["run_id"], "eval/w1")] == [0, 2]
+    client.set_terminated(first["run_id"], "KILLED")  # stands for a kill after its checkpoint at iteration 2
+    again = run(*compose(*common, "train.iterations=4"), tmp_path)
+    assert again["run_id"] == first["run_id"] and again["status"] == "FINISHED"
+    assert [m.step for m in client.get_metric_history(first["run_id"], "eval/w1")] == [0, 2, 4]
 
 
 # --------------------------------------------------------------------------- re-evaluation, the MLflow model

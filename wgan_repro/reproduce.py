@@ -211,7 +211,7 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     from wgan_repro.claims import section  # start-up: loads torch, mlflow or the models only when called
     from wgan_repro.claims.engine import judge  # start-up: loads torch, mlflow or the models only when called
 
-    out_dir = Path(cfg.report.out_dir or REPO / "reports" / f"claims-{budget}") / claim.id
+    out_dir = section_dir(cfg, claim.id, budget)
     if cfg.render_from:
         folder = Path(cfg.render_from)
         data = D.load_export(folder)
@@ -249,6 +249,13 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     log.info("%s (%s): %s, %s. %s\n  section: %s", claim.id, budget, result.headline.upper(), result.robustness,
              result.reason(), out_dir / "section.md")
     return record
+
+
+def section_dir(cfg: DictConfig, claim_id: str, budget: str) -> Path:
+    """<report.out_dir>/<ID> (default reports/claims-<budget>/<ID>); an out_dir already named for the claim is used
+    as it is (no F7/F7)."""
+    base = Path(cfg.report.out_dir or REPO / "reports" / f"claims-{budget}")
+    return base if base.name == claim_id else base / claim_id
 
 
 def checked_plan(claim: DictConfig, budget: str, cfg: DictConfig) -> Any:
@@ -292,6 +299,10 @@ def main(cfg: DictConfig) -> None:
                 plans[claim.id] = checked_plan(claim, str(cfg.budget), cfg)
         for claim in claims:
             parent = None
+            if claim.id in plans:  # what the budget could decide, as printed before its runs
+                folder = section_dir(cfg, claim.id, str(cfg.budget))
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "plan.txt").write_text(plans[claim.id].text() + "\n")
             if not (cfg.render_only or cfg.render_from):
                 parent = run_claim(claim, str(cfg.budget), cfg, todo[claim.id], command)
             render_claim(claim, str(cfg.budget), cfg, command, parent, plans.get(claim.id))
@@ -305,6 +316,10 @@ def main(cfg: DictConfig) -> None:
 
 def preflight(cfg: DictConfig) -> None:
     """Before Hydra starts: the folders a command writes and the exports it reads."""
+    if cfg.budget == "smoke" and cfg.report.out_dir and "reference" in Path(cfg.report.out_dir).parts:
+        raise cli.BadInput(f"report.out_dir={cfg.report.out_dir}: budget=smoke checks the pipeline and gives no "
+                           "verdict; allowed: any folder outside the reference reproduction (default "
+                           "reports/claims-smoke)")
     cli.writable_folder("report.out_dir", cfg.report.out_dir or REPO / "reports" / f"claims-{cfg.budget}")
     for key in ("render_from", "pilot"):
         if cfg[key] and not Path(cfg[key], "runs.csv").is_file():

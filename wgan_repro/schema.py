@@ -104,6 +104,8 @@ class TrainConfig:
 class EvalConfig:
     _target_: str = MISSING
     every: int = knob(1000, "generator iterations between evaluations (and once at the end)", ge=1)
+    at_start: bool = knob(False, "evaluate once more before the first generator iteration (step 0), so that a run "
+                                 "broken from its first steps shows it")
     prc: bool = knob(True, "precision, recall, density, coverage (and their real-vs-real floors) on the features "
                            "FID uses (measured on a 2-core CPU: 0.8 s at 2,000 Inception features, ~0.6% of that "
                            "evaluation; +1.6% of mnist_dcgan's classifier evaluation)")

@@ -27,6 +27,7 @@ class BudgetConfig:
 
     arms: dict[str, list[str]] = field(default_factory=dict)
     seeds: list[int] = field(default_factory=lambda: [0])
+    arm_seeds: dict[str, list[int]] = field(default_factory=dict)  # arms run at other seeds than `seeds` (sub-claims)
     common: list[str] = field(default_factory=list)
     jobs: int = 2  # runs in parallel, one thread each (the cpu budget's 2-core machine)
     wall: str = ""  # the measured wall time of the whole budget, with the machine
@@ -89,6 +90,10 @@ def load_claim(claim_id: str) -> DictConfig:
         if name not in BUDGETS:
             raise ConfigError(f"{path}: budgets.{name} is not a budget; allowed: {', '.join(BUDGETS)}")
         claim.budgets[name] = OmegaConf.merge(OmegaConf.structured(BudgetConfig), budget)
+        unknown = set(claim.budgets[name].arm_seeds) - set(claim.budgets[name].arms)
+        if unknown:
+            raise ConfigError(f"{path}: budgets.{name}.arm_seeds names {', '.join(sorted(unknown))}, not arms; "
+                              f"allowed: {', '.join(claim.budgets[name].arms)}")
     return claim
 
 
@@ -98,8 +103,19 @@ def jobs(claim: DictConfig, budget: str) -> list[Job]:
         raise ConfigError(f"budget={budget}: claim {claim.id} has budgets {', '.join(claim.budgets)}")
     b = claim.budgets[budget]
     return [Job(arm, seed, (*b.common, *overrides, f"train.seed={seed}"))
-            for arm, overrides in b.arms.items() for seed in b.seeds]
+            for arm, overrides in b.arms.items() for seed in b.arm_seeds.get(arm, b.seeds)]
 
 
 def fields_of(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
+
+
+def shown_command(command: str) -> str:
+    """The command a reader would type: without the store and output folder of the machine it ran on."""
+    return " ".join(w for w in command.split() if not w.startswith(("tracking.uri=", "report.out_dir=")))
+
+
+def shown_path(path: Path) -> str:
+    """A path relative to the working directory when it is under it (no machine's absolute path in a section)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)

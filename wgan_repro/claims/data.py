@@ -15,6 +15,8 @@ from typing import Iterable
 
 import pandas as pd
 
+from wgan_repro.claims import shown_command
+
 FIRST_EDITION_POINTS = 1000  # the first edition's exports binned longer series to this many points
 TAGS = ("claim", "arm", "budget", "seed", "objective", "arch", "critic", "optimizer", "data", "experiment", "study",
         "estimate", "quality", "quality_floor", "collapse", "git_commit", "git_dirty", "status_reason", "command",
@@ -66,9 +68,13 @@ def binned(data: ClaimData) -> bool:
 
 
 def export(data: ClaimData, folder: Path) -> None:
-    """runs.csv and curves.csv.gz into `folder` (floats written in full precision)."""
+    """runs.csv and curves.csv.gz into `folder` (floats written in full precision; each run's command as a reader
+    would type it, without the store of the machine it ran on)."""
     folder.mkdir(parents=True, exist_ok=True)
-    data.runs.to_csv(folder / "runs.csv", index=False, float_format="%.17g")
+    runs = data.runs.copy()
+    if "tags.command" in runs:
+        runs["tags.command"] = runs["tags.command"].map(lambda c: shown_command(c) if isinstance(c, str) else c)
+    runs.to_csv(folder / "runs.csv", index=False, float_format="%.17g")
     data.curves.to_csv(folder / "curves.csv.gz", index=False, float_format="%.17g",
                        compression={"method": "gzip", "mtime": 0})  # the same bytes for the same data
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from wgan_repro.claims import jobs
+from wgan_repro.claims import jobs, shown_path
 from wgan_repro.claims import power as P
 from wgan_repro.claims.data import ClaimData, load_export
 from wgan_repro.claims.decision import SubTest
@@ -75,9 +75,10 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
     plan = Plan(claim.id, budget)
     say = plan.lines.append
     say(f"== {claim.id} ({budget}): {claim.title}")
-    say(f"design: {len(b.arms)} arms ({', '.join(b.arms)}) x {len(b.seeds)} seeds = {len(todo)} runs, {b.jobs} at a "
-        f"time; alpha {t.alpha} per sub-test (intervals two-sided at {1 - 2 * t.alpha:.0%}); robust needs "
-        f">= {t.agree_share:.0%} of the variants")
+    other = "".join(f"; {arm} at {len(seeds)} seeds" for arm, seeds in b.arm_seeds.items())
+    say(f"design: {len(b.arms)} arms ({', '.join(b.arms)}) x {len(b.seeds)} seeds{other} = {len(todo)} runs, "
+        f"{b.jobs} at a time; alpha {t.alpha} per sub-test (intervals two-sided at {1 - 2 * t.alpha:.0%}); robust "
+        f"needs >= {t.agree_share:.0%} of the variants")
     say(f"smallest effect of interest: {claim.sesoi or 'none named (threshold claim: power at the module distance)'}")
     if pilot_dir is None or not (pilot_dir / "runs.csv").is_file():
         say("pilot: none found (reports/reference/<ID>/data or pilot=<folder>): power unknown")
@@ -87,8 +88,8 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
         tests = module.subtests(data, t, table, **module.variants["primary"])
         pilot_seeds = max(1, data.runs["tags.seed"].nunique())
         scale = len(b.seeds) / pilot_seeds
-        say(f"pilot: {pilot_dir} ({len(data.runs)} runs, {pilot_seeds} seeds; never part of a confirmatory verdict); "
-            f"the design has {scale:.3g} x its units")
+        say(f"pilot: {shown_path(pilot_dir)} ({len(data.runs)} runs, {pilot_seeds} seeds; never part of a confirmatory "
+            f"verdict); the design has {scale:.3g} x its units")
         for test, effect in zip(tests, P.effects(tests)):
             p = P.pilot(test, effect)
             say(f"  sub-test {test.name}: {test.label}; {test.kind} on the {test.scale} scale, claim "

@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from wgan_repro.claims import decision as D  # noqa: E402
+from wgan_repro.claims import shown_command, shown_path  # noqa: E402
 from wgan_repro.claims.data import ClaimData, export  # noqa: E402
 from wgan_repro.claims.engine import Claim, Result, claim_module, thresholds  # noqa: E402
 from wgan_repro.curves import running_median  # noqa: E402
@@ -179,23 +180,18 @@ def changes_after(claim: DictConfig, commit: str) -> list[Any]:
     return [c for c in claim.changes if c.runs_commit and commit.startswith(c.runs_commit)]
 
 
-def shown_command(command: str) -> str:
-    """The command a reader would type: without the store and output folder of the machine it ran on."""
-    return " ".join(w for w in command.split() if not w.startswith(("tracking.uri=", "report.out_dir=")))
+def shown_word(headline: str, budget: str) -> str:
+    """The verdict word as shown: a smoke budget's is marked '(smoke)', never read as a verdict."""
+    return f"{headline} (smoke)" if budget == "smoke" else headline
 
 
-def shown_path(path: Path) -> str:
-    """A path relative to the working directory when it is under it (no machine's absolute path in a section)."""
-    path = Path(path).resolve()
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
-
-
-def sentence(claim: DictConfig, result: Result) -> str:
+def sentence(claim: DictConfig, result: Result, budget: str) -> str:
     """The section's first line: what the paper says, what we measured, the word and its robustness."""
     o = result.primary
     agree = sum(v.word == o.word for v in result.variants)
     return (f"**{claim.title}** ({claim.paper.split(':')[0]}); we measured {o.label} **{o.value:.3g}** "
-            f"[{o.lo:.3g}, {o.hi:.3g}] ({o.method}, n={o.n}); **{result.headline}**, {result.robustness} "
+            f"[{o.lo:.3g}, {o.hi:.3g}] ({o.method}, n={o.n}); **{shown_word(result.headline, budget)}**, "
+            f"{result.robustness} "
             f"({agree} of {len(result.variants)} variant analyses give the primary's word).")
 
 
@@ -228,8 +224,12 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
     changed = (f" <i>The rule was changed after its runs ({len(changes)} change{'s' if len(changes) > 1 else ''}, "
                "below).</i>" if changes else "")
     gates = "".join(f"<br>Gate {'passed' if g.passed else '<b>not reached</b>'}: {g.text}." for g in result.gates)
-    lines = [f"# {claim.id}: {claim.title}", "", sentence(claim, result), "",
-             f"<p class='verdict'><b>Verdict ({budget}): {result.headline}; {result.robustness}.</b> "
+    smoke = [f"> **{SMOKE}.** Budget `smoke` runs a few iterations of every arm to check the pipeline end to end: "
+             "the word below is not a verdict.", ""] if budget == "smoke" else []
+    lines = [f"# {claim.id}: {claim.title}" + (" (smoke)" if smoke else ""), "", *smoke,
+             sentence(claim, result, budget), "",
+             f"<p class='verdict'><b>Verdict ({budget}): {shown_word(result.headline, budget)}; "
+             f"{result.robustness}.</b> "
              f"{result.primary.text()}.{gates}{changed}</p>", "",
              "## Every analysis (the specification curve)", "",
              f"![{claim.id} specification curve]({curve.name})", "",
@@ -250,6 +250,9 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
               f"**Runs.** {meta['n_runs']} runs at budget `{budget}` from commit `{short(meta['commit'])}` "
               f"(tree clean: {meta['clean']}); wall time {meta['wall']}; machine: {meta['machine']}.", "",
               f"Command: `{shown_command(meta['command'])}`", ""]
+    if (out_dir / "plan.txt").is_file():
+        lines += ["The plan printed before the runs (design, the pilot's power, gates, wall): [plan.txt](plan.txt).",
+                  ""]
     lines += [f"- {n}" for n in notes] + ([""] if notes else [])
     for name, table in result.tables.items():
         lines += [f"## {name.replace('_', ' ')} (`{name}.csv`)", "", markdown_table(table), ""]
@@ -296,14 +299,24 @@ def to_html(text: str, folder: Path, title: str) -> str:
             f"<body>{body}</body></html>\n")
 
 
-def index(folder: Path, title: str = "wgan_repro: the reference reproduction") -> Path:
-    """README.md (and index.html) over every section under `folder`: one row per claim with its verdict."""
+def index(folder: Path) -> Path:
+    """README.md (and index.html) over every section under `folder`: one row per claim with its verdict. Titled as
+    the reference reproduction only in a folder named `reference`; a folder of smoke sections says it is a pipeline
+    check."""
     from wgan_repro.claims import claim_ids, load_claim  # start-up: loads torch, mlflow or the models only when called
 
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*/verdict.json"))]
+    budgets = sorted({r["budget"] for r in records})
+    if folder.name == "reference":
+        title = "wgan_repro: the reference reproduction"
+    elif budgets == ["smoke"]:
+        title = f"wgan_repro: {SMOKE.lower()} (budget=smoke): no verdicts"
+    else:
+        title = f"wgan_repro: claims at budget={', '.join(budgets) or 'none'}"
     done = {r["claim"] for r in records}
     rows = [{"claim": f"[{r['claim']}]({r['claim']}/section.md)", "what the paper says": r["title"],
-             "verdict": f"**{r['verdict']}**" + (f" ({CHANGED})" if r.get("changed_after_runs") else ""),
+             "verdict": f"**{shown_word(r['verdict'], r['budget'])}**"
+                        + (f" ({CHANGED})" if r.get("changed_after_runs") else ""),
              "robustness": r.get("robustness", ""),
              "power (plan)": f"{r['plan_power']:.0%}" if r.get("plan_power") is not None else "no plan",
              "gates": ("all reached" if all(g["passed"] for g in r.get("gates", [])) else
@@ -329,6 +342,7 @@ def index(folder: Path, title: str = "wgan_repro: the reference reproduction") -
     return folder / "README.md"
 
 
+SMOKE = "Pipeline check, not a verdict"  # how a smoke budget's sections and index introduce themselves
 FAMILY_ALPHA = 0.05  # the house's alpha (every claim's rule uses it), for the index's family-wide statement
 CHANGED = "rule changed after the runs"  # the index's mark on a claim whose rule changed after its runs
 README_MARKERS = ("<!-- reference:start -->", "<!-- reference:end -->")

@@ -2,9 +2,10 @@
 
 The evaluator is a configured component: each data preset picks its `eval` choice (toy, images, digits,
 stacked_digits), whose `_target_` names the class. Measuring never changes training: every evaluation draws
-its noise and its real samples from its own generator, seeded from train.seed and re-seeded at each call, and
-the networks' buffers (batch-norm running statistics, which a forward pass in training mode updates) are
-restored afterwards. Two runs that differ only in eval.every end with the same weights.
+its noise and its real samples from its own generator, seeded from train.seed and re-seeded at each call; the
+global RNG (which building a network's layers draws from) is restored afterwards, and so are the networks'
+buffers (batch-norm running statistics, which a forward pass in training mode updates). Two runs that differ
+only in eval.every or eval.at_start end with the same weights.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ class Evaluator:
     @torch.no_grad()
     def __call__(self, gen_iter: int, generator: nn.Module, critic: nn.Module, out_dir: Path,
                  tracker: Any) -> dict[str, float]:
-        with untouched(generator, critic):
+        devices = [self.device] if self.device.type == "cuda" else []
+        with untouched(generator, critic), torch.random.fork_rng(devices=devices):  # e.g. a classifier's layer init
             return self.measure(gen_iter, generator, critic, Path(out_dir), tracker, self.rng())
 
     def measure(self, gen_iter: int, generator: nn.Module, critic: nn.Module, out_dir: Path, tracker: Any,
@@ -84,8 +86,11 @@ class Evaluator:
         """Called once after training (final artifacts)."""
 
 
+LOOP_KEYS = ("every", "at_start")
+
+
 def build_evaluator(cfg: DictConfig, data: Any, nz: int, seed: int) -> Evaluator:
-    """The evaluator named by conf/eval's _target_. `every` is the loop's schedule (train.py reads it), not the
-    evaluator's: it is left out."""
-    node = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if k != "every"}
+    """The evaluator named by conf/eval's _target_. `every` and `at_start` are the loop's schedule (train.py reads
+    them), not the evaluator's: they are left out."""
+    node = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if k not in LOOP_KEYS}
     return build(node, data=data, nz=nz, seed=seed)

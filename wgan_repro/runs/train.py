@@ -147,7 +147,23 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
     checkpoint_every = cfg.train.checkpoint_every or cfg.eval.every
     bar = Progress(cfg, state.gen_iter, objective.name)
     quality = getattr(evaluator, "tags", lambda: {})().get("quality")
+
+    def evaluate(done: int) -> dict[str, float]:
+        started = time.perf_counter()
+        metrics = evaluator(done, generator, critic, out_dir, tracker)
+        if cfg.train.critic_diagnostics:  # WGAN-GP Sec. 3: the critic's layers, on a batch of its own stream
+            metrics = {**metrics, **critic_diagnostics(cfg, data, generator, critic, objective)}
+        if quality in metrics:
+            bar.note(**{quality.split("/")[1]: fmt(metrics[quality])})
+        clock.evaluating += time.perf_counter() - started
+        tracker.log_metrics({**metrics, **clock.metrics(started)}, step=done)
+        tracker.flush()
+        log.info("iter %d: %s", done, "  ".join(f"{k}={fmt(v)}" for k, v in metrics.items()))
+        return metrics
+
     try:
+        if cfg.eval.at_start and state.gen_iter == 0:  # before any step (a resumed run has it already)
+            metrics = evaluate(0)
         for gen_iter in range(state.gen_iter, cfg.train.iterations):
             # -- Algorithm 1, lines 2-8: train the critic ----------------------------------------
             critic.requires_grad_(True)
@@ -183,16 +199,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
                 if failure:
                     return failure, metrics
             if done % cfg.eval.every == 0 or last:
-                started = time.perf_counter()
-                metrics = evaluator(done, generator, critic, out_dir, tracker)
-                if cfg.train.critic_diagnostics:  # WGAN-GP Sec. 3: the critic's layers, on a batch of its own stream
-                    metrics = {**metrics, **critic_diagnostics(cfg, data, generator, critic, objective)}
-                if quality in metrics:
-                    bar.note(**{quality.split("/")[1]: fmt(metrics[quality])})
-                clock.evaluating += time.perf_counter() - started
-                tracker.log_metrics({**metrics, **clock.metrics(started)}, step=done)
-                tracker.flush()
-                log.info("iter %d: %s", done, "  ".join(f"{k}={fmt(v)}" for k, v in metrics.items()))
+                metrics = evaluate(done)
             if saving:
                 checkpoint()
             bar.update(done)
