@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import TINY, compose
@@ -127,3 +128,7 @@ def test_layer_gradient_norms_recompute_from_a_checkpoint_with_plain_autograd(tm
     for i, a in enumerate(activations, 1):
         assert logged[f"critic/grad_norm/layer_{i:02d}"] == pytest.approx(float(a.grad.norm()), rel=1e-4), i
     assert 0 < logged["critic/weights_near_max"] <= 1
+    weights = torch.cat([p.detach().flatten() for p in critic.parameters()]).double()
+    counts, _ = np.histogram((weights / weights.abs().max()).numpy(), bins=20, range=(-1, 1))
+    shares = [logged[f"critic/weight_hist/bin_{i:02d}"] for i in range(20)]
+    assert shares == pytest.approx(counts / len(weights), abs=1e-12)

@@ -87,3 +87,14 @@ def weights_near_max(critic: nn.Module, near: float = NEAR_MAX) -> float:
     (for a clipped critic whose weights reached the bound, the share pushed to +-c)."""
     flat = torch.cat([p.detach().flatten().abs() for p in critic.parameters()])
     return float((flat >= (1 - near) * flat.max()).float().mean())
+
+
+HISTOGRAM_BINS = 20  # critic/weight_hist/bin_NN: equal bins of w / max|w| over [-1, 1]
+
+
+def weight_histogram(critic: nn.Module, bins: int = HISTOGRAM_BINS) -> dict[str, float]:
+    """WGAN-GP Figure 1c as numbers: the share of the critic's parameters in each of `bins` equal bins of
+    w / max|w| over [-1, 1] (bin_00 the most negative); a clipped critic at its bound piles up in the two end bins."""
+    flat = torch.cat([p.detach().flatten() for p in critic.parameters()]).double()
+    shares = torch.histc(flat / flat.abs().max(), bins=bins, min=-1.0, max=1.0) / flat.numel()
+    return {f"critic/weight_hist/bin_{i:02d}": float(v) for i, v in enumerate(shares)}

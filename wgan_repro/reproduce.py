@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 
 from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
-from wgan_repro.claims import Job, claim_ids, jobs, load_claim
+from wgan_repro.claims import Job, claim_ids, jobs, load_claim, shown_command
 from wgan_repro.claims.plan import default_pilot
 from wgan_repro.claims.plan import make as make_plan
 from wgan_repro.config import ConfigError
@@ -202,7 +202,7 @@ def meta_of(data: Any, claim: DictConfig, budget: str, command: str) -> dict[str
     return {"n_runs": len(runs), "commit": ", ".join(commits) or "unknown",
             "clean": bool(len(runs) and runs.get("tags.git_dirty", pd.Series(dtype=str)).astype(str).eq("false").all()),
             "wall_s": round(wall_s), "wall": f"{wall_s / 60:.1f} min (first start to last end)",
-            "machine": machine(), "command": command, "rule_commit": rule_commit(claim.id)}
+            "machine": machine(), "command": shown_command(command), "rule_commit": rule_commit(claim.id)}
 
 
 def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, parent_id: str | None,

@@ -85,7 +85,8 @@ class TrainConfig:
     critic_diagnostics: bool = knob(False, "at each evaluation, on a batch of its own stream: the gradient norm of "
                                            "the critic's loss at each layer's activations (critic/grad_norm/layer_NN, "
                                            "NN from the input) and the share of weights at their bound "
-                                           "(critic/weights_near_max); WGAN-GP Sec. 3, Figure 1")
+                                           "(critic/weights_near_max) with the weights' histogram "
+                                           "(critic/weight_hist/bin_NN); WGAN-GP Sec. 3, Figure 1")
     compile: bool = knob(False, "torch.compile the generator's and critic's forward passes (changes float rounding; "
                                 "first iterations pay the compilation)")
     precision: Precision = knob(Precision.fp32, "fp32; bf16: forward passes under autocast (changes the numbers; "

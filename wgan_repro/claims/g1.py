@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -110,6 +111,41 @@ class G1(Claim):
 
     def extra_tables(self, data: ClaimData, t: G1Thresholds, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
         return {"by_arm": group_table(table, "arm", ["slope", "w1_over_floor"], {"w1_over_floor": ("log", None, 0.0)})}
+
+    def figure(self, data: ClaimData, t: G1Thresholds, table: pd.DataFrame, path: Any) -> Any:
+        """WGAN-GP Figure 1b from the export: every run's gradient norm per layer at its final evaluation (one line
+        per run, a colour per arm; a norm that underflowed drawn at 1e-30), and W1 over training (the gate)."""
+        runs = finished(data.runs)
+        keys = sorted(k for k in data.curves["key"].unique() if k.startswith(LAYER_KEY))
+        if runs.empty or not keys:
+            return None
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+        colour = {a: f"C{i}" for i, a in enumerate(dict.fromkeys(runs["tags.arm"]))}
+        labelled = set()
+        for _, r in runs.iterrows():
+            arm = r["tags.arm"]
+            norms = [data.curve(r.run_id, k) for k in keys]
+            final = np.array([float(c.iloc[-1]) if len(c) else np.nan for c in norms])
+            label = None if arm in labelled else arm
+            labelled.add(arm)
+            axes[0].plot(range(1, len(keys) + 1), np.maximum(final, UNDERFLOW), "o-", ms=3, lw=1, alpha=0.7,
+                         color=colour[arm], label=label)
+            w1 = data.curve(r.run_id, "eval/w1")
+            axes[1].plot(w1.index, w1.to_numpy(), lw=1, alpha=0.7, color=colour[arm], label=label)
+        axes[0].set_xlabel("layer (1: next to the input; last: the score)")
+        axes[0].set_ylabel("gradient norm of the critic's loss\nat the layer's activations")
+        axes[0].set_xticks(range(1, len(keys) + 1))
+        axes[1].set_xlabel("generator iteration")
+        axes[1].set_ylabel("exact W1 to the data")
+        for ax in axes:
+            ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.suptitle("G1: final evaluation of every run (left), W1 over training (right)", fontsize=11)
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        return path
 
 
 CLAIM = G1()

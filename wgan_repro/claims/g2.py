@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -21,7 +22,9 @@ from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.decision import SubTest
 from wgan_repro.claims.engine import Claim, Thresholds, need
 from wgan_repro.claims.runs import finished, group_table, metric, per_run
+from wgan_repro.diagnostics import NEAR_MAX
 
+HIST_KEY = "critic/weight_hist/bin_"  # shares of w / max|w| in equal bins over [-1, 1] (diagnostics.py)
 FLOOR = 1e-6  # a share of 0 (no weight near the maximum but the maximum itself) counts as this on the log scale
 
 
@@ -63,6 +66,44 @@ class G2(Claim):
 
     def extra_tables(self, data: ClaimData, t: G2Thresholds, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
         return {"by_arm": group_table(table, "arm", ["near_max"], {"near_max": ("logit", (0.0, 1.0), FLOOR)})}
+
+    def figure(self, data: ClaimData, t: G2Thresholds, table: pd.DataFrame, path: Any) -> Any:
+        """WGAN-GP Figure 1c from the export: each arm's weight histogram at seed 0's final evaluation (a fixed
+        rule, never the best run), and every run's share near the largest weight (the statistic)."""
+        runs = finished(data.runs)
+        keys = sorted(k for k in data.curves["key"].unique() if k.startswith(HIST_KEY))
+        arms = [a for a in (t.clip_arm, t.penalty_arm) if a in set(runs["tags.arm"])]
+        if runs.empty or not arms:
+            return None
+        panels = len(arms) if keys else 0
+        fig, axes = plt.subplots(1, panels + 1, figsize=(4.2 * (panels + 1), 3.8), squeeze=False)
+        edges = np.linspace(-1, 1, len(keys) + 1)
+        for ax, arm in zip(axes[0][:panels], arms):
+            at = runs[runs["tags.arm"] == arm]
+            first = at[at["tags.seed"].astype(str) == "0"] if (at["tags.seed"].astype(str) == "0").any() else at
+            r = first.iloc[0]
+            shares = [float(c.iloc[-1]) if len(c) else 0.0 for c in (data.curve(r.run_id, k) for k in keys)]
+            ax.bar(edges[:-1], shares, width=np.diff(edges), align="edge", color="C0" if arm == t.clip_arm else "C1",
+                   edgecolor="white")
+            ax.set_title(f"{arm}, seed {r['tags.seed']}, final", fontsize=9)
+            ax.set_xlabel("weight / largest absolute weight")
+            ax.set_ylabel("share of the critic's weights")
+            ax.grid(alpha=0.3)
+        ax = axes[0][-1]
+        for i, arm in enumerate(arms):
+            y = table.loc[table["arm"] == arm, "near_max"].astype(float).to_numpy()
+            ax.plot(np.full(len(y), i) + np.linspace(-0.15, 0.15, len(y)), np.maximum(y, FLOOR), "o", ms=5,
+                    color="C0" if arm == t.clip_arm else "C1")
+        ax.set_xticks(range(len(arms)), arms)
+        ax.set_xlim(-0.5, len(arms) - 0.5)
+        ax.set_yscale("log")
+        ax.set_ylabel(f"share within {NEAR_MAX:.0%} of the largest weight")
+        ax.grid(alpha=0.3)
+        fig.suptitle("G2: the critic's weights at the end of training", fontsize=11)
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        return path
 
 
 CLAIM = G2()
