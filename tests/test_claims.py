@@ -110,6 +110,17 @@ def test_a_smoke_claim_runs_renders_a_verdict_and_rerenders_from_its_export(tmp_
         pd.testing.assert_frame_equal(pd.read_csv(table), pd.read_csv(tmp_path / "again" / cid / table.name))
     html = (out / cid / "section.html").read_text()
     assert "<strong>" in html and "<table>" in html and "data:image/png;base64" in html and "**" not in html
+    if cid == "F7":  # a claim that trains a generator: each arm's seed-0 samples, mid-training and final, exported
+        samples = pd.read_csv(out / cid / "data" / "samples.csv")
+        assert sorted(samples["arm"].unique()) == sorted(load_claim(cid).budgets.smoke.arms)
+        assert set(samples["stage"]) == {"mid", "final"} and (samples["seed"] == 0).all()
+        assert sorted(samples.loc[samples["stage"] == "final", "step"]) == [40, 40]
+        assert sorted(samples.loc[samples["stage"] == "mid", "step"]) == [20, 20]
+        for name in samples["file"]:
+            assert (out / cid / "data" / "samples" / name).read_bytes()[:4] == b"\x89PNG"
+            assert f"(data/samples/{name})" in text
+            assert (tmp_path / "again" / cid / "data" / "samples" / name).is_file()  # render_from keeps them
+        assert html.count("data:image/png;base64") >= 2 + len(samples)  # specification, figure, every sample
 
 
 def test_bad_input_exits_2_naming_the_key_before_any_work(tmp_path) -> None:

@@ -4,12 +4,17 @@ final metric) and `curves.csv.gz` (run_id, key, step, value: every logged point,
 iterations applies exactly). Exports of the first edition binned series longer than 1,000 points (the median of
 each bin, the mean for optimiser diagnostics, at the bin's last step); `binned` says whether an export was, and a
 section rendered from one says its widths in iterations are approximated. The MLflow path goes through the same
-normalisation, so a section rendered from MLflow and from its export are the same.
+normalisation, so a section rendered from MLflow and from its export are the same. Beside them, `samples/`: for each
+arm, the sample images (a grid for images, a scatter for toy data) of its run at the lowest seed (a fixed rule,
+never the best run), at mid-training and at the end, listed in `samples.csv` (arm, seed, run_id, stage, step, file).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -24,10 +29,16 @@ TAGS = ("claim", "arm", "budget", "seed", "objective", "arch", "critic", "optimi
 BASE_PARAMS = ("train.iterations", "eval.every", "optimizer.lr", "train.n_critic", "train.batch_size")
 
 
+SAMPLE_COLUMNS = ["arm", "seed", "run_id", "stage", "step", "file"]
+SAMPLE_IMAGE = re.compile(r"^(?:samples|figures)/samples_(\d{7})\.png$")  # what evaluations log (evaluate/)
+
+
 @dataclass
 class ClaimData:
     runs: pd.DataFrame  # run_id, status, start_time, end_time, tags.*, params.*, metrics.*
     curves: pd.DataFrame  # run_id, key, step, value
+    samples: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SAMPLE_COLUMNS))
+    sample_dir: Path | None = None  # where samples' files are (an export's samples/, or a download folder)
 
     def curve(self, run_id: str, key: str) -> pd.Series:
         """One run's series of `key`, indexed by step."""
@@ -75,6 +86,12 @@ def export(data: ClaimData, folder: Path) -> None:
     if "tags.command" in runs:
         runs["tags.command"] = runs["tags.command"].map(lambda c: shown_command(c) if isinstance(c, str) else c)
     runs.to_csv(folder / "runs.csv", index=False, float_format="%.17g")
+    if len(data.samples) and data.sample_dir is not None:
+        (folder / "samples").mkdir(exist_ok=True)
+        for name in data.samples["file"]:
+            if (data.sample_dir / name).resolve() != (folder / "samples" / name).resolve():
+                shutil.copyfile(data.sample_dir / name, folder / "samples" / name)
+        data.samples[SAMPLE_COLUMNS].to_csv(folder / "samples.csv", index=False)
     data.curves.to_csv(folder / "curves.csv.gz", index=False, float_format="%.17g",
                        compression={"method": "gzip", "mtime": 0})  # the same bytes for the same data
 
@@ -83,7 +100,40 @@ def load_export(folder: Path) -> ClaimData:
     """The data of an export, as the MLflow path gives it."""
     runs = pd.read_csv(folder / "runs.csv", dtype={"tags.seed": str, "tags.git_dirty": str})
     curves = pd.read_csv(folder / "curves.csv.gz")
+    if (folder / "samples.csv").is_file():
+        samples = pd.read_csv(folder / "samples.csv", dtype={"seed": str})
+        return ClaimData(runs, curves, samples, folder / "samples")
     return ClaimData(runs, curves)
+
+
+def sample_images(client, runs: pd.DataFrame) -> tuple[pd.DataFrame, Path | None]:
+    """For each arm, its run at the lowest seed (FINISHED when one is): the sample images it logged at the evaluation
+    nearest half its last one ('mid') and at its last ('final'), downloaded into a temporary folder."""
+    if runs.empty or "tags.arm" not in runs:
+        return pd.DataFrame(columns=SAMPLE_COLUMNS), None
+    folder = Path(tempfile.mkdtemp(prefix="claim-samples-"))
+    rows = []
+    for arm, at in runs.groupby("tags.arm", sort=True):
+        at = at.assign(_done=at["status"] != "FINISHED", _seed=pd.to_numeric(at["tags.seed"], errors="coerce"))
+        run = at.sort_values(["_done", "_seed"]).iloc[0]
+        images = {}
+        for top in ("samples", "figures"):
+            for a in client.list_artifacts(run.run_id, top):
+                match = SAMPLE_IMAGE.match(a.path)
+                if match:
+                    images[int(match.group(1))] = a.path
+        if not images:
+            continue
+        last = max(images)
+        mid = min(images, key=lambda s: (abs(s - last / 2), s))
+        for stage, step in (("mid", mid), ("final", last)) if mid != last else (("final", last),):
+            name = f"{re.sub(r'[^A-Za-z0-9_.@-]', '_', str(arm))}_s{run['tags.seed']}_{stage}.png"
+            got = Path(client.download_artifacts(run.run_id, images[step], str(folder / "download")))
+            shutil.move(str(got), folder / name)
+            rows.append({"arm": arm, "seed": str(run["tags.seed"]), "run_id": run.run_id, "stage": stage,
+                         "step": step, "file": name})
+    shutil.rmtree(folder / "download", ignore_errors=True)
+    return pd.DataFrame(rows, columns=SAMPLE_COLUMNS), folder
 
 
 def from_mlflow(uri: str, experiment: str, claim: str, budget: str, keys: Iterable[str], params: Iterable[str]
@@ -105,7 +155,9 @@ def from_mlflow(uri: str, experiment: str, claim: str, budget: str, keys: Iterab
     for col in ("tags.seed", "tags.git_dirty"):
         if col in runs:
             runs[col] = runs[col].astype(str)
-    return normalise(runs.reset_index(drop=True), curves, params)
+    data = normalise(runs.reset_index(drop=True), curves, params)
+    data.samples, data.sample_dir = sample_images(client, data.runs)
+    return data
 
 
 def pooled(data: ClaimData, allow_mixed: bool) -> tuple[ClaimData, list[str]]:
@@ -132,4 +184,5 @@ def pooled(data: ClaimData, allow_mixed: bool) -> tuple[ClaimData, list[str]]:
         notes.append(f"pooled runs of {len(commits)} commits ({', '.join(c[:10] for c in commits)}), "
                      f"{int(dirty.sum())} from a dirty tree (report.allow_mixed=true)")
     keep = set(runs["run_id"])
-    return ClaimData(runs.reset_index(drop=True), data.curves[data.curves["run_id"].isin(keep)]), notes
+    return ClaimData(runs.reset_index(drop=True), data.curves[data.curves["run_id"].isin(keep)],
+                     data.samples[data.samples["run_id"].isin(keep)], data.sample_dir), notes

@@ -180,6 +180,22 @@ def changes_after(claim: DictConfig, commit: str) -> list[Any]:
     return [c for c in claim.changes if c.runs_commit and commit.startswith(c.runs_commit)]
 
 
+def samples_block(data: ClaimData) -> list[str]:
+    """Each arm's samples at mid-training and at the end (the export's samples/), one row per arm."""
+    shots = data.samples
+    if shots.empty:
+        return ["## Samples", "", "This export holds no sample images (its runs did not save them, or it predates "
+                "the second edition).", ""]
+    lines = ["## Samples", "", "Each arm's run at its lowest seed (a fixed rule, never the best run), at the "
+             "evaluation nearest mid-training and at the last one.", "", "| arm | mid-training | final |",
+             "|---|---|---|"]
+    for arm, at in shots.groupby("arm", sort=False):
+        cells = {r.stage: f"![{arm} at iteration {r.step}](data/samples/{r.file})<br>seed {r.seed}, iteration {r.step}"
+                 for r in at.itertuples()}
+        lines.append(f"| {arm} | {cells.get('mid', '')} | {cells.get('final', '')} |")
+    return [*lines, ""]
+
+
 def shown_word(headline: str, budget: str) -> str:
     """The verdict word as shown: a smoke budget's is marked '(smoke)', never read as a verdict."""
     return f"{headline} (smoke)" if budget == "smoke" else headline
@@ -236,6 +252,7 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
              markdown_table(tables["analyses"]), ""]
     if fig is not None:
         lines += ["## Figure", "", f"![{claim.id}]({fig.name})", ""]
+    lines += samples_block(data)
     lines += [f"**The paper.** {claim.paper}", "", f"**Measures.** {claim.measures}", "",
               f"**Statistic.** {claim.statistic}", "",
               f"**Rule** (`conf/claim/{claim.id}.yaml` and `wgan_repro/claims/{claim.id.lower()}.py`, at commit "
@@ -257,7 +274,8 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
     for name, table in result.tables.items():
         lines += [f"## {name.replace('_', ' ')} (`{name}.csv`)", "", markdown_table(table), ""]
     lines += ["## Data", "", "`data/runs.csv` (one row per run: tags, params, final metrics) and `data/curves.csv.gz` "
-              "(run_id, key, step, value) hold everything the verdict is computed from; "
+              "(run_id, key, step, value) hold everything the verdict is computed from, and `data/samples/` the "
+              "sample images above; "
               f"`python -m wgan_repro.reproduce claim={claim.id} budget={budget} "
               f"render_from={shown_path(out_dir)}/data` re-renders this section from them.", ""]
     discussion = out_dir / "DISCUSSION.md"
