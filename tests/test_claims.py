@@ -123,6 +123,39 @@ def test_a_smoke_claim_runs_renders_a_verdict_and_rerenders_from_its_export(tmp_
         assert html.count("data:image/png;base64") >= 2 + len(samples)  # specification, figure, every sample
 
 
+def test_claims_share_one_pool_each_rendered_when_its_runs_end_with_one_progress_line(tmp_path, mlflow_uri,
+                                                                                     caplog) -> None:
+    """What `claim=all` does, on two smoke claims: every run of both in one pool, each claim closed and rendered
+    when its last run ends, and after every run one line for the whole reproduction."""
+    import logging
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from wgan_repro.config import CONF_DIR
+    from wgan_repro.reproduce import run_claims
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose("reproduce", overrides=["claim=F3", "budget=smoke", f"tracking.uri={mlflow_uri}",
+                                                    "tracking.experiment=claims_pool",
+                                                    f"report.out_dir={tmp_path / 'out'}", "report.allow_mixed=true"])
+    claims = [load_claim("F3"), load_claim("F7")]
+    todo = {c.id: jobs(c, "smoke") for c in claims}
+    n = sum(len(t) for t in todo.values())
+    with caplog.at_level(logging.INFO, logger="wgan_repro.reproduce"):
+        run_claims(claims, "smoke", cfg, todo, "python -m wgan_repro.reproduce claim=all budget=smoke", {})
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reproduction: ")]
+    assert len(lines) == n and f", 1/{n} runs, " in lines[0] and "left at the pace so far" in lines[0]
+    assert lines[-1].startswith(f"reproduction: 2/2 claims, {n}/{n} runs") and lines[-1].endswith("elapsed, done")
+    for c in claims:
+        assert json.loads((tmp_path / "out" / c.id / "verdict.json").read_text())["budget"] == "smoke"
+    client = MlflowClient(mlflow_uri)
+    parents = client.search_runs([client.get_experiment_by_name("claims_pool").experiment_id],
+                                 "tags.sweep_parent = 'true'")
+    assert sorted(p.data.tags["claim"] for p in parents) == ["F3", "F7"]
+    assert all(p.info.status == "FINISHED" and p.data.tags["verdict"] for p in parents)
+
+
 def test_bad_input_exits_2_naming_the_key_before_any_work(tmp_path) -> None:
     done = reproduce(tmp_path, "claim=F3", "budget=huge")
     assert done.returncode == 2 and "budget=huge" in done.stderr and not list(tmp_path.iterdir())

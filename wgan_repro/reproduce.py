@@ -142,32 +142,74 @@ def parent_run(claim: DictConfig, budget: str, cfg: DictConfig, command: str) ->
     return run.info.run_id, sweep
 
 
-def run_claim(claim: DictConfig, budget: str, cfg: DictConfig, todo: list[Job], command: str) -> str:
-    """Every job of the budget under the claim's parent, `jobs` at a time; returns the parent's run id."""
+class Progress:
+    """One line for the whole reproduction after every run: claims done, runs done, elapsed, and the time left at the
+    pace so far."""
+
+    def __init__(self, claims: int, runs: int) -> None:
+        self.claims, self.runs = claims, runs
+        self.claims_done = self.runs_done = 0
+        self.start = time.monotonic()
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.start
+        left = ("done" if self.runs_done == self.runs else
+                f"about {clock(elapsed / self.runs_done * (self.runs - self.runs_done))} left at the pace so far"
+                if self.runs_done else "time left unknown until a run ends")
+        return (f"reproduction: {self.claims_done}/{self.claims} claims, {self.runs_done}/{self.runs} runs, "
+                f"{clock(elapsed)} elapsed, {left}")
+
+
+def clock(seconds: float) -> str:
+    minutes = int(round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dict[str, list[Job]], command: str,
+               plans: dict[str, Any]) -> None:
+    """Every job of every claim in one pool, `jobs` at a time, in claim order (so both cores stay busy across
+    claims); each claim under its own parent, closed and rendered as soon as its last run ends."""
     from wgan_repro.runs.sweep import close_sweep  # start-up: loads torch, mlflow or the models only when called
 
-    parent = parent_run(claim, budget, cfg, command)
-    workers = int(cfg.jobs or claim.budgets[budget].jobs)
+    uri = resolve_uri(cfg.tracking.uri)
+    workers = int(cfg.jobs or claims[0].budgets[budget].jobs)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    log.info("claim %s, budget %s: %d runs, %d at a time (%d thread each), parent %s", claim.id, budget, len(todo),
-             workers, threads, parent[0])
+    parents = {c.id: parent_run(c, budget, cfg, command) for c in claims}
+    progress = Progress(len(claims), sum(len(todo[c.id]) for c in claims))
+    for c in claims:
+        log.info("claim %s, budget %s: %d runs, %d at a time (%d thread each), parent %s", c.id, budget,
+                 len(todo[c.id]), workers, threads, parents[c.id][0])
     context = multiprocessing.get_context("spawn")
     forwarded = False
     with stopping.stop_on_signals(), cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                                              initializer=ignore_signals) as pool:
-        futures = [pool.submit(run_job, run_overrides(job, cfg),
-                               str(REPO / "outputs" / "claims" / claim.id / budget / f"{job.arm}-s{job.seed}"),
-                               parent, {"claim": claim.id, "budget": budget, "arm": job.arm}, threads)
-                   for job in todo]
-        pending = set(futures)
+        owner = {pool.submit(run_job, run_overrides(job, cfg),
+                             str(REPO / "outputs" / "claims" / c.id / budget / f"{job.arm}-s{job.seed}"),
+                             parents[c.id], {"claim": c.id, "budget": budget, "arm": job.arm}, threads): c
+                 for c in claims for job in todo[c.id]}
+        left = {c.id: len(todo[c.id]) for c in claims}
+        unrendered: list[str] = []
+        pending = set(owner)
         while pending:
             finished_now, pending = cf.wait(pending, timeout=1.0, return_when=cf.FIRST_COMPLETED)
             for future in finished_now:
                 if future.cancelled():
                     continue
+                claim = owner[future]
                 arm, status, reason = future.result()
-                log.info("[%d/%d] %s: %s%s", len(futures) - len(pending), len(todo), arm, status,
-                         f" ({reason})" if reason else "")
+                left[claim.id] -= 1
+                progress.runs_done += 1
+                log.info("%s [%d/%d] %s: %s%s", claim.id, len(todo[claim.id]) - left[claim.id], len(todo[claim.id]),
+                         arm, status, f" ({reason})" if reason else "")
+                if left[claim.id] == 0 and not stopping.requested():
+                    close_sweep(uri, cfg.tracking.experiment, parents[claim.id][0])
+                    try:
+                        render_claim(claim, budget, cfg, command, parents[claim.id][0], plans.get(claim.id))
+                    except (ValueError, FileNotFoundError) as exc:  # the other claims' runs go on; said at the end
+                        log.error("claim %s: its section was not rendered: %s", claim.id, exc)
+                        unrendered.append(f"claim {claim.id}: {exc}")
+                    progress.claims_done += 1
+                log.info("%s", progress.line())
             if stopping.requested() and not forwarded:  # the runs in progress stop cleanly; the rest never start
                 forwarded = True
                 for future in pending:
@@ -176,12 +218,14 @@ def run_claim(claim: DictConfig, budget: str, cfg: DictConfig, todo: list[Job], 
                     for process in list(getattr(pool, "_processes", {}).values()):
                         os.kill(process.pid, signal.SIGTERM)
     if stopping.requested():
-        error = stopping.stop(f"during claim {claim.id}", "relaunch the same command to continue it")
-
-        set_terminated(resolve_uri(cfg.tracking.uri), parent[0], "KILLED", {"status_reason": str(error)})
+        error = stopping.stop(f"during claim{'s' if len(claims) > 1 else ''} {', '.join(c.id for c in claims)}",
+                              "relaunch the same command to continue it")
+        for c in claims:
+            if left[c.id]:
+                set_terminated(uri, parents[c.id][0], "KILLED", {"status_reason": str(error)})
         raise error
-    close_sweep(resolve_uri(cfg.tracking.uri), cfg.tracking.experiment, parent[0])
-    return parent[0]
+    if unrendered:
+        raise ValueError("; ".join(unrendered) + " (the runs are in the store: render_only=true renders again)")
 
 
 def ignore_signals() -> None:
@@ -298,14 +342,15 @@ def main(cfg: DictConfig) -> None:
             for claim in claims:  # every claim's power known (and refused when short) before any run
                 plans[claim.id] = checked_plan(claim, str(cfg.budget), cfg)
         for claim in claims:
-            parent = None
             if claim.id in plans:  # what the budget could decide, as printed before its runs
                 folder = section_dir(cfg, claim.id, str(cfg.budget))
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "plan.txt").write_text(plans[claim.id].text() + "\n")
-            if not (cfg.render_only or cfg.render_from):
-                parent = run_claim(claim, str(cfg.budget), cfg, todo[claim.id], command)
-            render_claim(claim, str(cfg.budget), cfg, command, parent, plans.get(claim.id))
+        if cfg.render_only or cfg.render_from:
+            for claim in claims:
+                render_claim(claim, str(cfg.budget), cfg, command, None, plans.get(claim.id))
+        else:
+            run_claims(claims, str(cfg.budget), cfg, todo, command, plans)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
