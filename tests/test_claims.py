@@ -156,6 +156,19 @@ def test_claims_share_one_pool_each_rendered_when_its_runs_end_with_one_progress
     assert all(p.info.status == "FINISHED" and p.data.tags["verdict"] for p in parents)
 
 
+def test_a_rerender_from_mlflow_keeps_the_command_and_plan_its_section_recorded_for_the_same_runs(tmp_path) -> None:
+    from wgan_repro.reproduce import recorded
+
+    meta = {"commit": "abc", "command": "python -m wgan_repro.reproduce claim=F7 budget=cpu "
+                                        "tracking.uri=sqlite:////home/me/m.db report.out_dir=/home/me/out",
+            "plan_power": 0.95, "plan_seeds_needed": 5, "wall": "1 min"}
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    assert recorded(tmp_path / "meta.json", "abc") == {
+        "command": "python -m wgan_repro.reproduce claim=F7 budget=cpu", "plan_power": 0.95, "plan_seeds_needed": 5}
+    assert recorded(tmp_path / "meta.json", "def") == {}  # other runs: nothing carried over
+    assert recorded(tmp_path / "none.json", "abc") == {}
+
+
 def test_bad_input_exits_2_naming_the_key_before_any_work(tmp_path) -> None:
     done = reproduce(tmp_path, "claim=F3", "budget=huge")
     assert done.returncode == 2 and "budget=huge" in done.stderr and not list(tmp_path.iterdir())

@@ -249,6 +249,18 @@ def meta_of(data: Any, claim: DictConfig, budget: str, command: str) -> dict[str
             "machine": machine(), "command": shown_command(command), "rule_commit": rule_commit(claim.id)}
 
 
+def recorded(path: Path, commit: str) -> dict[str, Any]:
+    """From a section's meta.json of the same runs' commit: the command that ran them and the plan's power (a
+    re-render from MLflow knows neither)."""
+    if not path.is_file():
+        return {}
+    before = json.loads(path.read_text())
+    if before.get("commit") != commit:
+        return {}
+    return {"command": shown_command(before["command"]),
+            **{k: before[k] for k in ("plan_power", "plan_seeds_needed") if k in before}}
+
+
 def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, parent_id: str | None,
                  plan: Any = None) -> dict[str, Any]:
     from wgan_repro.claims import data as D  # start-up: loads torch, mlflow or the models only when called
@@ -267,6 +279,8 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
         if plan is not None:  # what the plan said before the runs
             meta.update(plan_power=None if plan.power != plan.power else plan.power,
                         plan_seeds_needed=plan.seeds_needed)
+        elif cfg.render_only:  # a re-render keeps what the section recorded when its runs ended
+            meta.update(recorded(out_dir / "data" / "meta.json", meta["commit"]))
     if data.runs.empty:
         raise ValueError(f"claim {claim.id}, budget {budget}: no runs in experiment {cfg.tracking.experiment}")
     pooled, notes = D.pooled(data, bool(cfg.report.allow_mixed))
