@@ -23,10 +23,13 @@ import pandas as pd
 from wgan_repro.claims import shown_command
 
 FIRST_EDITION_POINTS = 1000  # the first edition's exports binned longer series to this many points
-TAGS = ("claim", "arm", "budget", "seed", "objective", "arch", "critic", "optimizer", "data", "experiment", "study",
-        "estimate", "quality", "quality_floor", "collapse", "git_commit", "git_dirty", "status_reason", "command",
-        "config_hash", "superseded_by")
-BASE_PARAMS = ("train.iterations", "eval.every", "optimizer.lr", "train.n_critic", "train.batch_size")
+TAGS = ("claim", "arm", "budget", "seed", "objective", "arch", "critic", "optimizer", "constraint", "data",
+        "experiment", "study", "estimate", "quality", "quality_floor", "collapse", "fid_protocol", "fid_mnist_protocol",
+        "fid_digits_protocol", "git_commit", "git_dirty", "status_reason", "command", "config_hash", "superseded_by")
+BASE_PARAMS = ("train.iterations", "eval.every", "optimizer.lr", "train.n_critic", "train.batch_size",
+               # the protocol a section states (section.protocol): clip order, samples behind each measure
+               "constraint.c", "constraint.when", "constraint.lam", "eval.at_start", "eval.w1_points",
+               "eval.n_samples", "eval.classifier_samples")
 
 
 SAMPLE_COLUMNS = ["arm", "seed", "run_id", "stage", "step", "file"]

@@ -180,6 +180,84 @@ def changes_after(claim: DictConfig, commit: str) -> list[Any]:
     return [c for c in claim.changes if c.runs_commit and commit.startswith(c.runs_commit)]
 
 
+ESTIMATES = {  # what each objective's estimate is, with its sign (objectives.py)
+    "estimate/em": "estimate/em = mean f(real) - mean f(fake) on the critic's batch, logged once per generator "
+                   "iteration from its last critic step, before that step's clip (the negated critic loss without "
+                   "any penalty: positive, it falls as the generator improves)",
+    "estimate/js": "estimate/js = log 2 - L/2, L the discriminator's binary cross-entropy on its batch (Sec. 4.3's "
+                   "lower bound of JS, at most log 2)",
+    "estimate/hinge": "estimate/hinge = 2 - the hinge critic loss (0: no margin won, 2: both)",
+}
+
+
+def values(data: ClaimData, column: str, by_arm: bool = True) -> str:
+    """A run column's values as a reader wants them: one value, or each arm's."""
+    runs = data.runs
+    if column not in runs or runs[column].isna().all():
+        return "not recorded in this export"
+    per_arm = runs.groupby("tags.arm")[column].agg(lambda v: ", ".join(sorted({str(x) for x in v.dropna()})))
+    if per_arm.nunique() == 1 or not by_arm:
+        return per_arm.iloc[0]
+    return "; ".join(f"{arm}: {v}" for arm, v in per_arm.items() if v)
+
+
+def seed_ranges(data: ClaimData) -> str:
+    """Seeds per arm, grouped: 'seeds 0-7 (6 arms); seeds 0-2 (rmsprop@0.005, ...)'."""
+    runs = data.runs
+    seeds = runs.groupby("tags.arm")["tags.seed"].agg(lambda v: tuple(sorted({int(x) for x in v})))
+    parts = []
+    for group, arms in seeds.groupby(seeds):
+        span = (f"{group[0]}-{group[-1]}" if list(group) == list(range(group[0], group[-1] + 1)) and len(group) > 2
+                else ", ".join(map(str, group)))
+        who = "every arm" if len(arms) == len(seeds) else (", ".join(arms.index) if len(arms) <= 4
+                                                             else f"{len(arms)} arms")
+        parts.append(f"seeds {span} ({who})")
+    return "; ".join(parts)
+
+
+def protocol(claim: Claim, t: Any, data: ClaimData) -> list[str]:
+    """What users of other harnesses most often find missing when a number does not reproduce: the estimate's sign
+    and filter, the clip's order, the quality measure's network and sample counts, the seeds."""
+    runs = data.runs
+    out = [f"Seeds: {seed_ranges(data)}."]
+    estimates = sorted(set(runs.get("tags.estimate", pd.Series(dtype=str)).dropna()))
+    if estimates and runs.get("tags.study", pd.Series(dtype=str)).isna().all():
+        width = getattr(t, "width", None)
+        read = (f"the rule reads it through a centred running median over {width} generator iterations"
+                if width else "the rule does not filter it")
+        out.append("Estimate: " + "; ".join(ESTIMATES.get(e, e) for e in estimates) + f"; {read}.")
+    if "tags.constraint" in runs and runs["tags.constraint"].notna().any():
+        for kind, at in runs.groupby("tags.constraint"):
+            arms = ", ".join(dict.fromkeys(at["tags.arm"]))
+            one = lambda col: ", ".join(sorted({str(v) for v in at.get(col, pd.Series(dtype=str)).dropna()}))  # noqa
+            if kind == "clip":
+                when = {"after": "after each critic step (Algorithm 1, line 7)",
+                        "before": "before each critic step (the official main.py)"}
+                order = "; ".join(when.get(w, w) for w in one("params.constraint.when").split(", ") if w)
+                what = f"weights clipped to [-c, c], c = {one('params.constraint.c') or '?'}, {order or 'order ?'}"
+            elif kind == "gp":
+                what = f"gradient penalty, lambda = {one('params.constraint.lam') or '?'}, no clipping"
+            else:
+                what = {"none": "no constraint", "sn": "spectral normalisation"}.get(kind, kind)
+            out.append(f"Constraint ({arms}): {what}.")
+    quality = sorted(set(runs.get("tags.quality", pd.Series(dtype=str)).dropna()))
+    for q in quality:
+        if q == "eval/w1":
+            out.append(f"Quality: eval/w1, exact W1 (POT's emd2) between {values(data, 'params.eval.w1_points')} "
+                       "generated and as many real points, beside its floor (two real samples of that size).")
+        elif q.startswith("eval/fid"):
+            tag = {"eval/fid": "tags.fid_protocol", "eval/fid_mnist": "tags.fid_mnist_protocol",
+                   "eval/fid_digits": "tags.fid_digits_protocol"}.get(q, "")
+            out.append(f"Quality: {q}, network and sample counts: {values(data, tag, by_arm=False)}.")
+        else:
+            out.append(f"Quality: {q}.")
+    if "params.eval.at_start" in runs:
+        out.append(f"Evaluated every {values(data, 'params.eval.every')} generator iterations"
+                   + (", and at iteration 0" if values(data, "params.eval.at_start") == "True" else "")
+                   + f", {values(data, 'params.train.iterations')} in all.")
+    return out
+
+
 def samples_block(data: ClaimData) -> list[str]:
     """Each arm's samples at mid-training and at the end (the export's samples/), one row per arm."""
     shots = data.samples
@@ -253,6 +331,7 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
     if fig is not None:
         lines += ["## Figure", "", f"![{claim.id}]({fig.name})", ""]
     lines += samples_block(data)
+    lines += ["## Protocol", "", *[f"- {line}" for line in protocol(module, t, data)], ""]
     lines += [f"**The paper.** {claim.paper}", "", f"**Measures.** {claim.measures}", "",
               f"**Statistic.** {claim.statistic}", "",
               f"**Rule** (`conf/claim/{claim.id}.yaml` and `wgan_repro/claims/{claim.id.lower()}.py`, at commit "
