@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -132,6 +133,58 @@ class F7(Claim):
                          {"w1_over_floor": ("log", None, 0.0), "broken": ("share", None, 0.0),
                           "u": ("log1p", None, 0.0), "negative_share": ("logit", (0.0, 1.0), 1e-4)})
         return {"sub_claims": pd.DataFrame(rows), "by_arm": by}
+
+
+    def figure(self, data: ClaimData, t: F7Thresholds, table: pd.DataFrame, path: Any) -> Any:
+        """W1 over training at each learning rate, a colour per optimiser and a line per seed (the instability the
+        claim is about, as it happened), and the paired ratios of U + offset, momentum / RMSProp, per learning rate
+        and seed (what the rule decides on), against 1 and the smallest effect of interest."""
+        if table.empty:
+            return None
+        rates = sorted(table["lr"].unique())
+        groups = list(dict.fromkeys([t.baseline_arm, t.control_arm, *t.momentum_arms,
+                                     *sorted(table["group"].unique())]))
+        colour = {g: f"C{i}" for i, g in enumerate(groups)}
+        fig, axes = plt.subplots(1, len(rates) + 1, figsize=(4.3 * (len(rates) + 1), 3.9), squeeze=False)
+        for ax, lr in zip(axes[0], rates):
+            labelled = set()
+            for _, r in table[table["lr"] == lr].sort_values(["group", "seed"]).iterrows():
+                w1 = data.curve(r.run_id, t.quality)
+                ax.plot(w1.index, w1.to_numpy(), lw=0.9, alpha=0.75, color=colour[r["group"]],
+                        label=None if r["group"] in labelled else r["group"])
+                labelled.add(r["group"])
+            ax.set_yscale("log")
+            ax.set_title(f"learning rate {lr:g}", fontsize=9)
+            ax.set_xlabel("generator iteration", fontsize=9)
+            ax.set_ylabel("exact W1 to the data", fontsize=9)
+            ax.legend(fontsize=7)
+            ax.grid(alpha=0.3)
+        ax = axes[0][-1]
+        tested = self.tested_rates(table, t)
+        at = table.pivot_table(index=["lr", "seed"], columns="group", values="log_u")
+        for i, lr in enumerate(rates):
+            if t.baseline_arm not in at or not set(t.momentum_arms) <= set(at.columns) or lr not in at.index:
+                continue
+            d = (at.loc[lr][list(t.momentum_arms)].mean(axis=1) - at.loc[lr][t.baseline_arm]).dropna().to_numpy()
+            ax.plot(np.full(len(d), i) + np.linspace(-0.15, 0.15, len(d)), np.exp(d), "o", ms=5,
+                    color="C3" if lr in tested else "0.6")
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.axhline(t.sesoi_factor, color="k", lw=0.8, ls="--",
+                   label=f"smallest effect of interest ({t.sesoi_factor:g}x)")
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(rates)), [f"{lr:g}" + ("" if lr in tested else "\n(not tested:\nRMSProp broke)")
+                                          for lr in rates], fontsize=8)
+        ax.set_xlim(-0.5, len(rates) - 0.5)
+        ax.set_xlabel("learning rate", fontsize=9)
+        ax.set_ylabel(f"U + {t.offset:g}, momentum / RMSProp\n(one point per seed; > 1: less stable)", fontsize=9)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        fig.suptitle("F7: W1 over training per learning rate (left), the paired ratios the rule decides on (right)",
+                     fontsize=11)
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        return path
 
 
 CLAIM = F7()

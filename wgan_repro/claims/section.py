@@ -42,13 +42,27 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-heig
 
 
 def log_scale(ax: Any) -> None:
-    """A log y axis whose tick labels are plain numbers (600, 1000, 2000), not powers of ten."""
-    from matplotlib.ticker import FuncFormatter  # start-up: only when drawing
+    """A log y axis with few ticks labelled as plain numbers (0.5, 1, 2, 5, 10), never a crowd of minor labels:
+    1-2-5 within three decades, one tick per decade (or fewer) beyond."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # start-up: only when drawing
 
     ax.set_yscale("log")
-    plain = FuncFormatter(lambda v, _: f"{v:.4g}")
-    ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
+    lo, hi = ax.get_ylim()
+    decades = np.log10(hi / lo) if lo > 0 and hi > lo else 1.0
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 3 else (1.0,), numticks=7))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.4g}" if 1e-3 <= v < 1e5 else f"{v:.0e}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+WORDS = {"estimate/em": "EM estimate", "estimate/js": "JS estimate (lower bound)", "estimate/hinge": "hinge estimate",
+         "eval/w1": "exact W1 to the data", "eval/fid": "FID (Inception)",
+         "eval/fid_mnist": "FID in an MNIST classifier's features",
+         "eval/fid_digits": "FID in a digits classifier's features", "eval/modes": "modes covered",
+         "eval/classes": "classes covered"}  # metric keys in words, for axes
+
+
+def words(key: str) -> str:
+    return WORDS.get(key, key.split("/")[-1].replace("_", " "))
 
 
 def curves_panels(data: ClaimData, colour: Mapping[str, str], axes: Any, median_width: int) -> None:
@@ -56,7 +70,7 @@ def curves_panels(data: ClaimData, colour: Mapping[str, str], axes: Any, median_
     JS estimates do not share an axis) through the rule's running median (its width in iterations), as the paper's
     Figure 4 draws it, then quality at the evaluations (log scale: it falls by orders)."""
     estimates = list(dict.fromkeys(data.runs["tags.estimate"]))
-    qualities = " / ".join(dict.fromkeys(data.runs["tags.quality"]))
+    qualities = " / ".join(words(q) for q in dict.fromkeys(data.runs["tags.quality"]))
     labelled: set[tuple[int, str]] = set()  # (panel, arm): one legend entry per arm and panel
 
     def label(panel: int, arm: str) -> str:
@@ -74,7 +88,7 @@ def curves_panels(data: ClaimData, colour: Mapping[str, str], axes: Any, median_
             axes[len(estimates)].plot(q.index, q.to_numpy(), ".-", color=colour[arm], lw=1, ms=3,
                                       label=label(len(estimates), arm))
     for ax, name in zip(axes, estimates):
-        ax.set_ylabel(f"{name}\n(running median, {median_width} iterations)", fontsize=9)
+        ax.set_ylabel(f"{words(name)}\n(running median, {median_width} iterations)", fontsize=9)
     axes[len(estimates)].set_ylabel(f"{qualities} (lower is better)", fontsize=9)
     log_scale(axes[len(estimates)])
     for ax in axes[:len(estimates) + 1]:
