@@ -21,7 +21,7 @@ from torch import nn
 from wgan_repro.config import ConfigError
 from wgan_repro.data import build_data
 from wgan_repro.models import build_critic, build_generator
-from wgan_repro.runs.setup import make_optimizer, resolve_device, run_dtype, seed_everything
+from wgan_repro.runs.setup import cpu_numerics, make_optimizer, resolve_device, run_dtype, seed_everything
 
 CONSTRAINTS = ("Clip", "NoConstraint", "GradientPenalty", "SpectralNorm")  # the official codes' (conf/constraint)
 OBJECTIVES = ("WGAN", "GAN", "GANMinimax", "Hinge")
@@ -51,6 +51,7 @@ def parts(cfg: DictConfig, device: torch.device) -> tuple[nn.Module, nn.Module, 
     """Generator, critic (spectral norm on every layer when asked), their optimisers and the data, built in the
     harness's order from the seed, so that both loops start from the same weights and draw the same batches."""
     seed_everything(cfg.train.seed)
+    cpu_numerics(cfg.train)
     dtype = run_dtype(cfg.train.precision)
     data = build_data(cfg.data, device)
     if dtype != data.dtype:

@@ -30,6 +30,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def cpu_numerics(train: DictConfig) -> None:
+    """train.flush_denormal: float denormals (below 1.2e-38 in float32) computed as zero on the CPU. RMSProp's
+    running square of a weight whose gradient stopped decays by 0.99 a step into them after ~7,000 steps, and every
+    step then costs ~2.6x (measured on the 3 x 512 toy critic); the values flushed are far below the optimiser's
+    eps (1e-8), so no update changes by more than float rounding."""
+    torch.set_flush_denormal(bool(train.flush_denormal))
+
+
 def resolve_device(name: str) -> torch.device:
     name = str(getattr(name, "value", name))
     if name == "auto":
@@ -75,6 +83,7 @@ def build_parts(cfg: DictConfig, compile_models: bool = True) -> tuple[TrainStat
     """Seed, then data, networks, optimisers, objective, constraint and evaluator for a validated config.
     compile_models=False leaves train.compile to the caller (an ensemble compiles its stacked networks)."""
     seed_everything(cfg.train.seed)
+    cpu_numerics(cfg.train)
     device = resolve_device(cfg.train.device)
     log.info("preparing %s data, %s generator, %s critic and %s evaluation on %s", target(cfg.data), target(cfg.arch),
              target(cfg.critic), target(cfg.eval), device)
