@@ -169,6 +169,66 @@ def test_a_rerender_from_mlflow_keeps_the_command_and_plan_its_section_recorded_
     assert recorded(tmp_path / "none.json", "abc") == {}
 
 
+STOPPED_CLAIM = """
+import sys
+from hydra import compose, initialize_config_dir
+from wgan_repro.claims import jobs, load_claim
+from wgan_repro.config import CONF_DIR
+from wgan_repro.reproduce import run_claims
+from wgan_repro.runs import stopping
+
+if __name__ == "__main__":
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("reproduce", overrides=["claim=F7", "budget=smoke", f"tracking.uri={sys.argv[1]}", "jobs=1",
+                                              "tracking.experiment=stopped", f"report.out_dir={sys.argv[2]}"])
+    claim = load_claim("F7")
+    claim.budgets.smoke.common = [*claim.budgets.smoke.common, "train.iterations=100000", "eval.every=100000"]
+    try:
+        run_claims([claim], "smoke", cfg, {"F7": jobs(claim, "smoke")}, "test", {})
+    except stopping.Stopped as exc:
+        sys.exit(exc.exit_code)
+"""
+
+
+def test_a_claim_sent_sigterm_stops_its_run_cleanly_and_starts_no_queued_one(tmp_path, mlflow_uri) -> None:
+    """The pool holds queued runs it cannot cancel: after SIGTERM the run in progress ends KILLED with a checkpoint,
+    no queued run starts (each worker watches the claim's stop event), the parent ends KILLED, the exit code is 143."""
+    import signal
+    import time
+
+    (tmp_path / "stopped.py").write_text(STOPPED_CLAIM)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, str(tmp_path / "stopped.py"), mlflow_uri, str(tmp_path / "out")],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)  # its workers too are killed below if anything fails
+    try:
+        client, deadline = MlflowClient(mlflow_uri), time.monotonic() + 120
+        while time.monotonic() < deadline:  # until the first run is training
+            time.sleep(0.5)
+            exp = client.get_experiment_by_name("stopped")
+            running = [r for r in (client.search_runs([exp.experiment_id]) if exp else [])
+                       if r.data.tags.get("sweep_parent") != "true"]
+            if running and client.get_metric_history(running[0].info.run_id, "eval/w1"):  # step 0: training next
+                break
+        else:
+            raise AssertionError("the claim's first run never started")
+        process.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        out, _ = process.communicate(timeout=120)
+        assert time.monotonic() - sent < 60, "it stops after the generator iteration in progress, not at the run's end"
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # ended, with its workers
+            pass
+    assert process.returncode == 143, out[-3000:]
+    runs = client.search_runs([client.get_experiment_by_name("stopped").experiment_id])
+    children = [r for r in runs if r.data.tags.get("sweep_parent") != "true"]
+    (parent,) = [r for r in runs if r.data.tags.get("sweep_parent") == "true"]
+    assert len(children) == 1 and children[0].info.status == "KILLED", out[-3000:]  # nothing queued started
+    assert parent.info.status == "KILLED" and "SIGTERM" in parent.data.tags["status_reason"]
+
+
 def test_bad_input_exits_2_naming_the_key_before_any_work(tmp_path) -> None:
     done = reproduce(tmp_path, "claim=F3", "budget=huge")
     assert done.returncode == 2 and "budget=huge" in done.stderr and not list(tmp_path.iterdir())

@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,32 @@ def check(claim: DictConfig, budget: str, cfg: DictConfig) -> list[Job]:
     return todo
 
 
+_STOP: Any = None  # in a worker: the claim's stop event (init_worker)
+
+
+def init_worker(stop: Any) -> None:
+    """A worker ignores SIGINT and SIGTERM between runs (a run in progress handles them: stopping.py) and watches
+    the claim's stop event: once set, the run in progress stops after its generator iteration as if signalled, and
+    no queued run starts."""
+    global _STOP
+    _STOP = stop
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
+    threading.Thread(target=watch, args=(stop,), daemon=True).start()
+
+
+def watch(stop: Any) -> None:
+    stop.wait()
+    while True:  # again and again: a run that was entering its loop when the event came still sees it
+        stopping.request(signal.SIGTERM)
+        time.sleep(0.5)
+
+
 def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: dict[str, str], threads: int
             ) -> tuple[str, str, str | None]:
     """One run in a worker process (one thread); tags it with its claim, budget and arm. (arm, status, reason)."""
+    if _STOP is not None and _STOP.is_set():  # queued in the pool before the stop: never started
+        return tags["arm"], "NOT STARTED", "the claim was stopped first; relaunching the same command runs it"
     import torch  # start-up: the CLI answers first
 
     torch.set_num_threads(threads)
@@ -180,14 +204,15 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
         log.info("claim %s, budget %s: %d runs, %d at a time (%d thread each), parent %s", c.id, budget,
                  len(todo[c.id]), workers, threads, parents[c.id][0])
     context = multiprocessing.get_context("spawn")
-    forwarded = False
+    stop = context.Event()
     with stopping.stop_on_signals(), cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                                             initializer=ignore_signals) as pool:
+                                                             initializer=init_worker, initargs=(stop,)) as pool:
         owner = {pool.submit(run_job, run_overrides(job, cfg),
                              str(REPO / "outputs" / "claims" / c.id / budget / f"{job.arm}-s{job.seed}"),
                              parents[c.id], {"claim": c.id, "budget": budget, "arm": job.arm}, threads): c
                  for c in claims for job in todo[c.id]}
         left = {c.id: len(todo[c.id]) for c in claims}
+        closed: set[str] = set()
         unrendered: list[str] = []
         pending = set(owner)
         while pending:
@@ -203,6 +228,7 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
                          arm, status, f" ({reason})" if reason else "")
                 if left[claim.id] == 0 and not stopping.requested():
                     close_sweep(uri, cfg.tracking.experiment, parents[claim.id][0])
+                    closed.add(claim.id)
                     try:
                         render_claim(claim, budget, cfg, command, parents[claim.id][0], plans.get(claim.id))
                     except (ValueError, FileNotFoundError) as exc:  # the other claims' runs go on; said at the end
@@ -210,29 +236,19 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
                         unrendered.append(f"claim {claim.id}: {exc}")
                     progress.claims_done += 1
                 log.info("%s", progress.line())
-            if stopping.requested() and not forwarded:  # the runs in progress stop cleanly; the rest never start
-                forwarded = True
+            if stopping.requested() and not stop.is_set():  # the runs in progress stop cleanly; the rest never start
+                stop.set()
                 for future in pending:
                     future.cancel()
-                if stopping.requested() == signal.SIGTERM:  # Ctrl-C reached the whole process group already
-                    for process in list(getattr(pool, "_processes", {}).values()):
-                        os.kill(process.pid, signal.SIGTERM)
     if stopping.requested():
         error = stopping.stop(f"during claim{'s' if len(claims) > 1 else ''} {', '.join(c.id for c in claims)}",
                               "relaunch the same command to continue it")
         for c in claims:
-            if left[c.id]:
+            if c.id not in closed:
                 set_terminated(uri, parents[c.id][0], "KILLED", {"status_reason": str(error)})
         raise error
     if unrendered:
         raise ValueError("; ".join(unrendered) + " (the runs are in the store: render_only=true renders again)")
-
-
-def ignore_signals() -> None:
-    """A worker between runs ignores SIGINT and SIGTERM (a run in progress handles them: stopping.py), so that
-    Ctrl-C on the terminal's process group stops runs cleanly instead of killing idle workers."""
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, signal.SIG_IGN)
 
 
 def meta_of(data: Any, claim: DictConfig, budget: str, command: str) -> dict[str, Any]:

@@ -35,6 +35,11 @@ def requested() -> int | None:
     return _state["signum"]
 
 
+def request(signum: int = signal.SIGTERM) -> None:
+    """Ask the loop to stop as a first signal would, without one (a claim's worker told by its parent)."""
+    _state["signum"] = signum
+
+
 def stop(where: str, then: str = "train.resume=auto continues it") -> Stopped:
     """The Stopped to raise for the pending request, its reason naming the signal, where, and what follows."""
     signum = _state["signum"] or signal.SIGTERM
