@@ -36,8 +36,10 @@ def requested() -> int | None:
 
 
 def request(signum: int = signal.SIGTERM) -> None:
-    """Ask the loop to stop as a first signal would, without one (a claim's worker told by its parent)."""
-    _state["signum"] = signum
+    """Ask the loop to stop as a first signal would, without one (a claim's worker told by its parent); a signal
+    already received keeps its name."""
+    if _state["signum"] is None:
+        _state["signum"] = signum
 
 
 def stop(where: str, then: str = "train.resume=auto continues it") -> Stopped:
