@@ -161,8 +161,8 @@ def test_progress_is_a_bar_in_a_pseudo_terminal_and_lines_every_5_percent_elsewh
 @pytest.mark.parametrize("flush", [True, False])
 def test_flush_denormal_decides_whether_cpu_denormals_are_computed_as_zero(flush: bool) -> None:
     """train.flush_denormal (default true): RMSProp's running square of a weight whose gradient stopped decays into
-    float32 denormals, which cost each step ~2.6x on x86 CPUs; flushed, they are zero, and the optimiser's update is
-    the same to float rounding (eps 1e-8 dominates sqrt(1e-39))."""
+    float32 denormals, which x86 CPUs compute slowly; flushed, they are zero, and the optimiser's update is the same
+    to float rounding (eps 1e-8 dominates sqrt(1e-39))."""
     from wgan_repro.runs.setup import cpu_numerics
 
     before = torch.tensor([1e-39]).item() != 0  # the process's setting, restored below

@@ -32,9 +32,9 @@ def seed_everything(seed: int) -> None:
 
 def cpu_numerics(train: DictConfig) -> None:
     """train.flush_denormal: float denormals (below 1.2e-38 in float32) computed as zero on the CPU. RMSProp's
-    running square of a weight whose gradient stopped decays by 0.99 a step into them after ~7,000 steps, and every
-    step then costs ~2.6x (measured on the 3 x 512 toy critic); the values flushed are far below the optimiser's
-    eps (1e-8), so no update changes by more than float rounding."""
+    running square of a weight whose gradient stopped decays by 0.99 a step into them after ~7,000 steps, where an
+    RMSProp step costs ~2.6x (a whole toy run: 1.05x; docs/speed.md); the values flushed are far below the
+    optimiser's eps (1e-8), so no update changes by more than float rounding."""
     torch.set_flush_denormal(bool(train.flush_denormal))
 
 
