@@ -288,6 +288,7 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
         folder = Path(cfg.render_from)
         data = D.load_export(folder)
         meta = json.loads((folder / "meta.json").read_text())
+        meta["command"] = shown_command(meta["command"])  # exports older than this rule carried the store's path
     else:
         data = D.from_mlflow(resolve_uri(cfg.tracking.uri), cfg.tracking.experiment, claim.id, budget,
                              claim.curves, claim.params)
