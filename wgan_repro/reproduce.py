@@ -15,6 +15,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -265,6 +266,13 @@ def meta_of(data: Any, claim: DictConfig, budget: str, command: str) -> dict[str
             "machine": machine(), "command": shown_command(command), "rule_commit": rule_commit(claim.id)}
 
 
+def newest_parent(uri: str, experiment: str, claim_id: str, budget: str) -> str | None:
+    """The claim's latest parent run at this budget: a section is rendered from one parent's runs (a relaunch at a
+    new commit makes a new parent, and runs of two commits are never pooled by accident)."""
+    found = find_runs(uri, experiment, {"claim": claim_id, "budget": budget, "sweep_parent": "true"})
+    return found[0].info.run_id if found else None
+
+
 def recorded(path: Path, commit: str) -> dict[str, Any]:
     """From a section's meta.json of the same runs' commit: the command that ran them and the plan's power (a
     re-render from MLflow knows neither)."""
@@ -290,8 +298,9 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
         meta = json.loads((folder / "meta.json").read_text())
         meta["command"] = shown_command(meta["command"])  # exports older than this rule carried the store's path
     else:
-        data = D.from_mlflow(resolve_uri(cfg.tracking.uri), cfg.tracking.experiment, claim.id, budget,
-                             claim.curves, claim.params)
+        uri = resolve_uri(cfg.tracking.uri)
+        runs_of = parent_id or newest_parent(uri, cfg.tracking.experiment, claim.id, budget)  # (render_only: read only)
+        data = D.from_mlflow(uri, cfg.tracking.experiment, claim.id, budget, claim.curves, claim.params, runs_of)
         meta = meta_of(data, claim, budget, command)
         if plan is not None:  # what the plan said before the runs
             meta.update(plan_power=None if plan.power != plan.power else plan.power,
@@ -310,6 +319,8 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     if meta.get("plan_power") is not None and meta["plan_power"] < 0.8:  # run under force=true
         result.underpowered(meta["plan_power"], meta.get("plan_seeds_needed"))
     record = section.render(claim, budget, data, result, meta, out_dir, [*notes, *result.notes])
+    if data.sample_dir is not None and not cfg.render_from:  # the samples' download folder: exported, not needed
+        shutil.rmtree(data.sample_dir, ignore_errors=True)
     (out_dir / "data" / "meta.json").write_text(json.dumps(meta, indent=1))
     if parent_id:
         client = mlflow_client(resolve_uri(cfg.tracking.uri))

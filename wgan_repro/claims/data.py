@@ -139,16 +139,18 @@ def sample_images(client, runs: pd.DataFrame) -> tuple[pd.DataFrame, Path | None
     return pd.DataFrame(rows, columns=SAMPLE_COLUMNS), folder
 
 
-def from_mlflow(uri: str, experiment: str, claim: str, budget: str, keys: Iterable[str], params: Iterable[str]
-                ) -> ClaimData:
-    """Every child run of the claim's parent runs (tag claim=<id>, budget=<budget>) with their curves."""
+def from_mlflow(uri: str, experiment: str, claim: str, budget: str, keys: Iterable[str], params: Iterable[str],
+                parent: str | None = None) -> ClaimData:
+    """Every child run of the claim's parent run `parent` (None: of every parent tagged claim=<id>,
+    budget=<budget>) with their curves and sample images."""
     import mlflow  # start-up: mlflow loads only when a store is used
 
     from wgan_repro.store import mlflow_client  # start-up: loads torch, mlflow or the models only when called
 
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=[experiment], output_format="pandas", max_results=50_000,
-                              filter_string=f"tags.claim = '{claim}' and tags.budget = '{budget}'")
+                              filter_string=f"tags.claim = '{claim}' and tags.budget = '{budget}'"
+                              + (f" and tags.`mlflow.parentRunId` = '{parent}'" if parent else ""))
     if not runs.empty and "tags.sweep_parent" in runs:
         runs = runs[runs["tags.sweep_parent"] != "true"]
     client = mlflow_client(uri)
