@@ -169,6 +169,18 @@ def test_a_rerender_from_mlflow_keeps_the_command_and_plan_its_section_recorded_
     assert recorded(tmp_path / "none.json", "abc") == {}
 
 
+def test_a_rerender_reads_the_power_the_plan_printed_before_the_runs(tmp_path) -> None:
+    from wgan_repro.claims.plan import make
+    from wgan_repro.reproduce import REPO as ROOT
+    from wgan_repro.reproduce import planned
+
+    plan = make(load_claim("F7"), "cpu", ROOT / "reports" / "reference" / "F7" / "data")
+    (tmp_path / "plan.txt").write_text(plan.text())
+    assert planned(tmp_path / "plan.txt") == {"plan_power": round(plan.power, 2),
+                                              "plan_seeds_needed": plan.seeds_needed}
+    assert planned(tmp_path / "none.txt") == {}
+
+
 STOPPED_CLAIM = """
 import sys
 from hydra import compose, initialize_config_dir

@@ -273,6 +273,18 @@ def newest_parent(uri: str, experiment: str, claim_id: str, budget: str) -> str 
     return found[0].info.run_id if found else None
 
 
+def planned(path: Path) -> dict[str, Any]:
+    """The power and seeds needed that the plan printed before the runs (plan.txt beside the section), if any."""
+    import re
+
+    text = path.read_text() if path.is_file() else ""
+    found = re.search(r"every gate passing: (\d+)% with \d+ seeds; seeds needed for 80%: (\d+|more than 200)", text)
+    if not found:
+        return {}
+    return {"plan_power": int(found.group(1)) / 100,
+            "plan_seeds_needed": int(found.group(2)) if found.group(2).isdigit() else None}
+
+
 def recorded(path: Path, commit: str) -> dict[str, Any]:
     """From a section's meta.json of the same runs' commit: the command that ran them and the plan's power (a
     re-render from MLflow knows neither)."""
@@ -305,7 +317,8 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
         if plan is not None:  # what the plan said before the runs
             meta.update(plan_power=None if plan.power != plan.power else plan.power,
                         plan_seeds_needed=plan.seeds_needed)
-        elif cfg.render_only:  # a re-render keeps what the section recorded when its runs ended
+        elif cfg.render_only:  # a re-render keeps what the section recorded when its runs ended, or before them
+            meta.update(planned(out_dir / "plan.txt"))
             meta.update(recorded(out_dir / "data" / "meta.json", meta["commit"]))
     if data.runs.empty:
         raise ValueError(f"claim {claim.id}, budget {budget}: no runs in experiment {cfg.tracking.experiment}")
