@@ -319,6 +319,9 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
                         plan_seeds_needed=plan.seeds_needed)
         elif cfg.render_only:  # a re-render keeps what the section recorded when its runs ended, or before them
             meta.update(planned(out_dir / "plan.txt"))
+            if runs_of:  # the command that ran them, as their parent holds it
+                ran = mlflow_client(uri).get_run(runs_of).data.tags.get("command")
+                meta.update({"command": shown_command(ran)} if ran else {})
             meta.update(recorded(out_dir / "data" / "meta.json", meta["commit"]))
     if data.runs.empty:
         raise ValueError(f"claim {claim.id}, budget {budget}: no runs in experiment {cfg.tracking.experiment}")
