@@ -15,6 +15,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -275,8 +276,6 @@ def newest_parent(uri: str, experiment: str, claim_id: str, budget: str) -> str 
 
 def planned(path: Path) -> dict[str, Any]:
     """The power and seeds needed that the plan printed before the runs (plan.txt beside the section), if any."""
-    import re
-
     text = path.read_text() if path.is_file() else ""
     found = re.search(r"every gate passing: (\d+)% with \d+ seeds; seeds needed for 80%: (\d+|more than 200)", text)
     if not found:
