@@ -21,8 +21,13 @@ from torch import nn
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from wgan_repro import diagnostics as diag
-from wgan_repro.diagnostics import DIAGNOSTIC_SEED_OFFSET, StepCosine, layer_grad_norms
+from wgan_repro.diagnostics import (
+    DIAGNOSTIC_SEED_OFFSET,
+    StepCosine,
+    layer_grad_norms,
+    weight_histogram,
+    weights_near_max,
+)
 from wgan_repro.runs import stopping
 from wgan_repro.runs.checkpoint import TrainState
 
@@ -55,8 +60,8 @@ def critic_diagnostics(cfg: DictConfig, data, generator: nn.Module, critic: nn.M
     with torch.no_grad():
         fake = generator(torch.randn(m, cfg.arch.nz, generator=g, device=data.device, dtype=data.dtype))
     loss = lambda r, f: objective.critic_loss(r, f)[0]  # noqa: E731
-    return {**layer_grad_norms(critic, loss, real, fake), "critic/weights_near_max": diag.weights_near_max(critic),
-            **diag.weight_histogram(critic)}
+    return {**layer_grad_norms(critic, loss, real, fake), "critic/weights_near_max": weights_near_max(critic),
+            **weight_histogram(critic)}
 
 
 def has_batch_norm(module: nn.Module) -> bool:
