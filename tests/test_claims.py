@@ -121,6 +121,12 @@ def test_a_smoke_claim_runs_renders_a_verdict_and_rerenders_from_its_export(tmp_
             assert f"(data/samples/{name})" in text
             assert (tmp_path / "again" / cid / "data" / "samples" / name).is_file()  # render_from keeps them
         assert html.count("data:image/png;base64") >= 2 + len(samples)  # specification, figure, every sample
+    else:  # a study that trains no generator: its picture of the fitted critic, one per arm, exported
+        samples = pd.read_csv(out / cid / "data" / "samples.csv")
+        assert list(samples["stage"]) == ["study"] and list(samples["arm"]) == ["study"]
+        name = samples["file"][0]
+        assert (tmp_path / "again" / cid / "data" / "samples" / name).read_bytes()[:4] == b"\x89PNG"
+        assert "This claim trains no generator" in text and f"(data/samples/{name})" in text
 
 
 def test_claims_share_one_pool_each_rendered_when_its_runs_end_with_one_progress_line(tmp_path, mlflow_uri,

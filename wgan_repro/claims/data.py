@@ -34,6 +34,8 @@ BASE_PARAMS = ("train.iterations", "eval.every", "optimizer.lr", "train.n_critic
 
 SAMPLE_COLUMNS = ["arm", "seed", "run_id", "stage", "step", "file"]
 SAMPLE_IMAGE = re.compile(r"^(?:samples|figures)/samples_(\d{7})\.png$")  # what evaluations log (evaluate/)
+# what a study that trains no generator draws of its fitted critic and the two distributions (runs/studies.py)
+STUDY_IMAGE = re.compile(r"^figures/(?:fig1_parallel_lines|fig3_optimal_critic|g3_value_surface)\.png$")
 
 
 @dataclass
@@ -111,7 +113,8 @@ def load_export(folder: Path) -> ClaimData:
 
 def sample_images(client, runs: pd.DataFrame) -> tuple[pd.DataFrame, Path | None]:
     """For each arm, its run at the lowest seed (FINISHED when one is): the sample images it logged at the evaluation
-    nearest half its last one ('mid') and at its last ('final'), downloaded into a temporary folder."""
+    nearest half its last one ('mid') and at its last ('final'), or for a study that trains no generator its
+    picture of the fitted critic ('study'), downloaded into a temporary folder."""
     if runs.empty or "tags.arm" not in runs:
         return pd.DataFrame(columns=SAMPLE_COLUMNS), None
     folder = Path(tempfile.mkdtemp(prefix="claim-samples-"))
@@ -125,7 +128,14 @@ def sample_images(client, runs: pd.DataFrame) -> tuple[pd.DataFrame, Path | None
                 match = SAMPLE_IMAGE.match(a.path)
                 if match:
                     images[int(match.group(1))] = a.path
-        if not images:
+        if not images:  # a study: its picture of the fitted critic, stage 'study' (it has no iterations)
+            study = [a.path for a in client.list_artifacts(run.run_id, "figures") if STUDY_IMAGE.match(a.path)]
+            if study:
+                name = f"{re.sub(r'[^A-Za-z0-9_.@-]', '_', str(arm))}_s{run['tags.seed']}_study.png"
+                got = Path(client.download_artifacts(run.run_id, study[0], str(folder / "download")))
+                shutil.move(str(got), folder / name)
+                rows.append({"arm": arm, "seed": str(run["tags.seed"]), "run_id": run.run_id, "stage": "study",
+                             "step": 0, "file": name})
             continue
         last = max(images)
         mid = min(images, key=lambda s: (abs(s - last / 2), s))

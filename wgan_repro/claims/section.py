@@ -278,6 +278,13 @@ def samples_block(data: ClaimData) -> list[str]:
     if shots.empty:
         return ["## Samples", "", "This export holds no sample images (its runs did not save them, or it predates "
                 "the second edition).", ""]
+    if set(shots["stage"]) == {"study"}:  # a study trains no generator: the fitted critic and the two distributions
+        lines = ["## Samples", "", "This claim trains no generator: each arm's run at its lowest seed (a fixed rule, "
+                 "never the best run) drew its two fixed distributions and the critic it fitted.", "",
+                 "| arm | the fitted critic |", "|---|---|"]
+        lines += [f"| {r.arm} | ![{r.arm}, seed {r.seed}](data/samples/{r.file})<br>seed {r.seed} |"
+                  for r in shots.itertuples()]
+        return [*lines, ""]
     lines = ["## Samples", "", "Each arm's run at its lowest seed (a fixed rule, never the best run), at the "
              "evaluation nearest mid-training and at the last one.", "", "| arm | mid-training | final |",
              "|---|---|---|"]
