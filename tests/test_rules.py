@@ -196,8 +196,9 @@ GOOD = {"control/wgan": 600, "control/gan": 620, "control/gan_matched": 580,
 
 
 def f6_data(quality: dict[str, float], classes: dict[str, int] | None = None,
-            failed: tuple[str, ...] = ()) -> ClaimData:
-    """Five seeds per arm; an arm's classifier FID is its value times (1 + seed / 20), floor 10, KL 0.1."""
+            failed: tuple[str, ...] = (), spread: dict[str, float] | None = None) -> ClaimData:
+    """Five seeds per arm; an arm's classifier FID is its value times (1 + seed / 20), floor 10, KL 0.1; recall and
+    coverage 0.3 + seed / 100 (`spread`: the arm's value instead of 0.3)."""
     rows = []
     for arm in ARMS:
         for seed in range(5):
@@ -207,7 +208,9 @@ def f6_data(quality: dict[str, float], classes: dict[str, int] | None = None,
                          "metrics.eval/fid_mnist": quality[arm] * (1 + seed / 20),
                          "metrics.eval/fid_mnist_floor": 10.0,
                          "metrics.eval/classes": float((classes or {}).get(arm, 10)),
-                         "metrics.eval/kl_classes": 0.1})
+                         "metrics.eval/kl_classes": 0.1,
+                         "metrics.eval/recall_mnist": (spread or {}).get(arm, 0.3) + seed / 100,
+                         "metrics.eval/coverage_mnist": (spread or {}).get(arm, 0.3) + seed / 100})
     return ClaimData(pd.DataFrame(rows), NO_CURVES)
 
 
@@ -237,6 +240,16 @@ def test_f6_inconclusive_when_the_control_or_a_weak_wgan_does_not_learn() -> Non
     unmeasured = f6_data(GOOD)
     unmeasured.runs.loc[unmeasured.runs["tags.arm"] == "control/gan", "metrics.eval/classes"] = np.nan
     assert verdict("F6", unmeasured).word == "inconclusive"  # an unmeasured run has not shown that it learned
+
+
+def test_f6_recall_and_coverage_variants_compare_wgan_with_each_gan_arm_and_count_a_failed_run_as_zero() -> None:
+    collapsed = {"fig7/gan": 0.01, "fig7/gan_matched": 0.02, "fig8/gan": 0.0, "fig8/gan_matched": 0.01}
+    words = {o.name: o.word for o in verdict("F6", f6_data(GOOD, spread=collapsed)).variants}
+    assert words["recall"] == words["coverage"] == "reproduced"
+    same = {o.name: o for o in verdict("F6", f6_data(GOOD)).variants}  # every arm's recall alike: equivalent
+    assert same["recall"].word == same["coverage"].word == "not reproduced", same["recall"].text()
+    failed = verdict("F6", f6_data(GOOD, failed=("fig8/gan",), spread={"fig8/gan": 0.9}))
+    assert (failed.tables["per_run"].query("arm == 'fig8/gan'")[["recall", "coverage"]] == 0).all().all()
 
 
 # --------------------------------------------------------------------------- F7: momentum and instability

@@ -38,6 +38,8 @@ class F6Thresholds(Thresholds):
     sesoi_classes: float = need("variant's smallest effect of interest: one class", gt=0)
     sesoi_kl: float = need("variant's smallest effect of interest: 0.23 nats, a tenth of one-class KL (log 10)",
                            gt=0)
+    sesoi_prdc: float = need("variants' smallest effect of interest in recall and coverage (Naeem et al. 2020, "
+                             "classifier features): a share of the real data's neighbourhoods, on [0, 1]", gt=0, le=1)
 
 
 class F6(Claim):
@@ -47,6 +49,8 @@ class F6(Claim):
         "classes covered": {"measure": "classes"},
         "KL of the class histogram": {"measure": "kl_classes"},
         "rank test (Hodges-Lehmann shift of log FID)": {"measure": "quality", "kind": "rank_shift"},
+        "recall": {"measure": "recall"},
+        "coverage": {"measure": "coverage"},
     }
     strips = ("quality", "kl_classes")
 
@@ -57,9 +61,12 @@ class F6(Claim):
         floor = pd.Series({i: r.get(f"metrics.{r['tags.quality_floor']}", math.nan) for i, r in runs.iterrows()},
                           dtype=float)
         table = per_run(runs, {"quality": quality, "floor": floor, "classes": metric(runs, "eval/classes"),
-                               "kl_classes": metric(runs, "eval/kl_classes")})
+                               "kl_classes": metric(runs, "eval/kl_classes"),
+                               "recall": metric(runs, "eval/recall_mnist"),
+                               "coverage": metric(runs, "eval/coverage_mnist")})
         failed = table["status"] != "FINISHED"  # worse than any run that finished: stand-ins set per comparison
-        table.loc[failed, ["quality", "classes", "kl_classes"]] = [math.inf, 0, math.log(10)]
+        table.loc[failed, ["quality", "classes", "kl_classes", "recall", "coverage"]] = [math.inf, 0, math.log(10),
+                                                                                        0.0, 0.0]
         table["generator"], table["objective"] = table["arm"].str.split("/").str[0], table["arm"].str.split("/").str[1]
         measured = np.isfinite(table[["quality", "classes", "kl_classes"]].astype(float)).all(axis=1)
         table["learned"] = (measured & (table["status"] == "FINISHED") & (table["classes"] >= t.min_classes)
@@ -95,6 +102,10 @@ class F6(Claim):
                     tests.append(SubTest(f"{weak}/{gan}", f"{weak}: classes covered, wgan - {gan}",
                                          (w["classes"].to_numpy(dtype=float), g["classes"].to_numpy(dtype=float)),
                                          "diff", "identity", 0.0, "above", t.sesoi_classes, "classes", (-10, 10)))
+                elif measure in ("recall", "coverage"):  # WGAN's samples reach more of the real data's neighbourhoods
+                    tests.append(SubTest(f"{weak}/{gan}", f"{weak}: {measure}, wgan - {gan}",
+                                         (w[measure].to_numpy(dtype=float), g[measure].to_numpy(dtype=float)),
+                                         "diff", "identity", 0.0, "above", t.sesoi_prdc, "share", (-1, 1)))
                 else:  # the GAN's class histogram further from uniform
                     tests.append(SubTest(f"{weak}/{gan}", f"{weak}: KL(classes || uniform), {gan} - wgan",
                                          (g["kl_classes"].to_numpy(dtype=float), w["kl_classes"].to_numpy(dtype=float)),
