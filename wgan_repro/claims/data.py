@@ -128,20 +128,17 @@ def sample_images(client, runs: pd.DataFrame) -> tuple[pd.DataFrame, Path | None
                 match = SAMPLE_IMAGE.match(a.path)
                 if match:
                     images[int(match.group(1))] = a.path
-        if not images:  # a study: its picture of the fitted critic, stage 'study' (it has no iterations)
-            study = [a.path for a in client.list_artifacts(run.run_id, "figures") if STUDY_IMAGE.match(a.path)]
-            if study:
-                name = f"{re.sub(r'[^A-Za-z0-9_.@-]', '_', str(arm))}_s{run['tags.seed']}_study.png"
-                got = Path(client.download_artifacts(run.run_id, study[0], str(folder / "download")))
-                shutil.move(str(got), folder / name)
-                rows.append({"arm": arm, "seed": str(run["tags.seed"]), "run_id": run.run_id, "stage": "study",
-                             "step": 0, "file": name})
-            continue
-        last = max(images)
-        mid = min(images, key=lambda s: (abs(s - last / 2), s))
-        for stage, step in (("mid", mid), ("final", last)) if mid != last else (("final", last),):
+        if images:
+            last = max(images)
+            mid = min(images, key=lambda s: (abs(s - last / 2), s))
+            shots = [(stage, step, images[step]) for stage, step in (("mid", mid), ("final", last))
+                     if stage == "final" or mid != last]
+        else:  # a study trains no generator: its picture of the fitted critic, stage 'study' (no iterations)
+            shots = [("study", 0, a.path) for a in client.list_artifacts(run.run_id, "figures")
+                     if STUDY_IMAGE.match(a.path)][:1]
+        for stage, step, path in shots:
             name = f"{re.sub(r'[^A-Za-z0-9_.@-]', '_', str(arm))}_s{run['tags.seed']}_{stage}.png"
-            got = Path(client.download_artifacts(run.run_id, images[step], str(folder / "download")))
+            got = Path(client.download_artifacts(run.run_id, path, str(folder / "download")))
             shutil.move(str(got), folder / name)
             rows.append({"arm": arm, "seed": str(run["tags.seed"]), "run_id": run.run_id, "stage": stage,
                          "step": step, "file": name})
