@@ -181,10 +181,11 @@ def test_a_rerender_reads_the_power_the_plan_printed_before_the_runs(tmp_path) -
     from wgan_repro.reproduce import planned
 
     plan = make(load_claim("F7"), "cpu", ROOT / "reports" / "reference" / "F7" / "data")
-    (tmp_path / "plan.txt").write_text(plan.text())
-    assert planned(tmp_path / "plan.txt") == {"plan_power": round(plan.power, 2),
-                                              "plan_seeds_needed": plan.seeds_needed}
-    assert planned(tmp_path / "none.txt") == {}
+    (tmp_path / "plan.txt").write_text(plan.text())  # a section older than plan.json: its printed words
+    assert planned(tmp_path) == {"plan_power": round(plan.power, 2), "plan_seeds_needed": plan.seeds_needed}
+    (tmp_path / "plan.json").write_text(json.dumps(plan.numbers()))  # the numbers themselves, unrounded
+    assert planned(tmp_path) == {"plan_power": plan.power, "plan_seeds_needed": plan.seeds_needed}
+    assert planned(tmp_path / "none") == {}
 
 
 STOPPED_CLAIM = """

@@ -274,9 +274,13 @@ def newest_parent(uri: str, experiment: str, claim_id: str, budget: str) -> str 
     return found[0].info.run_id if found else None
 
 
-def planned(path: Path) -> dict[str, Any]:
-    """The power and seeds needed that the plan printed before the runs (plan.txt beside the section), if any."""
-    text = path.read_text() if path.is_file() else ""
+def planned(folder: Path) -> dict[str, Any]:
+    """The power and seeds needed that the plan gave before the runs (plan.json beside the section; sections older
+    than it have only the printed plan.txt, read back from its words), if any."""
+    if (folder / "plan.json").is_file():
+        numbers = json.loads((folder / "plan.json").read_text())
+        return {"plan_power": numbers["power"], "plan_seeds_needed": numbers["seeds_needed"]}
+    text = (folder / "plan.txt").read_text() if (folder / "plan.txt").is_file() else ""
     found = re.search(r"every gate passing: (\d+)% with \d+ seeds; seeds needed for 80%: (\d+|more than 200)", text)
     if not found:
         return {}
@@ -317,7 +321,7 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
             meta.update(plan_power=None if plan.power != plan.power else plan.power,
                         plan_seeds_needed=plan.seeds_needed)
         elif cfg.render_only:  # a re-render keeps what the section recorded when its runs ended, or before them
-            meta.update(planned(out_dir / "plan.txt"))
+            meta.update(planned(out_dir))
             if runs_of:  # the command that ran them, as their parent holds it
                 ran = mlflow_client(uri).get_run(runs_of).data.tags.get("command")
                 meta.update({"command": shown_command(ran)} if ran else {})
@@ -403,6 +407,7 @@ def main(cfg: DictConfig) -> None:
                 folder = section_dir(cfg, claim.id, str(cfg.budget))
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "plan.txt").write_text(plans[claim.id].text() + "\n")
+                (folder / "plan.json").write_text(json.dumps(plans[claim.id].numbers(), indent=1) + "\n")
         if cfg.render_only or cfg.render_from:
             for claim in claims:
                 render_claim(claim, str(cfg.budget), cfg, command, None, plans.get(claim.id))

@@ -36,6 +36,11 @@ class Plan:
     def text(self) -> str:
         return "\n".join(self.lines)
 
+    def numbers(self) -> dict[str, float | int | None]:
+        """What a re-render reads back (plan.json beside plan.txt); NaN, a power the pilot cannot give, as None."""
+        return {"power": None if self.power != self.power else self.power, "seeds_needed": self.seeds_needed,
+                "wall_min": None if self.wall_min != self.wall_min else round(self.wall_min, 1)}
+
 
 def natural(test: SubTest, effect: float | None) -> str:
     """An effect on the analysis scale, in the measure's own words."""
