@@ -188,6 +188,19 @@ def test_f5_not_reproduced_when_the_gan_estimate_tracks_quality_too() -> None:
     assert v.word == "not reproduced", v.reason()
 
 
+def test_f5_a_floor_gate_holds_back_runs_that_improved_but_stayed_far_from_their_floor() -> None:
+    data = tracking_data({"gan": ("estimate/js", -1.0, 0.0), "wgan": ("estimate/em", 1.0, 0.0)})  # end 50-65 x floor
+    rule = {k: v for k, v in load_claim("F5").rule.items() if k != "floor_factor"}
+    near = judge("F5", {**rule, "floor_factor": 100.0}, data)
+    assert near.word == "reproduced", near.reason()
+    far = judge("F5", {**rule, "floor_factor": 40.0}, data)
+    assert far.headline == ("inconclusive (budget: arm gan did not reach its regime; arm wgan did not reach its "
+                            "regime)"), far.reason()
+    assert "final / floor" in far.reason() and "and 40 x floor" in far.reason()
+    unset = judge("F5", rule, data)  # without the key: the first edition's gate, quality halved
+    assert unset.word == "reproduced" and "final / floor" not in unset.reason()
+
+
 # --------------------------------------------------------------------------- F6: weak generators
 ARMS = [f"{g}/{o}" for g in ("control", "fig7", "fig8") for o in ("wgan", "gan", "gan_matched")]
 GOOD = {"control/wgan": 600, "control/gan": 620, "control/gan_matched": 580,

@@ -20,6 +20,7 @@ from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.engine import Gate, Thresholds, need
 from wgan_repro.claims.runs import metric
 from wgan_repro.curves import running_median
+from wgan_repro.schema import knob
 
 FILTER_VARIANTS = {  # the filter choices a second analyst could make, each a variant of F4 and F5
     "no filter": {"filter": "none"},
@@ -38,6 +39,9 @@ class TrackingThresholds(Thresholds):
     improved_share: float = need("gate: at least this share of an arm's runs learned", gt=0, le=1)
     rho_meaningful: float = need("a first-difference correlation below this is 'no meaningful correlation' (and "
                                       "the smallest effect of interest)", gt=0, le=1)
+    floor_factor: float | None = knob(None, "a run learned only when its final quality is also within this factor "
+                                            "of its floor (the distance between two real halves); unset: no such "
+                                            "condition", gt=1)
 
 
 def tracking_table(data: ClaimData, runs: pd.DataFrame, width: int, kind: str = "centred") -> pd.DataFrame:
@@ -62,7 +66,12 @@ def tracking_table(data: ClaimData, runs: pd.DataFrame, width: int, kind: str = 
 
 
 def learned(table: pd.DataFrame, t: TrackingThresholds) -> pd.Series:
-    return table["final_quality"] < t.improve_ratio * table["first_quality"]
+    """Quality improved (final under improve_ratio x first) and, with floor_factor, came near the floor (a run
+    without a floor fails that condition: the gate cannot see it)."""
+    improved = table["final_quality"] < t.improve_ratio * table["first_quality"]
+    if t.floor_factor is None:
+        return improved
+    return improved & (table["final_quality"] <= t.floor_factor * table["quality_floor"])
 
 
 def learning_gates(table: pd.DataFrame, t: TrackingThresholds, arms: list[str]) -> list[Gate]:
@@ -73,9 +82,12 @@ def learning_gates(table: pd.DataFrame, t: TrackingThresholds, arms: list[str]) 
         ok = learned(g, t)
         share = float(ok.mean()) if len(g) else math.nan
         ratio = float(np.exp(np.log(g["final_quality"] / g["first_quality"]).mean())) if len(g) else math.nan
-        gates.append(Gate(arm, bool(share >= t.improved_share),
-                          f"{arm}: learned in {int(ok.sum())}/{len(g)} runs (final / first quality {ratio:.3g}, "
-                          f"geometric mean; gate: >= {t.improved_share:.0%} under {t.improve_ratio})"))
+        seen, rule = f"final / first quality {ratio:.3g}", f"under {t.improve_ratio}"
+        if t.floor_factor is not None:
+            over = float(np.exp(np.log(g["final_quality"] / g["quality_floor"]).mean())) if len(g) else math.nan
+            seen, rule = seen + f", final / floor {over:.3g}", rule + f" x first and {t.floor_factor:g} x floor"
+        gates.append(Gate(arm, bool(share >= t.improved_share), f"{arm}: learned in {int(ok.sum())}/{len(g)} runs "
+                          f"({seen}, geometric mean; gate: >= {t.improved_share:.0%} {rule})"))
     return gates
 
 
