@@ -351,3 +351,15 @@ def test_a_rule_change_marks_only_the_runs_it_came_after() -> None:
     claim = load_claim("F5")
     assert [c.runs_commit for c in changes_after(claim, "6cf25a6774553a2134dcb79ff06a6c19027ba9ce")] == ["6cf25a6"] * 2
     assert changes_after(claim, "0123456789abcdef") == []  # a later run of F5, under the changed rule
+
+
+def test_a_study_protocol_names_no_generator_evaluations_and_a_training_claim_names_its_spacing() -> None:
+    from wgan_repro.claims.data import load_export
+    from wgan_repro.claims.engine import thresholds
+    from wgan_repro.claims.section import protocol
+
+    lines = {cid: " ".join(protocol(claim_module(cid), thresholds(cid, dict(load_claim(cid).rule)),
+                                    load_export(REPO / "reports" / "reference" / cid / "data")))
+             for cid in ("F1", "F6")}
+    assert "Evaluated every" not in lines["F1"] and "Estimate:" not in lines["F1"]  # F1 fits critics only
+    assert "Evaluated every" in lines["F6"] and "Estimate: " in lines["F6"]

@@ -235,7 +235,8 @@ def protocol(claim: Claim, t: Any, data: ClaimData) -> list[str]:
     runs = data.runs
     out = [f"Seeds: {seed_ranges(data)}."]
     estimates = sorted(set(runs.get("tags.estimate", pd.Series(dtype=str)).dropna()))
-    if estimates and runs.get("tags.study", pd.Series(dtype=str)).isna().all():
+    study = runs.get("tags.study", pd.Series(dtype=str)).notna().any()  # fits critics; no generator, no evaluations
+    if estimates and not study:
         width = getattr(t, "width", None)
         read = (f"the rule reads it through a centred running median over {width} generator iterations"
                 if width else "the rule does not filter it")
@@ -265,7 +266,7 @@ def protocol(claim: Claim, t: Any, data: ClaimData) -> list[str]:
             out.append(f"Quality: {q}, network and sample counts: {values(data, tag, by_arm=False)}.")
         else:
             out.append(f"Quality: {q}.")
-    if "params.eval.at_start" in runs:
+    if "params.eval.at_start" in runs and not study:
         out.append(f"Evaluated every {values(data, 'params.eval.every')} generator iterations"
                    + (", and at iteration 0" if values(data, "params.eval.at_start") == "True" else "")
                    + f", {values(data, 'params.train.iterations')} in all.")
