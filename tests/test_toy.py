@@ -72,3 +72,24 @@ def test_exact_w1_of_a_shifted_copy_is_the_shift() -> None:
     shift = torch.tensor([0.3, -0.4])
     assert exact_w1(x, x + shift) == pytest.approx(0.5, rel=1e-6)
     assert exact_w1(x, x) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_the_toy_figure_says_when_the_critic_is_flat_and_never_prints_a_colour_bar_offset(flat: bool) -> None:
+    import matplotlib.pyplot as plt  # why: only this test draws
+
+    from wgan_repro.evaluate.figures import toy_figure
+
+    critic = torch.nn.Linear(2, 1)
+    with torch.no_grad():  # flat: f = -1.27e-5 + 1e-18 x (G1's clip_0.001 critic); else a slope near -1.27e-5
+        critic.weight.fill_(1e-18 if flat else 1e-3)
+        critic.bias.fill_(-1.274529e-5)
+    x = SwissRoll(std=0.25, scale=1 / 7.5).sample(500, generator=torch.Generator().manual_seed(0))
+    fig = toy_figure(x, x, None, critic, "t")
+    heading = fig.axes[1].get_title()
+    assert ("flat" in heading) == flat and heading.startswith("critic scores f(x)")
+    assert len(fig.axes) == (2 if flat else 3)  # the colour bar only where there is a scale to read
+    for bar in fig.axes[2:]:
+        fig.canvas.draw()
+        assert bar.yaxis.get_offset_text().get_text() == ""
+    plt.close(fig)

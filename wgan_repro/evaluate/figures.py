@@ -41,12 +41,18 @@ def toy_figure(fake: torch.Tensor, real: torch.Tensor, modes: torch.Tensor | Non
         ax_kde.scatter(m[:, 0], m[:, 1], marker="x", s=40, c="red", label="real modes")
     ax_kde.set_title("generated samples over their KDE")
     points = torch.from_numpy(plane.T.astype(np.float32)).to(next(critic.parameters()))  # its device and dtype
-    scores = critic(points).float().cpu().numpy().reshape(grid, grid)
-    cs = ax_critic.contourf(gx, gy, scores, levels=30, cmap="viridis")
-    fig.colorbar(cs, ax=ax_critic, fraction=0.046, label="f(x)")
+    scores = critic(points).detach().float().cpu().numpy().reshape(grid, grid)
+    heading = "critic scores f(x)"
+    if np.ptp(scores) <= 1e-6 * max(1.0, float(np.abs(scores).max())):  # a flat critic: no colour scale to read
+        heading += f"\nflat: {float(scores.mean()):.3g} everywhere"
+    else:
+        cs = ax_critic.contourf(gx, gy, scores, levels=30, cmap="viridis")
+        bar = fig.colorbar(cs, ax=ax_critic, fraction=0.046, label="f(x)")
+        bar.formatter.set_useOffset(False)  # an offset label would sit over the title
+        bar.update_ticks()
     ax_critic.scatter(r[:500, 0], r[:500, 1], s=2, c="tab:orange", label="real")
     ax_critic.scatter(f[:500, 0], f[:500, 1], s=2, c="tab:blue", label="generated")
-    ax_critic.set_title("critic scores f(x)")
+    ax_critic.set_title(heading)
     for ax in (ax_kde, ax_critic):
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
