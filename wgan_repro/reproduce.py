@@ -274,12 +274,16 @@ def newest_parent(uri: str, experiment: str, claim_id: str, budget: str) -> str 
     return found[0].info.run_id if found else None
 
 
+def plan_meta(numbers: dict[str, Any]) -> dict[str, Any]:
+    """A plan's numbers (Plan.numbers, or plan.json) as a section's meta keys."""
+    return {"plan_power": numbers["power"], "plan_seeds_needed": numbers["seeds_needed"]}
+
+
 def planned(folder: Path) -> dict[str, Any]:
     """The power and seeds needed that the plan gave before the runs (plan.json beside the section; sections older
     than it have only the printed plan.txt, read back from its words), if any."""
     if (folder / "plan.json").is_file():
-        numbers = json.loads((folder / "plan.json").read_text())
-        return {"plan_power": numbers["power"], "plan_seeds_needed": numbers["seeds_needed"]}
+        return plan_meta(json.loads((folder / "plan.json").read_text()))
     text = (folder / "plan.txt").read_text() if (folder / "plan.txt").is_file() else ""
     found = re.search(r"every gate passing: (\d+)% with \d+ seeds; seeds needed for 80%: (\d+|more than 200)", text)
     if not found:
@@ -318,8 +322,7 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
         data = D.from_mlflow(uri, cfg.tracking.experiment, claim.id, budget, claim.curves, claim.params, runs_of)
         meta = meta_of(data, claim, budget, command)
         if plan is not None:  # what the plan said before the runs
-            meta.update(plan_power=None if plan.power != plan.power else plan.power,
-                        plan_seeds_needed=plan.seeds_needed)
+            meta.update(plan_meta(plan.numbers()))
         elif cfg.render_only:  # a re-render keeps what the section recorded when its runs ended, or before them
             meta.update(planned(out_dir))
             if runs_of:  # the command that ran them, as their parent holds it
