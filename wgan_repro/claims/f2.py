@@ -22,7 +22,7 @@ from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.decision import SubTest
 from wgan_repro.claims.engine import Claim, Gate, Thresholds, need
 from wgan_repro.claims.runs import finished, group_table, metric, per_run
-from wgan_repro.claims.stats import to_scale
+from wgan_repro.claims.stats import geometric_mean, to_scale
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +79,7 @@ class F2(Claim):
 
     def gates(self, data: ClaimData, t: F2Thresholds, table: pd.DataFrame) -> list[Gate]:
         w = table[table["arm"] == "wgan"]["w1_over_floor"].astype(float)
-        ratio = float(np.exp(np.log(w).mean())) if len(w) else math.nan
+        ratio = geometric_mean(w)
         return [Gate("wgan", bool(ratio <= t.w1_gate_factor),
                      f"wgan: final W1 {ratio:.3g} x its floor (geometric mean of {len(w)} runs; gate <= "
                      f"{t.w1_gate_factor:g} x)")]

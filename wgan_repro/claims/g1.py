@@ -24,6 +24,7 @@ from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.decision import SubTest
 from wgan_repro.claims.engine import Claim, Gate, Thresholds, need
 from wgan_repro.claims.runs import finished, group_table, per_run
+from wgan_repro.claims.stats import geometric_mean
 
 LAYER_KEY = "critic/grad_norm/layer_"
 UNDERFLOW = 1e-30  # a norm that underflowed to 0 in float32 counts as this (it vanished beyond measure)
@@ -91,7 +92,7 @@ class G1(Claim):
         out = []
         for arm in t.flat_arms:
             g = table[table["arm"] == arm]["w1_over_first"]
-            ratio = float(np.exp(np.log(g).mean())) if len(g) else math.nan
+            ratio = geometric_mean(g)
             out.append(Gate(arm, bool(ratio <= t.learned_ratio),
                             f"{arm}: final W1 {ratio:.3g} x its first evaluation's (gate <= {t.learned_ratio:g}: the "
                             "penalty's critic trained, so flatness is not an untrained network's)"))

@@ -36,6 +36,11 @@ def finite(values: Sequence[float]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- scales
+def geometric_mean(values: Sequence[float] | np.ndarray) -> float:
+    """scipy's gmean; NaN for no values (an arm without runs)."""
+    return float(stats.gmean(np.asarray(values, dtype=float))) if len(values) else math.nan
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 

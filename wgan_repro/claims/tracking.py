@@ -81,10 +81,10 @@ def learning_gates(table: pd.DataFrame, t: TrackingThresholds, arms: list[str]) 
         g = table[table["arm"] == arm]
         ok = learned(g, t)
         share = float(ok.mean()) if len(g) else math.nan
-        ratio = float(np.exp(np.log(g["final_quality"] / g["first_quality"]).mean())) if len(g) else math.nan
+        ratio = S.geometric_mean(g["final_quality"] / g["first_quality"])
         seen, rule = f"final / first quality {ratio:.3g}", f"under {t.improve_ratio}"
         if t.floor_factor is not None:
-            over = float(np.exp(np.log(g["final_quality"] / g["quality_floor"]).mean())) if len(g) else math.nan
+            over = S.geometric_mean(g["final_quality"] / g["quality_floor"])
             seen, rule = seen + f", final / floor {over:.3g}", rule + f" x first and {t.floor_factor:g} x floor"
         gates.append(Gate(arm, bool(share >= t.improved_share), f"{arm}: learned in {int(ok.sum())}/{len(g)} runs "
                           f"({seen}, geometric mean; gate: >= {t.improved_share:.0%} {rule})"))
