@@ -364,3 +364,13 @@ def test_a_study_protocol_names_no_generator_evaluations_and_a_training_claim_na
              for cid in ("F1", "F6")}
     assert "Evaluated every" not in lines["F1"] and "Estimate:" not in lines["F1"]  # F1 fits critics only
     assert "Evaluated every" in lines["F6"] and "Estimate: " in lines["F6"]
+
+
+def test_the_index_sums_the_claims_walls_paper_and_project_apart() -> None:
+    """The index's time line is the sum of the sections' measured walls, F* and G* apart; no sections, no line."""
+    from wgan_repro.claims.section import wall_total
+
+    records = [{"claim": "F1", "wall_s": 600}, {"claim": "F7", "wall_s": 1200}, {"claim": "G2", "wall_s": 300}]
+    line = wall_total(records)[0]
+    assert "summed over the 3 sections above: 35 min (30 min for the paper's claims F*, 5 min for G*)" in line
+    assert wall_total([]) == []

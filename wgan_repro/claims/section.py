@@ -455,10 +455,25 @@ def index(folder: Path) -> Path:
                       "no "
                       "correction across claims or across a claim's variants: were every claim false, the chance "
                       f"that at least one of {len(rows)} reads 'reproduced' by luck alone is up to "
-                      f"{1 - (1 - FAMILY_ALPHA) ** len(rows):.0%}.", ""])
+                      f"{1 - (1 - FAMILY_ALPHA) ** len(rows):.0%}.", "", *wall_total(records)])
     (folder / "README.md").write_text(text)
     (folder / "index.html").write_text(to_html(text.replace("/section.md)", "/section.html)"), folder, title))
     return folder / "README.md"
+
+
+def wall_total(records: list[dict]) -> list[str]:
+    """The index's line on time: the claims' walls summed, the paper's claims (F*) and the project's own (G*) apart.
+    Each wall is its claim's first run start to last run end, as measured, so a claim that shared the machine with
+    other work counts at its slower wall."""
+    if not records:
+        return []
+    def minutes(prefix: str) -> float:
+        return sum(r.get("wall_s", 0) for r in records if r["claim"].startswith(prefix)) / 60
+
+    return [f"Wall time, summed over the {len(records)} sections above: {minutes(''):.0f} min "
+            f"({minutes('F'):.0f} min for the paper's claims F*, {minutes('G'):.0f} min for G*), each claim from "
+            "its first run's start to its last run's end with two runs at a time, as measured (a claim that shared "
+            "the machine with other work counts at its slower wall).", ""]
 
 
 SMOKE = "Pipeline check, not a verdict"  # how a smoke budget's sections and index introduce themselves
