@@ -374,3 +374,25 @@ def test_the_index_sums_the_claims_walls_paper_and_project_apart() -> None:
     line = wall_total(records)[0]
     assert "summed over the 3 sections above: 35 min (30 min for the paper's claims F*, 5 min for G*)" in line
     assert wall_total([]) == []
+
+
+@pytest.mark.parametrize("lo, hi, least", [(80, 103, 2), (95, 103, 2), (0.3, 40, 3), (1e-3, 1e4, 3)])
+def test_a_log_axis_labels_at_least_two_ticks_and_never_a_crowd(lo, hi, least) -> None:
+    """F5's final-quality strip (80 to 103) once showed a single label ("100"): a log axis narrower than a decade
+    labels 1-9 or evenly spaced ticks; a wide one still labels at most one tick per decade."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from wgan_repro.claims.section import log_scale
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [lo, hi])
+    log_scale(ax)
+    fig.canvas.draw()
+    y0, y1 = ax.get_ylim()
+    labels = [t.get_text() for t, v in zip(ax.get_yticklabels(), ax.get_yticks()) if y0 <= v <= y1 and t.get_text()]
+    plt.close(fig)
+    assert least <= len(labels) <= 8, labels
+    assert all(t.get_text() == "" for t in ax.get_yticklabels(minor=True))
