@@ -42,21 +42,18 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-heig
 
 
 def log_scale(ax: Any) -> None:
-    """A log y axis with few ticks labelled as plain numbers (0.5, 1, 2, 5, 10), never a crowd of minor labels:
-    one tick per decade (or fewer) beyond three decades; within them 1-2-5, or 1-9 where 1-2-5 would label fewer
-    than two ticks (80 to 103: 80, 90, 100), or evenly spaced ticks where even 1-9 would (95 to 103)."""
+    """A log y axis with few ticks labelled as plain numbers, never a crowd of minor labels: one tick per decade (or
+    fewer) beyond three decades; within them 1-2-5 (0.5, 1, 2, 5, 10) where that labels at least three ticks, else
+    evenly spaced ones (85 to 190: 100, 125, 150, 175), where 1-2-5 would leave most of the axis unlabelled."""
     from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # start-up: only when drawing
 
     ax.set_yscale("log")
     lo, hi = ax.get_ylim()
     decades = np.log10(hi / lo) if lo > 0 and hi > lo else 1.0
-
-    def inside(locator: Any) -> int:
-        return sum(lo <= v <= hi for v in locator.tick_values(lo, hi))
-
-    choices = [LogLocator(base=10, subs=(1.0,), numticks=7)] if decades > 3 else [
-        LogLocator(base=10, subs=subs, numticks=12) for subs in ((1.0, 2.0, 5.0), tuple(range(1, 10)))]
-    ax.yaxis.set_major_locator(next((c for c in choices if inside(c) >= 2), MaxNLocator(nbins=4, steps=[1, 2, 5, 10])))
+    locator = LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 3 else (1.0,), numticks=7)
+    if decades <= 3 and sum(lo <= v <= hi for v in locator.tick_values(lo, hi)) < 3:
+        locator = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+    ax.yaxis.set_major_locator(locator)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.4g}" if 1e-3 <= v < 1e5 else f"{v:.0e}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
