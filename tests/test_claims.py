@@ -397,3 +397,25 @@ def test_a_log_axis_labels_at_least_two_ticks_and_never_a_crowd(lo, hi, least) -
     plt.close(fig)
     assert least <= len(labels) <= 8, labels
     assert all(t.get_text() == "" for t in ax.get_yticklabels(minor=True))
+
+
+def test_the_strip_of_final_quality_names_the_measure_in_words(tmp_path, monkeypatch) -> None:
+    """F5's figure labels its quality strip with the runs' measure in words, never "final quality" alone or a raw
+    metric key (eval/fid_mnist)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from wgan_repro.claims.data import load_export
+    from wgan_repro.claims.engine import judge, thresholds
+    from wgan_repro.claims.section import figure
+
+    labels: list[str] = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: labels.extend(ax.get_ylabel() for ax in fig.axes))
+    claim = load_claim("F5")
+    data = load_export(REPO / "reports" / "reference" / "F5" / "data")
+    table = judge("F5", claim.rule, data).tables["per_run"]
+    figure("F5", claim_module("F5"), thresholds("F5", claim.rule), data, table, tmp_path / "figure.png")
+    assert "final FID in an MNIST classifier's features\n(lower is better)" in labels
+    assert not any("eval/" in label for label in labels)

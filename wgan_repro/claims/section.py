@@ -69,12 +69,17 @@ def words(key: str) -> str:
     return WORDS.get(key, key.split("/")[-1].replace("_", " "))
 
 
+def quality_words(data: ClaimData) -> str:
+    """The runs' quality measure(s) in words ("FID in an MNIST classifier's features"), for axes."""
+    return " / ".join(words(q) for q in dict.fromkeys(data.runs["tags.quality"]))
+
+
 def curves_panels(data: ClaimData, colour: Mapping[str, str], axes: Any, median_width: int) -> None:
     """Over generator iterations, one line per run coloured by arm: each estimate (one panel per quantity: the EM and
     JS estimates do not share an axis) through the rule's running median (its width in iterations), as the paper's
     Figure 4 draws it, then quality at the evaluations (log scale: it falls by orders)."""
     estimates = list(dict.fromkeys(data.runs["tags.estimate"]))
-    qualities = " / ".join(words(q) for q in dict.fromkeys(data.runs["tags.quality"]))
+    qualities = quality_words(data)
     labelled: set[tuple[int, str]] = set()  # (panel, arm): one legend entry per arm and panel
 
     def label(panel: int, arm: str) -> str:
@@ -125,7 +130,9 @@ def figure(claim_id: str, claim: Claim, t: Any, data: ClaimData, table: pd.DataF
         ax.set_xticks(range(len(arms)), arms, rotation=30 if len(arms) > 4 else 0, ha="right" if len(arms) > 4
                       else "center", fontsize=8)
         ax.set_xlim(-0.5, len(arms) - 0.5)
-        ax.set_ylabel(AXIS.get(col, col.replace("_", " ")), fontsize=9)
+        named = col in ("quality", "final_quality") and "tags.quality" in data.runs  # the measure, in words
+        ax.set_ylabel(f"final {quality_words(data)}\n(lower is better)" if named
+                      else AXIS.get(col, col.replace("_", " ")), fontsize=9)
         if col in LOG_SCALE and (table[col] > 0).all():
             log_scale(ax)
         ax.grid(alpha=0.3)
