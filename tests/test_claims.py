@@ -419,3 +419,67 @@ def test_the_strip_of_final_quality_names_the_measure_in_words(tmp_path, monkeyp
     figure("F5", claim_module("F5"), thresholds("F5", claim.rule), data, table, tmp_path / "figure.png")
     assert "final FID in an MNIST classifier's features\n(lower is better)" in labels
     assert not any("eval/" in label for label in labels)
+
+
+def test_the_first_sentence_shows_the_claims_statistic_and_the_weakest_passing_sub_test() -> None:
+    """"<the paper>; we measured <statistic [interval]>; <word>, <robustness> (k of n)": with every sub-test passing,
+    the one that passed by least (largest p) is shown beside the claim's own; a failing claim shows what decided it."""
+    from types import SimpleNamespace
+
+    from wgan_repro.claims import decision as D
+    from wgan_repro.claims.section import sentence
+
+    part = lambda name, value, p, word=D.REPRODUCED: D.Outcome(  # noqa: E731
+        name=name, word=word, label=f"{name}: rho", value=value, lo=value - 0.1, hi=value + 0.1, threshold=0.0,
+        side="above", n=5, method="t 90%", p=p)
+    strong, weak = part("dcgan", 0.92, 1e-5), part("mlp_g", 0.30, 0.013)
+    claim = SimpleNamespace(title="The EM estimate tracks sample quality", paper="Sec. 4.2: the lower the error")
+    both = D.combine("primary", [strong, weak])
+    result = SimpleNamespace(primary=both, variants=[both, D.combine("v", [strong, part("mlp_g", 0.1, 0.2,
+                                                                                          D.INCONCLUSIVE)])],
+                             headline=both.word, robustness="robust")
+    text = sentence(claim, result, "cpu")
+    assert text.startswith("**The EM estimate tracks sample quality** (Sec. 4.2); we measured dcgan: rho **0.92** "
+                           "[0.82, 1.02] (t 90%, n=5) and, the weakest of its 2 sub-tests, mlp_g: rho **0.3** "
+                           "[0.2, 0.4]")
+    assert text.endswith("**reproduced**, robust (1 of 2 variant analyses give the primary's word).")
+    first_weakest = D.combine("primary", [weak, strong])  # the claim's own statistic is the weakest: shown once
+    assert sentence(claim, SimpleNamespace(primary=first_weakest, variants=[], headline=first_weakest.word,
+                                           robustness="robust"), "cpu").count("mlp_g") == 1
+    failed = D.combine("primary", [strong, part("mlp_g", -0.3, 0.99, D.NOT_REPRODUCED)])
+    text = sentence(claim, SimpleNamespace(primary=failed, variants=[], headline=failed.word, robustness="robust"),
+                    "cpu")
+    assert "we measured mlp_g: rho **-0.3**" in text and "weakest" not in text
+
+
+def test_the_specification_curve_labels_a_log_row_sparingly_and_shows_the_binding_sub_test(tmp_path,
+                                                                                         monkeypatch) -> None:
+    """F3's rows on a log axis once labelled every minor tick (0.5 0.6 0.7 0.8 0.9 1 2 3 ...); each row now carries
+    at most 8 labels, and a primary whose sub-tests all pass is drawn by the one that passed by least."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from wgan_repro.claims.data import load_export
+    from wgan_repro.claims.engine import judge
+    from wgan_repro.claims.section import spec_curve
+
+    rows: list[tuple[str, list[str]]] = []
+
+    def keep(fig, *args, **kwargs) -> None:
+        fig.canvas.draw()
+        for ax in fig.axes:
+            x0, x1 = sorted(ax.get_xlim())
+            shown = [t.get_text() for t, v in zip(ax.get_xticklabels(), ax.get_xticks()) if x0 <= v <= x1]
+            shown += [t.get_text() for t in ax.get_xticklabels(minor=True)]
+            rows.append((ax.get_title(loc="left"), [s for s in shown if s]))
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    result = judge("F3", load_claim("F3").rule, load_export(REPO / "reports" / "reference" / "F3" / "data"))
+    spec_curve("F3", result, tmp_path / "specification.png")
+    parts = result.primary.parts
+    weakest = max(parts, key=lambda p: p.p)
+    assert result.primary.word == "reproduced" and weakest is not parts[0]
+    assert rows[0][0] == f"{weakest.label}: reproduced"
+    assert all(1 <= len(labels) <= 8 for _, labels in rows), rows

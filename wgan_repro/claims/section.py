@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -41,21 +42,22 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-heig
          ".verdict{font-size:1.15em;padding:.6em;border-left:5px solid #888;background:#fafafa}")
 
 
-def log_scale(ax: Any) -> None:
-    """A log y axis with few ticks labelled as plain numbers, never a crowd of minor labels: one tick per decade (or
-    fewer) beyond three decades; within them 1-2-5 (0.5, 1, 2, 5, 10) where that labels at least three ticks, else
-    evenly spaced ones (85 to 190: 100, 125, 150, 175), where 1-2-5 would leave most of the axis unlabelled."""
+def log_scale(ax: Any, axis: str = "y") -> None:
+    """A log axis (y, or x) with few ticks labelled as plain numbers, never a crowd of minor labels: one tick per
+    decade (or fewer) beyond three decades; within them 1-2-5 (0.5, 1, 2, 5, 10) where that labels at least three
+    ticks, else evenly spaced ones (85 to 190: 100, 125, 150, 175), where 1-2-5 would leave most of the axis bare."""
     from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # start-up: only when drawing
 
-    ax.set_yscale("log")
-    lo, hi = ax.get_ylim()
+    getattr(ax, f"set_{axis}scale")("log")
+    lo, hi = getattr(ax, f"get_{axis}lim")()
     decades = np.log10(hi / lo) if lo > 0 and hi > lo else 1.0
     locator = LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 3 else (1.0,), numticks=7)
     if decades <= 3 and sum(lo <= v <= hi for v in locator.tick_values(lo, hi)) < 3:
         locator = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
-    ax.yaxis.set_major_locator(locator)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.4g}" if 1e-3 <= v < 1e5 else f"{v:.0e}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    scale = getattr(ax, f"{axis}axis")
+    scale.set_major_locator(locator)
+    scale.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.4g}" if 1e-3 <= v < 1e5 else f"{v:.0e}"))
+    scale.set_minor_formatter(NullFormatter())
 
 
 WORDS = {"estimate/em": "EM estimate", "estimate/js": "JS estimate (lower bound)", "estimate/hinge": "hinge estimate",
@@ -149,11 +151,11 @@ def spec_curve(claim_id: str, result: Result, path: Path) -> Path:
     is decided on, its threshold (dashed) and smallest effect of interest (ticks), coloured by the word it gives
     (Simonsohn, Simmons and Nelson 2020). Rows share their x axis when every analysis measures the same thing; each
     has its own when a variant measures in other units."""
-    from matplotlib.ticker import FuncFormatter  # start-up: only when drawing
-
-    outcomes = [result.primary, *result.variants]
+    analyses = [result.primary, *result.variants]
+    outcomes = [replace(binding(o), name=o.name) for o in analyses]  # each analysis by the sub-test that binds it
     same = len({(o.label, "log scale" in o.method) for o in outcomes}) == 1  # one measure: one x axis for all
     fig, axes = plt.subplots(len(outcomes), 1, figsize=(8, 0.95 * len(outcomes) + 1.0), squeeze=False, sharex=same)
+    logs: list[Any] = []  # rows on a log axis, scaled once every row is drawn (shared rows share their limits)
     for i, (ax, o) in enumerate(zip(axes[:, 0], outcomes)):
         lo, hi = (o.lo, o.hi) if np.isfinite(o.lo) and np.isfinite(o.hi) else (o.value, o.value)
         ax.plot([lo, hi], [0, 0], "-", color=WORD_COLOUR[o.word], lw=4, solid_capstyle="butt")
@@ -163,21 +165,23 @@ def spec_curve(claim_id: str, result: Result, path: Path) -> Path:
             ax.plot(o.equivalence, [0, 0], "|", color="black", ms=14, mew=2)
         points = [v for v in (lo, hi, o.value, o.threshold, *(o.equivalence or ())) if np.isfinite(v)]
         if points and min(points) > 0 and "log scale" in o.method:
-            ax.set_xscale("log")
-            plain = FuncFormatter(lambda v, _: f"{v:.3g}")
-            ax.xaxis.set_major_formatter(plain)
-            ax.xaxis.set_minor_formatter(plain)
+            logs.append(ax)
         ax.set_yticks([])
         ax.set_ylabel("primary" if i == 0 else o.name, rotation=0, ha="right", va="center", fontsize=9,
                       fontweight="bold" if i == 0 else "normal")
         ax.set_title(f"{o.label}: {o.word}", fontsize=8, loc="left", pad=2)
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(alpha=0.3, axis="x")
+    for ax in logs:
+        log_scale(ax, "x")
     handles = [plt.Line2D([], [], color=c, lw=4, label=w) for w, c in WORD_COLOUR.items()]
     handles += [plt.Line2D([], [], color="black", ls="--", label="threshold"),
                 plt.Line2D([], [], color="black", marker="|", ls="none", ms=12, label="smallest effect of interest")]
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)
-    fig.suptitle(f"{claim_id}: every analysis declared before the runs, robustness: {result.robustness}", fontsize=10)
+    several = any(len(o.parts) > 1 for o in analyses)
+    fig.suptitle(f"{claim_id}: every analysis declared before the runs, robustness: {result.robustness}"
+                 + ("\neach by the sub-test that decided it (all passing: the one that passed by least)" if several
+                    else ""), fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -312,13 +316,28 @@ def shown_word(headline: str, budget: str) -> str:
     return f"{headline} (smoke)" if budget == "smoke" else headline
 
 
+def binding(o: D.Outcome) -> D.Outcome:
+    """The sub-test that binds an analysis: the one that decided it, or, when all pass, the one that passed by least
+    (the largest one-sided p; F4's MLP generator beside DCGAN's)."""
+    ranked = [x for x in o.parts if np.isfinite(x.p)]
+    return max(ranked, key=lambda x: x.p) if o.word == D.REPRODUCED and len(ranked) > 1 else o
+
+
 def sentence(claim: DictConfig, result: Result, budget: str) -> str:
-    """The section's first line: what the paper says, what we measured, the word and its robustness."""
+    """The section's first line: what the paper says, what we measured, the word and its robustness. A primary of
+    several sub-tests shows the claim's own statistic (or the one that decided against it) and, when another bound
+    it, that one too."""
     o = result.primary
     agree = sum(v.word == o.word for v in result.variants)
-    return (f"**{claim.title}** ({claim.paper.split(':')[0]}); we measured {o.label} **{o.value:.3g}** "
-            f"[{o.lo:.3g}, {o.hi:.3g}] ({o.method}, n={o.n}); **{shown_word(result.headline, budget)}**, "
-            f"{result.robustness} "
+
+    def shown(x: D.Outcome) -> str:
+        return f"{x.label} **{x.value:.3g}** [{x.lo:.3g}, {x.hi:.3g}] ({x.method}, n={x.n})"
+
+    weakest = binding(o)
+    weak = (f" and, the weakest of its {len(o.parts)} sub-tests, {shown(weakest)}"
+            if o.parts and weakest is not o and weakest is not o.parts[0] else "")
+    return (f"**{claim.title}** ({claim.paper.split(':')[0]}); we measured {shown(o)}{weak}; "
+            f"**{shown_word(result.headline, budget)}**, {result.robustness} "
             f"({agree} of {len(result.variants)} variant analyses give the primary's word).")
 
 
