@@ -497,6 +497,7 @@ def wall_total(records: list[dict]) -> list[str]:
     other work counts at its slower wall."""
     if not records:
         return []
+
     def minutes(prefix: str) -> float:
         return sum(r.get("wall_s", 0) for r in records if r["claim"].startswith(prefix)) / 60
 
