@@ -423,7 +423,8 @@ def test_the_strip_of_final_quality_names_the_measure_in_words(tmp_path, monkeyp
 
 def test_the_first_sentence_shows_the_claims_statistic_and_the_weakest_passing_sub_test() -> None:
     """"<the paper>; we measured <statistic [interval]>; <word>, <robustness> (k of n)": with every sub-test passing,
-    the one that passed by least (largest p) is shown beside the claim's own; a failing claim shows what decided it."""
+    the one that passed by least (largest p; on a tie, the bound nearer its threshold) is shown beside the claim's own;
+    a failing claim shows what decided it."""
     from types import SimpleNamespace
 
     from wgan_repro.claims import decision as D
@@ -446,6 +447,9 @@ def test_the_first_sentence_shows_the_claims_statistic_and_the_weakest_passing_s
     first_weakest = D.combine("primary", [weak, strong])  # the claim's own statistic is the weakest: shown once
     assert sentence(claim, SimpleNamespace(primary=first_weakest, variants=[], headline=first_weakest.word,
                                            robustness="robust"), "cpu").count("mlp_g") == 1
+    tied = D.combine("primary", [part("dcgan", 0.92, 0.03125), part("mlp_g", 0.30, 0.03125)])  # an exact test's floor
+    assert "the weakest of its 2 sub-tests, mlp_g" in sentence(
+        claim, SimpleNamespace(primary=tied, variants=[], headline=tied.word, robustness="robust"), "cpu")
     failed = D.combine("primary", [strong, part("mlp_g", -0.3, 0.99, D.NOT_REPRODUCED)])
     text = sentence(claim, SimpleNamespace(primary=failed, variants=[], headline=failed.word, robustness="robust"),
                     "cpu")

@@ -317,10 +317,15 @@ def shown_word(headline: str, budget: str) -> str:
 
 
 def binding(o: D.Outcome) -> D.Outcome:
-    """The sub-test that binds an analysis: the one that decided it, or, when all pass, the one that passed by least
-    (the largest one-sided p; F4's MLP generator beside DCGAN's)."""
+    """The sub-test that binds an analysis: the one that decided it, or, when all pass, the one that passed by least:
+    the largest one-sided p (F4's MLP generator beside DCGAN's), ties (an exact test's smallest p) broken by the
+    bound's distance from the threshold in widths of its interval."""
+    def margin(x: D.Outcome) -> float:
+        gap = {"above": x.lo - x.threshold, "below": x.threshold - x.hi}.get(x.side, np.nan)
+        return gap / (x.hi - x.lo) if np.isfinite(gap) and x.hi > x.lo else np.inf
+
     ranked = [x for x in o.parts if np.isfinite(x.p)]
-    return max(ranked, key=lambda x: x.p) if o.word == D.REPRODUCED and len(ranked) > 1 else o
+    return max(ranked, key=lambda x: (x.p, -margin(x))) if o.word == D.REPRODUCED and len(ranked) > 1 else o
 
 
 def sentence(claim: DictConfig, result: Result, budget: str) -> str:
