@@ -354,13 +354,19 @@ def test_a_rule_change_marks_only_the_runs_it_came_after() -> None:
     assert changes_after(claim, "0123456789abcdef") == []  # a later run of F5, under the changed rule
 
 
-def test_a_study_protocol_names_no_generator_evaluations_and_a_training_claim_names_its_spacing() -> None:
+def committed(cid: str):
+    """A committed section's export (reports/reference/<cid>/data), as the renderer reads it."""
     from wgan_repro.claims.data import load_export
+
+    return load_export(REPO / "reports" / "reference" / cid / "data")
+
+
+def test_a_study_protocol_names_no_generator_evaluations_and_a_training_claim_names_its_spacing() -> None:
     from wgan_repro.claims.engine import thresholds
     from wgan_repro.claims.section import protocol
 
     lines = {cid: " ".join(protocol(claim_module(cid), thresholds(cid, dict(load_claim(cid).rule)),
-                                    load_export(REPO / "reports" / "reference" / cid / "data")))
+                                    committed(cid)))
              for cid in ("F1", "F6")}
     assert "Evaluated every" not in lines["F1"] and "Estimate:" not in lines["F1"]  # F1 fits critics only
     assert "Evaluated every" in lines["F6"] and "Estimate: " in lines["F6"]
@@ -407,14 +413,13 @@ def test_the_strip_of_final_quality_names_the_measure_in_words(tmp_path, monkeyp
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    from wgan_repro.claims.data import load_export
     from wgan_repro.claims.engine import judge, thresholds
     from wgan_repro.claims.section import figure
 
     labels: list[str] = []
     monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: labels.extend(ax.get_ylabel() for ax in fig.axes))
     claim = load_claim("F5")
-    data = load_export(REPO / "reports" / "reference" / "F5" / "data")
+    data = committed("F5")
     table = judge("F5", claim.rule, data).tables["per_run"]
     figure("F5", claim_module("F5"), thresholds("F5", claim.rule), data, table, tmp_path / "figure.png")
     assert "final FID in an MNIST classifier's features\n(lower is better)" in labels
@@ -465,7 +470,6 @@ def test_the_specification_curve_labels_a_log_row_sparingly_and_shows_the_bindin
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    from wgan_repro.claims.data import load_export
     from wgan_repro.claims.engine import judge
     from wgan_repro.claims.section import spec_curve
 
@@ -480,7 +484,7 @@ def test_the_specification_curve_labels_a_log_row_sparingly_and_shows_the_bindin
             rows.append((ax.get_title(loc="left"), [s for s in shown if s]))
 
     monkeypatch.setattr(Figure, "savefig", keep)
-    result = judge("F3", load_claim("F3").rule, load_export(REPO / "reports" / "reference" / "F3" / "data"))
+    result = judge("F3", load_claim("F3").rule, committed("F3"))
     spec_curve("F3", result, tmp_path / "specification.png")
     parts = result.primary.parts
     weakest = max(parts, key=lambda p: p.p)

@@ -340,7 +340,7 @@ def sentence(claim: DictConfig, result: Result, budget: str) -> str:
 
     weakest = binding(o)
     weak = (f" and, the weakest of its {len(o.parts)} sub-tests, {shown(weakest)}"
-            if o.parts and weakest is not o and weakest is not o.parts[0] else "")
+            if weakest is not o and weakest is not o.parts[0] else "")  # binding(o) is o without parts
     return (f"**{claim.title}** ({claim.paper.split(':')[0]}); we measured {shown(o)}{weak}; "
             f"**{shown_word(result.headline, budget)}**, {result.robustness} "
             f"({agree} of {len(result.variants)} variant analyses give the primary's word).")
