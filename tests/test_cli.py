@@ -21,7 +21,7 @@ COMMANDS = {  # command -> (module, its config name, its pre-flight check, its e
     "wgan_repro.reproduce": ("wgan_repro.reproduce", "reproduce", "preflight", "entry"),
     "wgan_repro.report": ("wgan_repro.report.__main__", "report", "preflight", "entry"),
     "wgan_repro.evaluate": ("wgan_repro.evaluate.__main__", "evaluate", "preflight", "main"),
-    "wgan_repro.bench": ("wgan_repro.bench", "bench", "preflight", "entry"),
+    "wgan_repro.bench": ("wgan_repro.bench.__main__", "bench", "preflight", "entry"),
 }
 
 

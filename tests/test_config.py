@@ -13,7 +13,7 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf.errors import ValidationError
 
 from wgan_repro.config import ConfigError, validate
-from wgan_repro.runs.members import ensemble_members
+from wgan_repro.members import ensemble_members
 
 GROUP_CHOICES = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml")) for g in
                  ("arch", "critic", "objective", "constraint", "optimizer", "data")}

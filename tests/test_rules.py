@@ -6,6 +6,7 @@ measures are validated on synthetic cases (a rotation rotates, a run broken from
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -353,3 +354,42 @@ def test_g3_compares_the_fraction_of_w1_reached() -> None:
     v = verdict("G3", ClaimData(pd.DataFrame(rows), NO_CURVES))
     assert v.word == "reproduced", v.reason()
     assert v.primary.value == pytest.approx(9.0, rel=0.05)
+
+
+# --------------------------------------------------------------------------- the word, decided in one place
+def outcome(word: str, detail: str = "") -> Any:
+    from wgan_repro.claims import decision as D
+
+    return D.Outcome("primary", word, "x", 1.0, 0.5, 1.5, 0.0, "above", 8, "t", detail)
+
+
+@pytest.mark.parametrize("case", ["gate", "underpowered miss", "underpowered hit", "enough power", "no plan"])
+def test_the_word_and_its_qualifiers_come_from_one_function(case: str) -> None:
+    """engine.verdict: a missed gate outranks everything (power included); under the target power a miss reads
+    'underpowered' and a hit carries the warning; at or above it, or with no plan, the primary's word stands."""
+    from wgan_repro.claims import decision as D
+    from wgan_repro.claims.engine import NOT_JUDGED, Gate, Power, Result, verdict
+
+    low, high = Power(0.3, 12), Power(0.85, 5)
+    passed, missed = [Gate("wgan", True, "ok")], [Gate("gan", False, "no")]
+    if case == "gate":
+        said = verdict(outcome(D.INCONCLUSIVE, "the lower bound does not clear the threshold"), [], missed, 0.75, low)
+        assert (said.word, said.robustness) == (D.INCONCLUSIVE, NOT_JUDGED)
+        assert said.detail == "budget: arm gan did not reach its regime"
+    elif case == "underpowered miss":
+        said = verdict(outcome(D.INCONCLUSIVE, "the lower bound does not clear the threshold"),
+                       [outcome(D.INCONCLUSIVE)], passed, 0.75, low)
+        assert (said.word, said.detail, said.robustness) == (D.INCONCLUSIVE, "underpowered: about 12 seeds needed",
+                                                              "robust")
+        result = Result(said.word, said.detail, outcome(said.word), [], said.robustness, passed)
+        assert result.headline == "inconclusive (underpowered: about 12 seeds needed)"
+    elif case == "underpowered hit":
+        said = verdict(outcome(D.REPRODUCED), [outcome(D.NOT_REPRODUCED)], passed, 0.75, Power(0.3, None))
+        assert (said.word, said.robustness) == (D.REPRODUCED, "contested")
+        assert said.notes == ("significant at 30% power: its effect size is likely exaggerated (more than 200 seeds "
+                              "needed for 80%)",)
+    else:
+        power = high if case == "enough power" else None
+        for word in (D.REPRODUCED, D.NOT_REPRODUCED, D.INCONCLUSIVE):
+            said = verdict(outcome(word, "why"), [outcome(word)], passed, 0.75, power)
+            assert (said.word, said.detail, said.notes) == (word, "why", ())

@@ -249,16 +249,17 @@ def test_the_benchmark_times_both_loops_and_refuses_unknown_settings(mlflow_uri,
     """One short toy record with every field the README's table reads; an unknown setting exits 2 naming the
     allowed ones."""
     from wgan_repro import bench
+    from wgan_repro.bench import timing
 
-    record = bench.bench_setting("toy", ["arch.hidden=32", "critic.hidden=32"], torch.device("cpu"), mlflow_uri,
+    record = timing.bench_setting("toy", ["arch.hidden=32", "critic.hidden=32"], torch.device("cpu"), mlflow_uri,
                                  repeats=1, budget_s=0.05)
     assert record["ratio"] == pytest.approx(record["harness_its"] / record["reference_its"])
     assert record["harness_flops_per_s"] == pytest.approx(record["flops_per_gen_iter"] * record["harness_its"])
     # 3 hidden layers of 32 on 2-D data: a generator iteration is a few MFLOP, well under the 3x512 default's 2.7 G
     assert 1e6 < record["flops_per_gen_iter"] < 1e8
     assert 0 < record["harness_share_of_peak"] < 1 and 0 <= record["tracking_share"] < 1
-    assert "toy" in bench.table([record])
-    assert bench.run(OmegaConf.create({"settings": ["toy", "nope"]})) == 2
+    assert "toy" in timing.table([record])
+    assert timing.run(OmegaConf.create({"settings": ["toy", "nope"]})) == 2
     assert f"unknown ['nope']; allowed: {sorted([*bench.SETTINGS, bench.FID])}" in capsys.readouterr().err
     # through the command line, before any work, one line; an unknown key is Hydra's to refuse
     cli = subprocess.run([sys.executable, "-m", "wgan_repro.bench", "bench.settings=[nope]"], capture_output=True,

@@ -13,7 +13,6 @@ from omegaconf import DictConfig, open_dict
 
 from wgan_repro import cli
 from wgan_repro.config import ConfigError, advisories, command_line, validate
-from wgan_repro.runs.runner import run
 from wgan_repro.runs.stopping import Stopped
 from wgan_repro.runs.sweep import sweep_parent
 from wgan_repro.schema import register_configs
@@ -25,6 +24,8 @@ log = logging.getLogger("wgan_repro")
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> str:
+    from wgan_repro.runs.runner import run  # torch, mlflow and the models: --help and refusals answer without them
+
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     try:

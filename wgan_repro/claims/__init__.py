@@ -1,9 +1,10 @@
 """Claims as code: each claim is one YAML (conf/claim/<ID>.yaml: the sentence it tests, the runs per budget, the
 smallest effect of interest, the rule's thresholds and the changes made after its runs) and one module
 (claims/<id>.py: the typed thresholds, per-run measures, gates, sub-tests and analysis variants), judged by the
-shared engine (engine.py, decision.py) and rendered into a section (section.py) from data a reader can re-load
-(data.py). `python -m wgan_repro.reproduce claim=F2 budget=cpu` runs and renders one (reproduce.py); `plan=true`
-prints what its budget can decide (plan.py, power.py).
+shared engine (engine.py decides the word, decision.py each sub-test's interval) and rendered into a section
+(section.py) from data a reader can re-load (data.py). The pipeline lives here too: launch.py checks a budget and
+runs it, render.py judges and writes the section, plan.py and power.py say what a budget can decide before its runs;
+`python -m wgan_repro.reproduce` (reproduce.py) only parses, plans or runs, and prints.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.config import CONF_DIR, ConfigError
 
+REPO = CONF_DIR.parent  # the checkout: conf/, reports/, outputs/ and README.md, which sections update
 BUDGETS = ("smoke", "cpu", "full")
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 

@@ -8,6 +8,9 @@ its per-run measures, its regime gates, its sub-tests and its analysis variants.
 3. every analysis (the primary, then the variants declared before the runs) is decided on intervals
    (decision.py): the primary gives the word, the variants its robustness;
 4. an arm that missed its gate makes the word "inconclusive (budget: ...)", never "not reproduced".
+
+`verdict` is the one place a claim's word and its qualifiers are decided: gates, the primary's word, robustness,
+and the power the plan gave before the runs. Checks to come (controls, sequential stopping) join it there.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.claims import decision as D
 from wgan_repro.claims.data import ClaimData
+from wgan_repro.claims.power import TARGET
 from wgan_repro.schema import ConfigError, knob
 
 
@@ -43,6 +47,18 @@ class Thresholds:
 
 
 NOT_JUDGED = "not judged (an arm missed its regime)"  # robustness when a gate decides the word
+
+
+@dataclass(frozen=True)
+class Power:
+    """What the plan said before the runs: the primary rule's power at the smallest effect of interest and the seeds
+    it needs for 80% (None: more than the plan searched)."""
+
+    power: float
+    seeds_needed: int | None
+
+    def need(self) -> str:
+        return f"about {self.seeds_needed} seeds needed" if self.seeds_needed else "more than 200 seeds needed"
 
 
 @dataclass(frozen=True)
@@ -75,16 +91,6 @@ class Result:
         if self.word == D.INCONCLUSIVE and self.detail.startswith(("budget", "underpowered")):
             return f"{self.word} ({self.detail})"
         return self.word
-
-    def underpowered(self, power: float, seeds: int | None) -> None:
-        """The runs were made under force=true with power below 80%: a miss reads as underpowered, a hit warns that
-        its effect size is likely exaggerated."""
-        need = f"about {seeds} seeds needed" if seeds else "more than 200 seeds needed"
-        if self.word == D.INCONCLUSIVE and not self.detail.startswith("budget"):
-            self.detail = f"underpowered: {need}"
-        elif self.word == D.REPRODUCED:
-            self.notes.append(f"significant at {power:.0%} power: its effect size is likely exaggerated ({need} for "
-                              "80%)")
 
     def reason(self) -> str:
         gates = "; ".join(g.text for g in self.gates)
@@ -173,20 +179,49 @@ def analyse(claim: Claim, data: ClaimData, t: Any, name: str) -> tuple[D.Outcome
     return D.combine(name, parts), table
 
 
-def judge(claim_id: str, rule: Mapping[str, Any], data: ClaimData) -> Result:
-    """The claim's word from its data: gates, the primary analysis, every variant, robustness."""
+@dataclass(frozen=True)
+class Verdict:
+    """A claim's word, why (the qualifier a headline shows), its robustness, and notes for the reader."""
+
+    word: str
+    detail: str
+    robustness: str
+    notes: tuple[str, ...] = ()
+
+
+def verdict(primary: D.Outcome, variants: list[D.Outcome], gates: list[Gate], agree_share: float,
+            power: Power | None = None) -> Verdict:
+    """The claim's word and qualifiers, decided here only:
+    - an arm that missed its regime: "inconclusive (budget: ...)", robustness not judged (the analyses' own words
+      stay shown);
+    - else the primary's word, robust or not over the variants (decision.robustness);
+    - runs made under force=true below the target power (80%): an inconclusive word reads "underpowered", a
+      reproduced one carries the warning that its effect size is likely exaggerated."""
+    failed = [g for g in gates if not g.passed]
+    if failed:
+        return Verdict(D.INCONCLUSIVE, "budget: " + "; ".join(f"arm {g.arm} did not reach its regime" for g in failed),
+                       NOT_JUDGED)
+    robust = D.robustness(primary.word, [v.word for v in variants], agree_share)
+    if power is None or not power.power < TARGET:
+        return Verdict(primary.word, primary.detail, robust)
+    if primary.word == D.INCONCLUSIVE:
+        return Verdict(primary.word, f"underpowered: {power.need()}", robust)
+    if primary.word == D.REPRODUCED:
+        return Verdict(primary.word, primary.detail, robust, (
+            f"significant at {power.power:.0%} power: its effect size is likely exaggerated ({power.need()} for 80%)",))
+    return Verdict(primary.word, primary.detail, robust)
+
+
+def judge(claim_id: str, rule: Mapping[str, Any], data: ClaimData, power: Power | None = None) -> Result:
+    """The claim's word from its data: gates, the primary analysis, every variant, robustness (verdict), and the
+    power the plan gave before the runs when there was a plan."""
     claim, t = claim_module(claim_id), thresholds(claim_id, rule)
     primary, table = analyse(claim, data, t, "primary")
     variants = [analyse(claim, data, t, name)[0] for name in claim.variants if name != "primary"]
     gates = claim.gates(data, t, table)
-    failed = [g for g in gates if not g.passed]
-    if failed:  # every analysis shares the gates: no word to be robust about (the analyses' own words stay shown)
-        word, robust = D.INCONCLUSIVE, NOT_JUDGED
-        detail = "budget: " + "; ".join(f"arm {g.arm} did not reach its regime" for g in failed)
-    else:
-        word, detail = primary.word, primary.detail
-        robust = D.robustness(primary.word, [v.word for v in variants], t.agree_share)
+    said = verdict(primary, variants, gates, t.agree_share, power)
     numbers = {"statistic": primary.value, "lo": primary.lo, "hi": primary.hi, "threshold": primary.threshold,
                "p": primary.p if not math.isnan(primary.p) else None}
     tables = {"per_run": table, **claim.extra_tables(data, t, table)}
-    return Result(word, detail, primary, variants, robust, gates, tables, numbers)
+    return Result(said.word, said.detail, primary, variants, said.robustness, gates, tables, numbers,
+                  list(said.notes))

@@ -17,21 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 import hydra
-import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
-from wgan_repro.config import ConfigError, check_ranges
-from wgan_repro.evaluate.inception import MetricUnavailable
-from wgan_repro.schema import SCHEMAS
-from wgan_repro.store import mlflow_client, resolve_uri
+from wgan_repro.config import ConfigError
 
 log = logging.getLogger("wgan_repro.evaluate")
 register_app_configs()  # conf/<app>.yaml names its schema
@@ -49,83 +42,22 @@ def hydra_args(argv: list[str]) -> list[str]:
     return [f"+{a}" if a.startswith("eval.") else a for a in args]
 
 
-def eval_config(saved: DictConfig, overrides: DictConfig) -> DictConfig:
-    """The run's eval config with the overrides merged through its typed schema (types and ranges checked)."""
-    target = saved.eval._target_
-    schema = next((c for c in SCHEMAS["eval"].values() if c._target_ == target), None)
-    if schema is None:
-        raise ConfigError(f"eval._target_={target}: not an evaluator this version knows")
-    merged = OmegaConf.merge(OmegaConf.structured(schema), saved.eval, overrides.eval or {})
-    check_ranges(merged, "eval.")
-    return merged
-
-
-def download_checkpoint(client: Any, run_id: str, into: Path) -> dict[str, Any]:
-    try:
-        path = client.download_artifacts(run_id, "checkpoints/checkpoint.pt", str(into))
-    except Exception as exc:  # noqa: BLE001 - MLflow raises several kinds for a missing artifact
-        raise ConfigError(f"run_id={run_id}: no checkpoints/checkpoint.pt in its artifacts ({exc}); only runs that "
-                          "reached their end log one") from exc
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def reevaluate(args: DictConfig, command: str) -> dict[str, float]:
-    """Metrics of a run's final generator under new eval settings, logged into that run."""
-    from wgan_repro.runs.setup import build_parts  # start-up: loads torch, mlflow or the models only when called
-    from wgan_repro.tracking import MLflowTracker  # start-up: loads torch, mlflow or the models only when called
-
-    if args.run_id is None:
-        raise ConfigError(f"run_id is required; usage:\n{USAGE}")
-    uri = resolve_uri(args.tracking.uri)
-    client = mlflow_client(uri)
-    run_id = str(args.run_id)
-    try:
-        status = client.get_run(run_id).info.status
-    except Exception as exc:  # noqa: BLE001
-        raise ConfigError(f"run_id={run_id}: no such run in {uri} ({exc})") from exc
-    with tempfile.TemporaryDirectory() as tmp:
-        ckpt = download_checkpoint(client, run_id, Path(tmp))
-        cfg = OmegaConf.create(ckpt["config"])
-        cfg.eval = eval_config(cfg, args)
-        cfg.train.device = str(args.train.device)
-        # the run's own build (a spectral-norm critic is wrapped, so its checkpoint loads)
-        state, _, _, _, evaluator = build_parts(cfg, compile_models=False)
-        generator, critic = state.generator, state.critic
-        generator.load_state_dict(ckpt["generator"])
-        critic.load_state_dict(ckpt["critic"])
-        tracker = MLflowTracker(uri, "", "", {}, run_id=run_id)
-        step = int(ckpt["gen_iter"])
-        try:
-            metrics = evaluator(step, generator, critic, Path(tmp) / "out", tracker)
-            tracker.log_metrics(metrics, step=step)
-            known = client.get_run(run_id).data.params
-            tracker.log_params({k: v for k, v in evaluator.params().items() if k not in known})
-            tracker.set_tags(evaluator.tags())
-            record = Path(tmp) / f"reeval_{step:07d}_{int(time.time())}.json"
-            record.write_text(json.dumps({"step": step, "metrics": metrics, "protocol": evaluator.params(),
-                                          "command": command},
-                                         indent=1))
-            tracker.log_artifact(record, "evaluations")
-        finally:
-            tracker.finish(status)
-    return metrics
-
-
 def execute(args: DictConfig, command: str = "python -m wgan_repro.evaluate") -> int:
     """Run conf/evaluate.yaml's command; the exit status (2: bad input, before any work). `command`: the command
     line as typed, recorded with a re-evaluation."""
+    import torch  # torch, torch-fidelity, mlflow and the run layer load only here: --help and refusals need none
+    import torch_fidelity  # (as above)
+
+    from wgan_repro.evaluate import fid as F  # (as above)
+    from wgan_repro.evaluate.inception import MetricUnavailable, converted_weights  # (as above)
+    from wgan_repro.runs.reevaluate import reevaluate  # (as above)
+
     try:
         if args.command not in COMMANDS:
             raise ConfigError(f"command={args.command}: allowed {', '.join(COMMANDS)}; usage:\n{USAGE}")
         if args.command == "convert":
-            from wgan_repro.evaluate.inception import (
-                converted_weights,  # start-up: loads torch, mlflow or the models only when called
-            )
-
             print(converted_weights(force=bool(args.force)))
         elif args.command == "fid":
-            from wgan_repro.evaluate import fid as F  # start-up: loads torch, mlflow or the models only when called
-
             if args.a is None or args.b is None:
                 raise ConfigError(f"fid needs a=<dir> b=<dir>; usage:\n{USAGE}")
             name = str(args.space)
@@ -137,8 +69,6 @@ def execute(args: DictConfig, command: str = "python -m wgan_repro.evaluate") ->
                 F.inception_score_unavailable(chosen)  # refuses unless the weights carry the classifier
             out = F.folder_metrics(str(args.a), str(args.b), chosen, device, kid_subset_size=int(args.kid_subset_size))
             if args.isc:
-                import torch_fidelity  # start-up: torch-fidelity loads only when measuring
-
                 isc = torch_fidelity.calculate_metrics(input1=str(args.a), isc=True, cuda=device.type == "cuda",
                                                        feature_extractor_weights_path=chosen.weights, verbose=False)
                 out["isc_mean"] = isc["inception_score_mean"]

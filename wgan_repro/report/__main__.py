@@ -12,7 +12,6 @@ from omegaconf import DictConfig
 
 from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
-from wgan_repro.report import build
 from wgan_repro.store import resolve_uri
 
 register_app_configs()  # conf/<app>.yaml names its schema
@@ -21,6 +20,8 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no dow
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="report")
 def main(cfg: DictConfig) -> None:
+    from wgan_repro.report.document import build  # pandas, matplotlib and mlflow: --help and refusals answer without them
+
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s] %(message)s")
     r = cfg.report
     out_dir = Path(r.out_dir or Path("reports") / r.name)

@@ -27,8 +27,8 @@ import torch
 from omegaconf import DictConfig, open_dict
 from torch import nn
 
+from wgan_repro.members import ensemble_members
 from wgan_repro.runs.checkpoint import Checkpointer, TrainState
-from wgan_repro.runs.members import ensemble_members
 from wgan_repro.runs.setup import build_parts, compile_forward, learning_rate, make_optimizer
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
 """Which runs one config trains: a single run, or the members of an ensemble (train.ensemble, train.ensemble_lr),
-and what an ensemble refuses before any work. Below config.validate and the ensemble runner; imports no training."""
+and what an ensemble refuses before any work. Below config.validate, which calls it, and the run layer; imports no
+training."""
 
 from __future__ import annotations
 

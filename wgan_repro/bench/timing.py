@@ -1,36 +1,12 @@
-"""`python -m wgan_repro.bench [bench.settings=[toy,dcgan32]] [bench.out=FILE] [bench.overrides=[...]]` (a Hydra app)
-
-Generator iterations per second of the harness's loop (`train.train`, with its MLflow tracking) and of a plain
-reference loop written the way the official code writes it (one Python loop, `.item()` per step, a clamp per
-parameter), on the same models, algorithm, batch and device, in one process. Each figure is the median of
-several repeats after a warm-up. Also: FLOPs per generator iteration (torch.utils.flop_counter), the achieved
-FLOP/s against a large matmul's, measured here at the same precision, and the shares of a default run's time
-that tracking and evaluation take. Settings (conf/bench.yaml):
-
-  toy             the default run: 8 Gaussians, MLP 3x512, batch 64, n_critic 5, no warm-up
-  toy_ensemble16  16 such runs as one batched ensemble (train.ensemble=16), against 16 sequential plain runs
-  toy_gp          the toy run with constraint=gp (lam 0.1, WGAN-GP's toy value): its cost against clipping (toy),
-                  double backward included; the plain loop adds WGAN-GP's own calc_gradient_penalty
-  toy_spectral    the toy run with constraint=spectral (one power iteration per critic forward)
-  dcgan32         digits 1x32x32, DCGAN generator and critic, batch 64
-  dcgan64         stacked digits 3x64x64, DCGAN generator and critic, batch 64
-  mnist_preset    experiment=mnist_dcgan (mnist_5k 32x32, ngf = ndf = 32): the eval column is the share of a real
-                  run of that preset that its evaluations take (classifier FID + classes every 500 iterations)
-  fid             evaluation: Inception features (images/s, GFLOP per image, share of the matmul peak) of the
-                  harness's extractor against torch-fidelity's own in the same process, at several batch sizes;
-                  the whole Inception FID/KID evaluation of a DCGAN generator; the classifier measures per 1,000
-
-Any setting whose harness/plain ratio is below GUARD is flagged.
-
-A benchmark, not a test: it prints figures and asserts nothing.
-"""
+"""The benchmark's measurements (`python -m wgan_repro.bench`, whose page is wgan_repro/bench/__init__.py): the
+harness's loop and the plain reference loop timed on the same models and batch, FLOPs and the matmul peak, the
+shares of tracking and evaluation, and the Inception features' throughput. Loads torch and the run layer."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-import platform
 import statistics
 import sys
 import tempfile
@@ -38,34 +14,20 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from wgan_repro import cli
-from wgan_repro.app_schema import register_app_configs
-from wgan_repro.config import ConfigError, compose, validate
+from wgan_repro.bench import COMMON, FID, SETTINGS
+from wgan_repro.config import compose, validate
+from wgan_repro.host import cpu_flags, cpu_name
+from wgan_repro.members import ensemble_members
 from wgan_repro.reference_loop import reference_loop, sync
-from wgan_repro.runs.members import ensemble_members
 from wgan_repro.runs.setup import build_parts, resolve_device, run_dtype
 from wgan_repro.runs.train import train
-from wgan_repro.schema import register_configs
 from wgan_repro.tracking import MLflowTracker
 
 log = logging.getLogger(__name__)
-register_app_configs()  # conf/<app>.yaml names its schema
 
-SETTINGS = {
-    "toy": ["eval.figures=false"],
-    "toy_ensemble16": ["eval.figures=false", "train.ensemble=16"],
-    "toy_gp": ["eval.figures=false", "constraint=gp", "constraint.lam=0.1"],  # WGAN-GP's toy lambda; vs toy: its cost
-    "toy_spectral": ["eval.figures=false", "constraint=spectral"],
-    "dcgan32": ["data=digits", "arch=dcgan", "critic=dcgan"],
-    "dcgan64": ["data=stacked_digits", "data.image_size=64", "arch=dcgan", "critic=dcgan"],
-    "mnist_preset": ["experiment=mnist_dcgan"],  # a real image preset: its evaluation share at its own eval.every
-}
-COMMON = ["train.warmup=false", "train.progress=false"]
-FID = "fid"
 GUARD = 0.95  # a harness/plain ratio below this is flagged: the harness must not cost speed
 FID_BATCHES = {"cpu": (16, 32, 64), "cuda": (64, 256, 512)}  # a GPU needs large batches to fill
 FID_SAMPLES = {"cpu": 256, "cuda": 2048}  # generated images in the whole-evaluation timing
@@ -73,20 +35,10 @@ FID_SAMPLES = {"cpu": 256, "cuda": 2048}  # generated images in the whole-evalua
 
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    flags = cpu_flags()
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     bf16 = ", bf16" if "avx512_bf16" in flags or "amx_bf16" in flags else ", no bf16"
     return f"{cpu_name()} ({torch.get_num_threads()} threads, {isa}{bf16})"
@@ -380,31 +332,3 @@ def run(b: DictConfig) -> int:
         Path(b.out).write_text(json.dumps(records, indent=1))
         print(f"records: {b.out}", file=sys.stderr)
     return 0
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="bench")
-def main(cfg: DictConfig) -> None:
-    register_configs()
-    try:
-        status = run(cfg.bench)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        status = 2
-    if status:
-        sys.exit(status)
-
-
-def preflight(cfg: DictConfig) -> None:
-    """Before Hydra starts: the settings are known ones."""
-    unknown = [s for s in cfg.bench.settings if s not in [*SETTINGS, FID]]
-    if unknown:
-        raise cli.BadInput(f"bench.settings={list(cfg.bench.settings)}: unknown {unknown}; allowed: "
-                           f"{sorted([*SETTINGS, FID])}")
-
-
-def entry() -> None:
-    cli.run("wgan_repro.bench", "bench", main, __doc__.split("\n\n")[0], preflight)
-
-
-if __name__ == "__main__":
-    entry()

@@ -1,0 +1,246 @@
+"""A claim's runs: every (arm, seed) of its budget composed and validated before any work, refused when the plan
+gives it under 80% power (unless force=true), then run in one pool of worker processes under one parent MLflow run
+per claim (reopened on a relaunch: what finished is skipped, what was killed continues), each claim rendered
+(render.py) as soon as its last run ends. SIGTERM or Ctrl-C stops the runs in progress after their generator
+iteration, checkpointed, and starts no queued one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from wgan_repro.claims import REPO, Job, jobs
+from wgan_repro.claims.engine import thresholds
+from wgan_repro.claims.plan import Plan, default_pilot
+from wgan_repro.claims.plan import make as make_plan
+from wgan_repro.claims.power import TARGET
+from wgan_repro.claims.render import render_claim, rule_commit, section_dir
+from wgan_repro.config import ConfigError, compose, validate
+from wgan_repro.runs import stopping
+from wgan_repro.runs.runner import run
+from wgan_repro.runs.sweep import close_sweep
+from wgan_repro.store import find_runs, mlflow_client, prepare_store, resolve_uri, set_terminated, system_tags
+
+log = logging.getLogger(__name__)
+
+
+def run_overrides(job: Job, cfg: DictConfig) -> list[str]:
+    extra = [f"tracking.experiment={cfg.tracking.experiment}", "train.resume=auto", "train.progress=false"]
+    if cfg.tracking.uri:
+        extra.append(f"tracking.uri={cfg.tracking.uri}")
+    return [*job.overrides, *extra]
+
+
+def check(claim: DictConfig, budget: str, cfg: DictConfig) -> list[Job]:
+    """The claim's rule (its thresholds against its module) and every run of the budget, composed and validated
+    before any work starts."""
+    thresholds(claim.id, claim.rule)
+    todo = jobs(claim, budget)
+    for job in todo:
+        try:
+            validate(compose(run_overrides(job, cfg))[0])
+        except ConfigError as exc:
+            raise ConfigError(f"claim {claim.id}, budget {budget}, arm {job.arm}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - Hydra's own errors name the bad override
+            raise ConfigError(f"claim {claim.id}, budget {budget}, arm {job.arm}: {exc}") from None
+    return todo
+
+
+_STOP: Any = None  # in a worker: the claim's stop event (init_worker)
+
+
+def init_worker(stop: Any) -> None:
+    """A worker ignores SIGINT and SIGTERM between runs (a run in progress handles them: stopping.py) and watches
+    the claim's stop event: once set, the run in progress stops after its generator iteration as if signalled, and
+    no queued run starts."""
+    global _STOP
+    _STOP = stop
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
+    threading.Thread(target=watch, args=(stop,), daemon=True).start()
+
+
+def watch(stop: Any) -> None:
+    stop.wait()
+    while True:  # again and again: a run that was entering its loop when the event came still sees it
+        stopping.request(signal.SIGTERM)
+        time.sleep(0.5)
+
+
+def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: dict[str, str], threads: int
+            ) -> tuple[str, str, str | None]:
+    """One run in a worker process (one thread); tags it with its claim, budget and arm. (arm, status, reason)."""
+    if _STOP is not None and _STOP.is_set():  # queued in the pool before the stop: never started
+        return tags["arm"], "NOT STARTED", "the claim was stopped first; relaunching the same command runs it"
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(asctime)s %(name)s] %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    cfg, choices = compose(overrides)
+    try:
+        result = run(cfg, choices, Path(out_dir), "python -m wgan_repro " + " ".join(overrides), parent)
+    except stopping.Stopped as exc:  # checkpointed and KILLED: a relaunch continues it
+        return tags["arm"], "KILLED", str(exc)
+    except Exception as exc:  # noqa: BLE001 - the run is marked FAILED with the reason; the claim goes on
+        return tags["arm"], "FAILED", f"{type(exc).__name__}: {exc}"
+    client = mlflow_client(resolve_uri(cfg.tracking.uri))
+    for run_id in result["run_id"] if isinstance(result["run_id"], list) else [result["run_id"]]:
+        if run_id:
+            for k, v in tags.items():
+                client.set_tag(run_id, k, v)
+    return tags["arm"], result["status"], result.get("reason")
+
+
+def parent_run(claim: DictConfig, budget: str, cfg: DictConfig, command: str) -> tuple[str, str]:
+    """The parent of this claim, budget and commit (reopened on a relaunch), or a new one."""
+    uri = resolve_uri(cfg.tracking.uri)
+    experiment_id = prepare_store(uri, cfg.tracking.experiment)
+    commit = system_tags(None)["mlflow.source.git.commit"]
+    tags = {"claim": claim.id, "budget": budget, "sweep_parent": "true", "mlflow.source.git.commit": commit}
+    client = mlflow_client(uri)
+    found = find_runs(uri, cfg.tracking.experiment, tags)
+    if found:
+        client.update_run(found[0].info.run_id, status="RUNNING")
+        return found[0].info.run_id, found[0].data.tags["sweep"]
+    sweep = f"claim-{claim.id}-{budget}@{time.strftime('%Y%m%d-%H%M%S')}"
+    run = client.create_run(experiment_id, run_name=sweep, tags={
+        **system_tags(command), **tags, "sweep": sweep, "sweep_name": f"claim-{claim.id}-{budget}",
+        "rule_commit": rule_commit(claim.id)})
+    return run.info.run_id, sweep
+
+
+class ClaimsProgress:
+    """One line for the whole reproduction after every run: claims done, runs done, elapsed, and the time left at the
+    pace so far."""
+
+    def __init__(self, claims: int, runs: int) -> None:
+        self.claims, self.runs = claims, runs
+        self.claims_done = self.runs_done = 0
+        self.start = time.monotonic()
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.start
+        left = ("done" if self.runs_done == self.runs else
+                f"about {clock(elapsed / self.runs_done * (self.runs - self.runs_done))} left at the pace so far"
+                if self.runs_done else "time left unknown until a run ends")
+        return (f"reproduction: {self.claims_done}/{self.claims} claims, {self.runs_done}/{self.runs} runs, "
+                f"{clock(elapsed)} elapsed, {left}")
+
+
+def clock(seconds: float) -> str:
+    minutes = int(round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dict[str, list[Job]], command: str,
+               plans: dict[str, Any]) -> None:
+    """Every job of every claim in one pool, `jobs` at a time, in claim order (so both cores stay busy across
+    claims); each claim under its own parent, closed and rendered as soon as its last run ends."""
+    uri = resolve_uri(cfg.tracking.uri)
+    workers = int(cfg.jobs or claims[0].budgets[budget].jobs)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    parents = {c.id: parent_run(c, budget, cfg, command) for c in claims}
+    progress = ClaimsProgress(len(claims), sum(len(todo[c.id]) for c in claims))
+    for c in claims:
+        log.info("claim %s, budget %s: %d runs, %d at a time (%d thread each), parent %s", c.id, budget,
+                 len(todo[c.id]), workers, threads, parents[c.id][0])
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    with stopping.stop_on_signals(), cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                                             initializer=init_worker, initargs=(stop,)) as pool:
+        owner = {pool.submit(run_job, run_overrides(job, cfg),
+                             str(REPO / "outputs" / "claims" / c.id / budget / f"{job.arm}-s{job.seed}"),
+                             parents[c.id], {"claim": c.id, "budget": budget, "arm": job.arm}, threads): c
+                 for c in claims for job in todo[c.id]}
+        left = {c.id: len(todo[c.id]) for c in claims}
+        closed: set[str] = set()
+        unrendered: list[str] = []
+        pending = set(owner)
+        while pending:
+            finished_now, pending = cf.wait(pending, timeout=1.0, return_when=cf.FIRST_COMPLETED)
+            for future in finished_now:
+                if future.cancelled():
+                    continue
+                claim = owner[future]
+                arm, status, reason = future.result()
+                left[claim.id] -= 1
+                progress.runs_done += 1
+                log.info("%s [%d/%d] %s: %s%s", claim.id, len(todo[claim.id]) - left[claim.id], len(todo[claim.id]),
+                         arm, status, f" ({reason})" if reason else "")
+                if left[claim.id] == 0 and not stopping.requested():
+                    close_sweep(uri, cfg.tracking.experiment, parents[claim.id][0])
+                    closed.add(claim.id)
+                    try:
+                        render_claim(claim, budget, cfg, command, parents[claim.id][0], plans.get(claim.id))
+                    except (ValueError, FileNotFoundError) as exc:  # the other claims' runs go on; said at the end
+                        log.error("claim %s: its section was not rendered: %s", claim.id, exc)
+                        unrendered.append(f"claim {claim.id}: {exc}")
+                    progress.claims_done += 1
+                log.info("%s", progress.line())
+            if stopping.requested() and not stop.is_set():  # the runs in progress stop cleanly; the rest never start
+                stop.set()
+                for future in pending:
+                    future.cancel()
+    if stopping.requested():
+        error = stopping.stop(f"during claim{'s' if len(claims) > 1 else ''} {', '.join(c.id for c in claims)}",
+                              "relaunch the same command to continue it")
+        for c in claims:
+            if c.id not in closed:
+                set_terminated(uri, parents[c.id][0], "KILLED", {"status_reason": str(error)})
+        raise error
+    if unrendered:
+        raise ValueError("; ".join(unrendered) + " (the runs are in the store: render_only=true renders again)")
+
+
+def plan_of(claim: DictConfig, budget: str, cfg: DictConfig) -> Plan:
+    """The budget's plan from the pilot (`pilot=`, by default the claim's committed export)."""
+    return make_plan(claim, budget, Path(cfg.pilot) if cfg.pilot else default_pilot(claim.id, REPO))
+
+
+def checked_plan(claim: DictConfig, budget: str, cfg: DictConfig) -> Plan:
+    """The budget's plan; one whose primary rule has under 80% power at the smallest effect of interest (from the
+    pilot) is refused before any run, unless force=true."""
+    plan = plan_of(claim, budget, cfg)
+    if not plan.power >= TARGET and not cfg.force:
+        need = f"about {plan.seeds_needed} seeds needed" if plan.seeds_needed else "more than 200 seeds needed"
+        power = "unknown (no pilot)" if plan.power != plan.power else f"{plan.power:.0%}"
+        raise ConfigError(f"claim={claim.id} budget={budget}: power {power} at the smallest effect of interest "
+                          f"({need}; plan=true prints the plan); force=true runs it anyway, and a result that misses "
+                          "significance will read 'inconclusive (underpowered)'")
+    return plan
+
+
+
+
+def reproduce(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dict[str, list[Job]], command: str) -> None:
+    """Every claim's power known (and refused when short) before any run, the plans written beside the sections
+    (what the budget could decide, as printed before its runs), then the runs and their sections."""
+    plans = {} if budget == "smoke" else {c.id: checked_plan(c, budget, cfg) for c in claims}
+    for claim_id, plan in plans.items():
+        folder = section_dir(cfg, claim_id, budget)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "plan.txt").write_text(plan.text() + "\n")
+        (folder / "plan.json").write_text(json.dumps(plan.numbers(), indent=1) + "\n")
+    run_claims(claims, budget, cfg, todo, command, plans)
+
+
+def plans_text(claims: list[DictConfig], budget: str, cfg: DictConfig) -> str:
+    """What `plan=true` prints: each claim's plan, and the total wall time of several."""
+    plans = [plan_of(claim, budget, cfg) for claim in claims]
+    text = "\n\n".join(plan.text() for plan in plans) + "\n"
+    if len(plans) > 1:
+        total = sum(p.wall_min for p in plans if p.wall_min == p.wall_min)
+        text += f"\nall {len(plans)} claims: about {total:.0f} min of wall time"
+    return text
