@@ -11,7 +11,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from wgan_repro.runs.members import check_ensemble, ensemble_members
+from wgan_repro.evaluate import metrics as M
+from wgan_repro.members import check_ensemble, ensemble_members
 from wgan_repro.schema import ConfigError, Device, register_configs
 
 __all__ = ["ConfigError", "CONF_DIR", "advisories", "build", "check_ranges", "command_line", "compose", "flat_params",
@@ -142,7 +143,7 @@ def validate(cfg: DictConfig) -> None:
     if cfg.get("study") is not None:
         from hydra.utils import get_class  # start-up: Hydra's internals only when composing
 
-        if get_class(cfg.objective._target_).estimate_key != "estimate/em":
+        if get_class(cfg.objective._target_).estimate_key != M.EM.key:
             raise ConfigError(f"study {cfg.study._target_} estimates the EM distance with the run's critic and draws "
                               f"it against a GAN discriminator; objective._target_={cfg.objective._target_} does not "
                               "estimate EM; allowed: objective=wgan (any constraint, optimizer, critic)")

@@ -13,6 +13,8 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from wgan_repro.evaluate import metrics as M
+
 
 class StepCosine:
     """cos(theta_after - theta_before, -grad) per optimiser step, averaged per generator iteration, on the device.
@@ -21,8 +23,8 @@ class StepCosine:
     line 7) is not part of the optimiser's update and is not measured.
     """
 
-    key = "optim/step_grad_cosine"
-    negative_key = "optim/negative_cosine_share"  # share of this generator iteration's critic updates with cos < 0
+    key = M.STEP_COSINE.key
+    negative_key = M.NEGATIVE_COSINE.key  # share of this generator iteration's critic updates with cos < 0
 
     def __init__(self, params: Iterable[nn.Parameter]) -> None:
         self.params = [p for p in params if p.requires_grad]
@@ -65,7 +67,7 @@ NEAR_MAX = 0.05  # a weight is "at the bound" within this fraction of the critic
 def layer_grad_norms(critic: nn.Module, critic_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                      real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
     """WGAN-GP Sec. 3.2: the norm of the gradient of the critic's loss with respect to each layer's activations
-    (every Linear or convolution's output after its ReLU, numbered from the input: critic/grad_norm/layer_01 ...),
+    (every Linear or convolution's output after its ReLU, numbered from the input: M.GRAD_NORM_LAYER.key(1) ...),
     on one pass over real and fake; the critic's parameters' gradients are not touched."""
     outputs: list[torch.Tensor] = []
     hooks = [m.register_forward_hook(lambda module, inputs, out: outputs.append(out))
@@ -79,7 +81,7 @@ def layer_grad_norms(critic: nn.Module, critic_loss: Callable[[torch.Tensor, tor
     finally:
         for hook in hooks:
             hook.remove()
-    return {f"critic/grad_norm/layer_{i:02d}": float(g.norm()) for i, g in enumerate(grads, 1)}
+    return {M.GRAD_NORM_LAYER.key(i): float(g.norm()) for i, g in enumerate(grads, 1)}
 
 
 def weights_near_max(critic: nn.Module, near: float = NEAR_MAX) -> float:
@@ -89,7 +91,7 @@ def weights_near_max(critic: nn.Module, near: float = NEAR_MAX) -> float:
     return float((flat >= (1 - near) * flat.max()).float().mean())
 
 
-HISTOGRAM_BINS = 20  # critic/weight_hist/bin_NN: equal bins of w / max|w| over [-1, 1]
+HISTOGRAM_BINS = 20  # M.WEIGHT_HIST_BIN's members: equal bins of w / max|w| over [-1, 1]
 
 
 def weight_histogram(critic: nn.Module, bins: int = HISTOGRAM_BINS) -> dict[str, float]:
@@ -97,4 +99,4 @@ def weight_histogram(critic: nn.Module, bins: int = HISTOGRAM_BINS) -> dict[str,
     w / max|w| over [-1, 1] (bin_00 the most negative); a clipped critic at its bound piles up in the two end bins."""
     flat = torch.cat([p.detach().flatten() for p in critic.parameters()]).double()
     shares = torch.histc(flat / flat.abs().max(), bins=bins, min=-1.0, max=1.0) / flat.numel()
-    return {f"critic/weight_hist/bin_{i:02d}": float(v) for i, v in enumerate(shares)}
+    return {M.WEIGHT_HIST_BIN.key(i): float(v) for i, v in enumerate(shares)}

@@ -16,6 +16,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from wgan_repro.evaluate import metrics as M
+
 Stats = dict[str, torch.Tensor]
 
 
@@ -23,7 +25,7 @@ class WGAN:
     """Algorithm 1: critic loss -(E f(x) - E f(g(z))), generator loss -E f(g(z)); logs the EM estimate."""
 
     name = "wgan"
-    estimate_key = "estimate/em"
+    estimate_key = M.EM.key
     n_critic = 5  # Algorithm 1
     warmup = True  # the official code's critic bursts (train.warmup=false: Algorithm 1 as printed)
 
@@ -31,8 +33,8 @@ class WGAN:
         """Line 5: the negated EM estimate and its halves (kept on the device, 0-d tensors)."""
         score_real, score_fake = real.mean(-1), fake.mean(-1)  # per run of an ensemble
         em = score_real - score_fake
-        return -em, {"estimate/em": em.detach(), "critic/score_real": score_real.detach(),
-                     "critic/score_fake": score_fake.detach()}
+        return -em, {M.EM.key: em.detach(), M.SCORE_REAL.key: score_real.detach(),
+                     M.SCORE_FAKE.key: score_fake.detach()}
 
     def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
         """Line 10: the generator follows -grad E f(g(z))."""
@@ -43,7 +45,7 @@ class GAN:
     """Standard GAN on logits: BCE for the discriminator, the -log D trick for the generator; logs the JS bound."""
 
     name = "gan"
-    estimate_key = "estimate/js"
+    estimate_key = M.JS.key
     n_critic = 1  # one discriminator step per generator step (Goodfellow et al.; DCGAN)
     warmup = False
 
@@ -54,8 +56,8 @@ class GAN:
         loss = loss_real + loss_fake
         # Sec. 4.3: 1/2 L(D, g) + log 2 is a lower bound of JS(P_r, P_g)
         js = -0.5 * loss.detach() + math.log(2.0)
-        return loss, {"estimate/js": js, "critic/score_real": real.mean(-1).detach(),
-                      "critic/score_fake": fake.mean(-1).detach()}
+        return loss, {M.JS.key: js, M.SCORE_REAL.key: real.mean(-1).detach(),
+                      M.SCORE_FAKE.key: fake.mean(-1).detach()}
 
     def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
         """-log D trick (Goodfellow et al. 2014): minimise -E log D(g(z))."""
@@ -75,17 +77,17 @@ class GANMinimax(GAN):
 
 class Hinge:
     """Hinge loss (Lim & Ye 2017; Miyato et al. 2018): the critic minimises E max(0, 1 - f(x)) + E max(0, 1 + f(g(z)));
-    the generator minimises -E f(g(z)). Logs estimate/hinge = 2 - critic loss (0: no margin won, 2: both margins)."""
+    the generator minimises -E f(g(z)). Logs M.HINGE = 2 - critic loss (0: no margin won, 2: both margins)."""
 
     name = "hinge"
-    estimate_key = "estimate/hinge"
+    estimate_key = M.HINGE.key
     n_critic = 5  # SN-GAN's setting
     warmup = False
 
     def critic_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         loss = F.relu(1 - real).mean(-1) + F.relu(1 + fake).mean(-1)
-        return loss, {"estimate/hinge": 2 - loss.detach(), "critic/score_real": real.mean(-1).detach(),
-                      "critic/score_fake": fake.mean(-1).detach()}
+        return loss, {M.HINGE.key: 2 - loss.detach(), M.SCORE_REAL.key: real.mean(-1).detach(),
+                      M.SCORE_FAKE.key: fake.mean(-1).detach()}
 
     def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
         return -fake.mean(-1)

@@ -15,6 +15,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from wgan_repro.evaluate import metrics as M
+
 
 class ConfigError(ValueError):
     """A config value that cannot be used; the message names the key, the value and what is allowed."""
@@ -69,7 +71,7 @@ class TrainConfig:
     device: Device = knob(Device.auto, "auto: cuda when available, else cpu")
     log_every: int = knob(50, "generator iterations between metric flushes (metrics stay on the device between)", ge=1)
     progress: bool = knob(True, "show a progress bar on stderr (always off when CI is set or stderr is not a terminal)")
-    log_step_cosine: Optional[bool] = knob(None, "log optim/step_grad_cosine, cos(critic update, -gradient) per "
+    log_step_cosine: Optional[bool] = knob(None, f"log {M.STEP_COSINE.key}, cos(critic update, -gradient) per "
                                                  "generator iteration (Sec. 4.3); null: on for optimisers with "
                                                  "momentum (Adam), off otherwise (~8% of the toy run's time)")
     divergence_threshold: float = knob(1e6, "a logged loss above this (or NaN) marks the run failed", gt=0)
@@ -83,10 +85,10 @@ class TrainConfig:
     checkpoint_every: Optional[int] = knob(None, "generator iterations between checkpoints (written atomically, "
                                                  "logged to MLflow); null: at each evaluation", ge=1)
     critic_diagnostics: bool = knob(False, "at each evaluation, on a batch of its own stream: the gradient norm of "
-                                           "the critic's loss at each layer's activations (critic/grad_norm/layer_NN, "
-                                           "NN from the input) and the share of weights at their bound "
-                                           "(critic/weights_near_max) with the weights' histogram "
-                                           "(critic/weight_hist/bin_NN); WGAN-GP Sec. 3, Figure 1")
+                                           "the critic's loss at each layer's activations "
+                                           f"({M.GRAD_NORM_LAYER.key_pattern}, NN from the input) and the share of "
+                                           f"weights at their bound ({M.WEIGHTS_NEAR_MAX.key}) with the weights' "
+                                           f"histogram ({M.WEIGHT_HIST_BIN.key_pattern}); WGAN-GP Sec. 3, Figure 1")
     compile: bool = knob(False, "torch.compile the generator's and critic's forward passes (changes float rounding; "
                                 "first iterations pay the compilation)")
     flush_denormal: bool = knob(True, "compute float denormals as zero on the CPU: RMSProp's running square of a "
@@ -126,9 +128,10 @@ class ToyEvalConfig(EvalConfig):
     hq_threshold: float = knob(3.0, "a sample is high quality when its std-normalised distance to a mode is below this",
                                gt=0)
     figures: bool = knob(True, "save and log a figure at each evaluation")
-    prc: bool = knob(False, "precision, recall, density, coverage in the data's plane (eval/precision_2d ...) and "
-                            "their floors; off by default: +0.23 s an evaluation at 2,500 samples, 21% of a toy "
-                            "evaluation with its figure, 59% without (measured on a 2-core CPU)")
+    prc: bool = knob(False, "precision, recall, density, coverage in the data's plane "
+                            f"({M.prdc('precision', '_2d').key} ...) and their floors; off by default: +0.23 s an "
+                            "evaluation at 2,500 samples, 21% of a toy evaluation with its figure, 59% without "
+                            "(measured on a 2-core CPU)")
 
 
 @dataclass
@@ -147,11 +150,13 @@ class ImageEvalConfig(EvalConfig):
                                 ge=2)
     classifier: Optional[str] = knob(None, "domain classifier for the measures below: digits (scikit-learn's digits) "
                                            "or mnist (mnist_5k's held-out-tested classifier)")
-    classifier_fid: bool = knob(False, "eval/fid_<classifier>: Fréchet distance in the classifier's features, and "
-                                       "once eval/fid_<classifier>_floor (two disjoint real halves)")
+    classifier_fid: bool = knob(False, f"{M.FID_CLASSIFIER_PATTERN}: Fréchet distance in the classifier's features, "
+                                       f"and once {M.FID_CLASSIFIER_FLOOR_PATTERN} (two disjoint real halves)")
     classifier_samples: int = knob(2000, "generated (and real) samples per classifier FID", ge=2)
-    classes: bool = knob(False, "eval/classes and eval/kl_classes: the predicted-class histogram over n_samples")
-    stacked_modes: bool = knob(False, "eval/modes and eval/kl_modes over the 1,000 digit triples (stacked data)")
+    classes: bool = knob(False, f"{M.CLASSES.key} and {M.KL_CLASSES.key}: the predicted-class histogram over "
+                                "n_samples")
+    stacked_modes: bool = knob(False, f"{M.MODES.key} and {M.KL_MODES.key} over the 1,000 digit triples (stacked "
+                                      "data)")
     n_samples: int = knob(10000, "generated samples for the class histogram or the 1,000-mode count (PacGAN's "
                                  "Stacked MNIST: 26,000)", ge=1)
     batch_size: int = knob(250, "images per batch when generating and for the classifier's features", ge=1)

@@ -20,6 +20,7 @@ from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.decision import SubTest
 from wgan_repro.claims.engine import Claim, Gate, Thresholds, need
 from wgan_repro.claims.runs import finished
+from wgan_repro.evaluate import metrics as M
 
 LOG2 = math.log(2)
 
@@ -67,7 +68,7 @@ class F1(Claim):
     def table(self, data: ClaimData, t: F1Thresholds, **choices: Any) -> pd.DataFrame:
         rows = []
         for _, r in finished(data.runs).iterrows():
-            theta, em, js = (data.curve(r.run_id, k) for k in ("fig1/theta", "estimate/em", "estimate/js"))
+            theta, em, js = (data.curve(r.run_id, m.key) for m in (M.FIG1_THETA, M.EM, M.JS))
             steps = theta.index.intersection(em.index).intersection(js.index)
             th, e, j = theta[steps].to_numpy(), em[steps].to_numpy(), js[steps].to_numpy()
             if len(th) < 3:
@@ -77,7 +78,7 @@ class F1(Claim):
             zero, ends = np.abs(th) < 1e-9, np.isclose(np.abs(th), 1.0)
             rows.append({
                 "run_id": r.run_id, "seed": int(r["tags.seed"]), "K": k,
-                "K_share": k / float(r.get("metrics.fig1/k_max", math.nan)),
+                "K_share": k / float(r.get(M.column(M.FIG1_K_MAX), math.nan)),
                 "dev_pooled": deviation(a, ea), "dev_unpooled": deviation(th, e),
                 "dev_intercept": deviation(a, ea, intercept=True), "dev_uncentred": deviation(a, ea, centred=False),
                 # the uncentred deviation that equals the centred bound for this grid: the residual allowed by
@@ -122,7 +123,7 @@ class F1(Claim):
     def figure(self, data: ClaimData, t: F1Thresholds, table: pd.DataFrame, path: Any) -> Any:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
         for _, r in data.runs.iterrows():
-            theta, em, js = (data.curve(r.run_id, k) for k in ("fig1/theta", "estimate/em", "estimate/js"))
+            theta, em, js = (data.curve(r.run_id, m.key) for m in (M.FIG1_THETA, M.EM, M.JS))
             k = float((em.to_numpy() * np.abs(theta.to_numpy())).sum() / (theta.to_numpy() ** 2).sum() or 1)
             axes[0].plot(theta, em / k, "o", ms=4, label=f"seed {r['tags.seed']}: estimate / {k:.3g}")
             axes[1].plot(theta, js, "o", ms=4, label=f"seed {r['tags.seed']}")

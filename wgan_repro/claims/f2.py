@@ -23,6 +23,7 @@ from wgan_repro.claims.decision import SubTest
 from wgan_repro.claims.engine import Claim, Gate, Thresholds, need
 from wgan_repro.claims.runs import finished, group_table, metric, per_run
 from wgan_repro.claims.stats import geometric_mean, to_scale
+from wgan_repro.evaluate import metrics as M
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,17 +63,17 @@ class F2(Claim):
 
     def table(self, data: ClaimData, t: F2Thresholds, last: int | None = None, **_: Any) -> pd.DataFrame:
         runs, k = finished(data.runs), last or t.last
-        curve = {i: data.curve(r.run_id, "eval/modes") for i, r in runs.iterrows()}
-        w1 = {i: data.curve(r.run_id, "eval/w1") for i, r in runs.iterrows()}
-        rot = {i: rotations(data.curve(r.run_id, "eval/dominant_mode"), data.curve(r.run_id, "eval/dominant_share"),
+        curve = {i: data.curve(r.run_id, M.MODES.key) for i, r in runs.iterrows()}
+        w1 = {i: data.curve(r.run_id, M.W1.key) for i, r in runs.iterrows()}
+        rot = {i: rotations(data.curve(r.run_id, M.DOMINANT_MODE.key), data.curve(r.run_id, M.DOMINANT_SHARE.key),
                             t.collapsed_share) for i, r in runs.iterrows()}
         series = lambda d: pd.Series(d, dtype=float)  # noqa: E731
         table = per_run(runs, {
-            "modes_last": series({i: last_mean(c, k) if len(c) else metric(runs, "eval/modes")[i]
+            "modes_last": series({i: last_mean(c, k) if len(c) else metric(runs, M.MODES.key)[i]
                                   for i, c in curve.items()}),
-            "modes_final": metric(runs, "eval/modes"), "high_quality": metric(runs, "eval/high_quality"),
-            "w1": series({i: last_mean(c, k) if len(c) else metric(runs, "eval/w1")[i] for i, c in w1.items()}),
-            "w1_floor": metric(runs, "eval/w1_floor"), "dominant_share": metric(runs, "eval/dominant_share"),
+            "modes_final": metric(runs, M.MODES.key), "high_quality": metric(runs, M.HIGH_QUALITY.key),
+            "w1": series({i: last_mean(c, k) if len(c) else metric(runs, M.W1.key)[i] for i, c in w1.items()}),
+            "w1_floor": metric(runs, M.W1_FLOOR.key), "dominant_share": metric(runs, M.DOMINANT_SHARE.key),
             "rotations": series(rot)})
         table["w1_over_floor"] = table["w1"] / table["w1_floor"]
         return table

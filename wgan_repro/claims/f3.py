@@ -19,6 +19,7 @@ from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.decision import SubTest
 from wgan_repro.claims.engine import Claim, Thresholds, need
 from wgan_repro.claims.runs import finished, metric, per_run
+from wgan_repro.evaluate import metrics as M
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,13 +45,13 @@ class F3(Claim):
 
     def table(self, data: ClaimData, t: F3Thresholds, **choices: Any) -> pd.DataFrame:
         runs = finished(data.runs)
-        crit = metric(runs, "fig3/critic_grad_at_fake")
-        return per_run(runs, {"critic_grad": crit, "minimax_grad": metric(runs, "fig3/minimax_grad_at_fake"),
-                              "nonsat_grad": metric(runs, "fig3/nonsat_grad_at_fake"),
-                              "minimax_over_critic": metric(runs, "fig3/minimax_grad_at_fake") / crit,
-                              "nonsat_over_critic": metric(runs, "fig3/nonsat_grad_at_fake") / crit,
-                              "critic_r2": metric(runs, "fig3/critic_linearity_r2"),
-                              "critic_slope_share_of_max": crit / metric(runs, "fig3/critic_slope_max")})
+        crit = metric(runs, M.FIG3_CRITIC_GRAD.key)
+        return per_run(runs, {"critic_grad": crit, "minimax_grad": metric(runs, M.FIG3_MINIMAX_GRAD.key),
+                              "nonsat_grad": metric(runs, M.FIG3_NONSAT_GRAD.key),
+                              "minimax_over_critic": metric(runs, M.FIG3_MINIMAX_GRAD.key) / crit,
+                              "nonsat_over_critic": metric(runs, M.FIG3_NONSAT_GRAD.key) / crit,
+                              "critic_r2": metric(runs, M.FIG3_LINEARITY.key),
+                              "critic_slope_share_of_max": crit / metric(runs, M.FIG3_SLOPE_MAX.key)})
 
     def subtests(self, data: ClaimData, t: F3Thresholds, table: pd.DataFrame, scale: str = "log",
                  kind: str = "mean", r2: str = "declared") -> list[SubTest]:

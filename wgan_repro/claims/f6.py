@@ -23,6 +23,7 @@ from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.decision import SubTest
 from wgan_repro.claims.engine import Claim, Gate, Thresholds, need
 from wgan_repro.claims.runs import group_table, metric, per_run
+from wgan_repro.evaluate import metrics as M
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,14 +57,14 @@ class F6(Claim):
 
     def table(self, data: ClaimData, t: F6Thresholds, **_: Any) -> pd.DataFrame:
         runs = data.runs[data.runs["status"].isin(["FINISHED", "FAILED"])]
-        quality = pd.Series({i: r.get(f"metrics.{r['tags.quality']}", math.nan) for i, r in runs.iterrows()},
+        quality = pd.Series({i: r.get(M.column(r["tags.quality"]), math.nan) for i, r in runs.iterrows()},
                             dtype=float)
-        floor = pd.Series({i: r.get(f"metrics.{r['tags.quality_floor']}", math.nan) for i, r in runs.iterrows()},
+        floor = pd.Series({i: r.get(M.column(r["tags.quality_floor"]), math.nan) for i, r in runs.iterrows()},
                           dtype=float)
-        table = per_run(runs, {"quality": quality, "floor": floor, "classes": metric(runs, "eval/classes"),
-                               "kl_classes": metric(runs, "eval/kl_classes"),
-                               "recall": metric(runs, "eval/recall_mnist"),
-                               "coverage": metric(runs, "eval/coverage_mnist")})
+        table = per_run(runs, {"quality": quality, "floor": floor, "classes": metric(runs, M.CLASSES.key),
+                               "kl_classes": metric(runs, M.KL_CLASSES.key),
+                               "recall": metric(runs, M.prdc("recall", "_mnist").key),
+                               "coverage": metric(runs, M.prdc("coverage", "_mnist").key)})
         failed = table["status"] != "FINISHED"  # worse than any run that finished: stand-ins set per comparison
         table.loc[failed, ["quality", "classes", "kl_classes", "recall", "coverage"]] = [math.inf, 0, math.log(10),
                                                                                         0.0, 0.0]

@@ -27,6 +27,7 @@ from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.decision import SubTest, decide
 from wgan_repro.claims.engine import Claim, Gate, Thresholds, need
 from wgan_repro.claims.runs import group_table, metric, per_run
+from wgan_repro.evaluate import metrics as M
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +69,7 @@ class F7(Claim):
         runs = data.runs[data.runs["status"].isin(["FINISHED", "FAILED"])]
         u, tail, negative = {}, {}, {}
         for i, r in runs.iterrows():
-            share = data.curve(r.run_id, "optim/negative_cosine_share")
+            share = data.curve(r.run_id, M.NEGATIVE_COSINE.key)
             negative[i] = float(share.mean()) if len(share) else math.nan
             w1 = data.curve(r.run_id, t.quality)
             u[i] = instability(w1, every or t.every) if r["status"] == "FINISHED" else math.inf

@@ -25,8 +25,9 @@ from wgan_repro.claims.decision import SubTest
 from wgan_repro.claims.engine import Claim, Gate, Thresholds, need
 from wgan_repro.claims.runs import finished, group_table, per_run
 from wgan_repro.claims.stats import geometric_mean
+from wgan_repro.evaluate import metrics as M
 
-LAYER_KEY = "critic/grad_norm/layer_"
+LAYER_KEY = M.GRAD_NORM_LAYER.prefix
 UNDERFLOW = 1e-30  # a norm that underflowed to 0 in float32 counts as this (it vanished beyond measure)
 
 
@@ -79,11 +80,11 @@ class G1(Claim):
             else:
                 slopes[i] = float(np.mean([slope(row) for row in per_eval]))
         table = per_run(runs, {"slope": pd.Series(slopes, dtype=float),
-                               "w1": runs.get("metrics.eval/w1", pd.Series(np.nan, index=runs.index)).astype(float),
-                               "w1_floor": runs.get("metrics.eval/w1_floor",
+                               "w1": runs.get(M.column(M.W1), pd.Series(np.nan, index=runs.index)).astype(float),
+                               "w1_floor": runs.get(M.column(M.W1_FLOOR),
                                                     pd.Series(np.nan, index=runs.index)).astype(float)})
         table["w1_over_floor"] = table["w1"] / table["w1_floor"]
-        first = pd.Series({i: (lambda c: float(c.iloc[0]) if len(c) else math.nan)(data.curve(r.run_id, "eval/w1"))
+        first = pd.Series({i: (lambda c: float(c.iloc[0]) if len(c) else math.nan)(data.curve(r.run_id, M.W1.key))
                            for i, r in runs.iterrows()}, dtype=float)
         table["w1_over_first"] = (table["w1"] / first.reindex(runs.index).to_numpy()).to_numpy()
         return table
@@ -131,13 +132,13 @@ class G1(Claim):
             labelled.add(arm)
             axes[0].plot(range(1, len(keys) + 1), np.maximum(final, UNDERFLOW), "o-", ms=3, lw=1, alpha=0.7,
                          color=colour[arm], label=label)
-            w1 = data.curve(r.run_id, "eval/w1")
+            w1 = data.curve(r.run_id, M.W1.key)
             axes[1].plot(w1.index, w1.to_numpy(), lw=1, alpha=0.7, color=colour[arm], label=label)
         axes[0].set_xlabel("layer (1: next to the input; last: the score)")
         axes[0].set_ylabel("gradient norm of the critic's loss\nat the layer's activations")
         axes[0].set_xticks(range(1, len(keys) + 1))
         axes[1].set_xlabel("generator iteration")
-        axes[1].set_ylabel("exact W1 to the data")
+        axes[1].set_ylabel(M.W1.words)
         for ax in axes:
             ax.set_yscale("log")
             ax.grid(alpha=0.3)

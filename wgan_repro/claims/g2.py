@@ -2,7 +2,7 @@
 range; the gradient penalty does not.
 
 Per run (the deep critics of G1's experiment, c = 0.01 against the penalty): the share of the critic's parameters
-within 5% of its largest absolute one at the final evaluation (critic/weights_near_max). For the clipped critic
+within 5% of its largest absolute one at the final evaluation (M.WEIGHTS_NEAR_MAX). For the clipped critic
 that largest is c once weights reach the bound, so the share is the share pushed to +-c; the penalty's critic has
 no c, so the same relative distance of its own largest weight is its comparator. The statistic is the ratio of
 geometric means clipped / penalty (Welch on the log scale), smallest effect of interest a factor 2.
@@ -23,8 +23,9 @@ from wgan_repro.claims.decision import SubTest
 from wgan_repro.claims.engine import Claim, Thresholds, need
 from wgan_repro.claims.runs import finished, group_table, metric, per_run
 from wgan_repro.diagnostics import NEAR_MAX
+from wgan_repro.evaluate import metrics as M
 
-HIST_KEY = "critic/weight_hist/bin_"  # shares of w / max|w| in equal bins over [-1, 1] (diagnostics.py)
+HIST_KEY = M.WEIGHT_HIST_BIN.prefix  # shares of w / max|w| in equal bins over [-1, 1] (diagnostics.py)
 FLOOR = 1e-6  # a share of 0 (no weight near the maximum but the maximum itself) counts as this on the log scale
 
 
@@ -47,9 +48,9 @@ class G2(Claim):
 
     def table(self, data: ClaimData, t: G2Thresholds, over: str = "final", **_: Any) -> pd.DataFrame:
         runs = finished(data.runs)
-        share = metric(runs, "critic/weights_near_max")
+        share = metric(runs, M.WEIGHTS_NEAR_MAX.key)
         if over == "all":
-            share = pd.Series({i: float(data.curve(r.run_id, "critic/weights_near_max").mean())
+            share = pd.Series({i: float(data.curve(r.run_id, M.WEIGHTS_NEAR_MAX.key).mean())
                                for i, r in runs.iterrows()}, dtype=float)
         return per_run(runs, {"near_max": share})
 

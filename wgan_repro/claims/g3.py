@@ -22,6 +22,7 @@ from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.decision import SubTest
 from wgan_repro.claims.engine import Claim, Gate, Thresholds, need
 from wgan_repro.claims.runs import finished, group_table, metric, per_run
+from wgan_repro.evaluate import metrics as M
 
 FLOOR = 1e-6  # a critic whose estimate is 0 or negative reached nothing: it counts as this fraction (log scale)
 
@@ -38,22 +39,22 @@ class G3Thresholds(Thresholds):
 class G3(Claim):
     thresholds = G3Thresholds
     variants = {
-        "primary": {"fraction": "g3/fraction_sampled"},
-        "Lipschitz constant's upper bound": {"fraction": "g3/fraction_bound"},
-        "exact Mann-Whitney": {"fraction": "g3/fraction_sampled", "kind": "rank_shift"},
+        "primary": {"fraction": M.G3_FRACTION_SAMPLED.key},
+        "Lipschitz constant's upper bound": {"fraction": M.G3_FRACTION_BOUND.key},
+        "exact Mann-Whitney": {"fraction": M.G3_FRACTION_SAMPLED.key, "kind": "rank_shift"},
         "between the bounds (geometric mean of both fractions)": {"fraction": "between"},
     }
     strips = ("fraction", "fraction_bound")
 
-    def table(self, data: ClaimData, t: G3Thresholds, fraction: str = "g3/fraction_sampled",
+    def table(self, data: ClaimData, t: G3Thresholds, fraction: str = M.G3_FRACTION_SAMPLED.key,
               **_: Any) -> pd.DataFrame:
         runs = finished(data.runs)
-        chosen = np.sqrt(metric(runs, "g3/fraction_sampled") * metric(runs, "g3/fraction_bound")) \
+        chosen = np.sqrt(metric(runs, M.G3_FRACTION_SAMPLED.key) * metric(runs, M.G3_FRACTION_BOUND.key)) \
             if fraction == "between" else metric(runs, fraction)
-        table = per_run(runs, {"fraction": chosen, "fraction_bound": metric(runs, "g3/fraction_bound"),
-                               "estimate": metric(runs, "g3/estimate"), "w1": metric(runs, "g3/w1"),
-                               "w1_floor": metric(runs, "g3/w1_floor"),
-                               "lipschitz": metric(runs, "g3/lipschitz_sampled")})
+        table = per_run(runs, {"fraction": chosen, "fraction_bound": metric(runs, M.G3_FRACTION_BOUND.key),
+                               "estimate": metric(runs, M.G3_ESTIMATE.key), "w1": metric(runs, M.G3_W1.key),
+                               "w1_floor": metric(runs, M.G3_W1_FLOOR.key),
+                               "lipschitz": metric(runs, M.G3_LIPSCHITZ_SAMPLED.key)})
         table["data"], table["constraint"] = table["arm"].str.split("/").str[0], table["arm"].str.split("/").str[1]
         return table
 

@@ -24,6 +24,7 @@ from wgan_repro.claims import shown_command, shown_path  # noqa: E402
 from wgan_repro.claims.data import ClaimData, export  # noqa: E402
 from wgan_repro.claims.engine import Claim, Result, claim_module, thresholds  # noqa: E402
 from wgan_repro.curves import running_median  # noqa: E402
+from wgan_repro.evaluate import metrics as M  # noqa: E402
 
 WORD_COLOUR = {D.REPRODUCED: "tab:green", D.NOT_REPRODUCED: "tab:red", D.INCONCLUSIVE: "tab:gray"}
 AXIS = {"rho_diff": "Spearman(estimate, quality),\nfirst differences (> 0: they move together)",
@@ -60,20 +61,9 @@ def log_scale(ax: Any, axis: str = "y") -> None:
     scale.set_minor_formatter(NullFormatter())
 
 
-WORDS = {"estimate/em": "EM estimate", "estimate/js": "JS estimate (lower bound)", "estimate/hinge": "hinge estimate",
-         "eval/w1": "exact W1 to the data", "eval/fid": "FID (Inception)",
-         "eval/fid_mnist": "FID in an MNIST classifier's features",
-         "eval/fid_digits": "FID in a digits classifier's features", "eval/modes": "modes covered",
-         "eval/classes": "classes covered"}  # metric keys in words, for axes
-
-
-def words(key: str) -> str:
-    return WORDS.get(key, key.split("/")[-1].replace("_", " "))
-
-
 def quality_words(data: ClaimData) -> str:
     """The runs' quality measure(s) in words ("FID in an MNIST classifier's features"), for axes."""
-    return " / ".join(words(q) for q in dict.fromkeys(data.runs["tags.quality"]))
+    return " / ".join(M.words(q) for q in dict.fromkeys(data.runs["tags.quality"]))
 
 
 def curves_panels(data: ClaimData, colour: Mapping[str, str], axes: Any, median_width: int) -> None:
@@ -99,7 +89,7 @@ def curves_panels(data: ClaimData, colour: Mapping[str, str], axes: Any, median_
             axes[len(estimates)].plot(q.index, q.to_numpy(), ".-", color=colour[arm], lw=1, ms=3,
                                       label=label(len(estimates), arm))
     for ax, name in zip(axes, estimates):
-        ax.set_ylabel(f"{words(name)}\n(running median, {median_width} iterations)", fontsize=9)
+        ax.set_ylabel(f"{M.words(name)}\n(running median, {median_width} iterations)", fontsize=9)
     axes[len(estimates)].set_ylabel(f"{qualities} (lower is better)", fontsize=9)
     log_scale(axes[len(estimates)])
     for ax in axes[:len(estimates) + 1]:
@@ -210,13 +200,14 @@ def changes_after(claim: DictConfig, commit: str) -> list[Any]:
 
 
 ESTIMATES = {  # what each objective's estimate is, with its sign (objectives.py)
-    "estimate/em": "estimate/em = mean f(real) - mean f(fake) on the critic's batch, logged once per generator "
-                   "iteration from its last critic step, before that step's clip (the negated critic loss without "
-                   "any penalty: positive, it falls as the generator improves)",
-    "estimate/js": "estimate/js = log 2 - L/2, L the discriminator's binary cross-entropy on its batch (Sec. 4.3's "
-                   "lower bound of JS, at most log 2)",
-    "estimate/hinge": "estimate/hinge = 2 - the hinge critic loss (0: no margin won, 2: both)",
+    M.EM.key: f"{M.EM.key} = mean f(real) - mean f(fake) on the critic's batch, logged once per generator "
+              "iteration from its last critic step, before that step's clip (the negated critic loss without "
+              "any penalty: positive, it falls as the generator improves)",
+    M.JS.key: f"{M.JS.key} = log 2 - L/2, L the discriminator's binary cross-entropy on its batch (Sec. 4.3's "
+              "lower bound of JS, at most log 2)",
+    M.HINGE.key: f"{M.HINGE.key} = 2 - the hinge critic loss (0: no margin won, 2: both)",
 }
+FID_PROTOCOL = {m.key: f"tags.{m.key.split('/')[1]}_protocol" for m in (M.FID, M.FID_MNIST, M.FID_DIGITS)}  # its tag
 
 
 def values(data: ClaimData, column: str, by_arm: bool = True) -> str:
@@ -272,12 +263,11 @@ def protocol(claim: Claim, t: Any, data: ClaimData) -> list[str]:
             out.append(f"Constraint ({arms}): {what}.")
     quality = sorted(set(runs.get("tags.quality", pd.Series(dtype=str)).dropna()))
     for q in quality:
-        if q == "eval/w1":
-            out.append(f"Quality: eval/w1, exact W1 (POT's emd2) between {values(data, 'params.eval.w1_points')} "
+        if q == M.W1.key:
+            out.append(f"Quality: {M.W1.key}, exact W1 (POT's emd2) between {values(data, 'params.eval.w1_points')} "
                        "generated and as many real points, beside its floor (two real samples of that size).")
-        elif q.startswith("eval/fid"):
-            tag = {"eval/fid": "tags.fid_protocol", "eval/fid_mnist": "tags.fid_mnist_protocol",
-                   "eval/fid_digits": "tags.fid_digits_protocol"}.get(q, "")
+        elif q.startswith(M.FID.key):
+            tag = FID_PROTOCOL.get(q, "")
             out.append(f"Quality: {q}, network and sample counts: {values(data, tag, by_arm=False)}.")
         else:
             out.append(f"Quality: {q}.")

@@ -2,7 +2,7 @@
 
 The classifier (`DigitNet`, 16x16 input, any image size is resized to it) is trained once with a fixed seed
 on 80% of the 1,797 digits, its held-out accuracy is kept beside its weights in the cache directory, and it is
-registered in torch-fidelity as the feature extractor `digits-cnn`, so that `eval/fid_digits` is a Fréchet
+registered in torch-fidelity as the feature extractor `digits-cnn`, so that its FID (metrics.FID_DIGITS) is a Fréchet
 distance computed by the same code as FID. Features: `128` (the penultimate layer of the first channel:
 one-channel digits arrive repeated to three channels) and `384` (the three channels' features side by side,
 for stacked digits). On stacked digits the argmax per channel names one of 1,000 modes (VEEGAN, PacGAN).
@@ -20,6 +20,7 @@ from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 from wgan_repro.data.images import load_digits_tensor
+from wgan_repro.evaluate import metrics as M
 from wgan_repro.evaluate.inception import cache_dir
 
 log = logging.getLogger(__name__)
@@ -184,21 +185,21 @@ def register(name: str = EXTRACTOR, cls: type[FeatureExtractorBase] = DigitFeatu
 
 @torch.no_grad()
 def stacked_mode_metrics(logits3: torch.Tensor) -> dict[str, float]:
-    """eval/modes and eval/kl_modes from per-channel logits (N, 30): mode = 100 d0 + 10 d1 + d2 of the argmaxes;
-    KL(p_gen || uniform over 1,000), natural log (0 is perfect, log 1000 = 6.91 is one mode)."""
+    """Modes covered (M.MODES) and M.KL_MODES from per-channel logits (N, 30): mode = 100 d0 + 10 d1 + d2 of the
+    argmaxes; KL(p_gen || uniform over 1,000), natural log (0 is perfect, log 1000 = 6.91 is one mode)."""
     digits = logits3.view(len(logits3), 3, 10).argmax(-1)  # (N, 3)
     modes = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
     counts = torch.bincount(modes, minlength=1000).double()
-    return {"eval/modes": int((counts > 0).sum()), "eval/kl_modes": kl_to_uniform(counts)}
+    return {M.MODES.key: int((counts > 0).sum()), M.KL_MODES.key: kl_to_uniform(counts)}
 
 
 @torch.no_grad()
 def class_metrics(logits: torch.Tensor, min_share: float = 0.01) -> dict[str, float]:
-    """eval/classes (classes predicted for at least `min_share` of the samples, of 10) and eval/kl_classes =
+    """Classes covered (M.CLASSES: predicted for at least `min_share` of the samples, of 10) and M.KL_CLASSES =
     KL(predicted-class histogram || uniform over 10), natural log (0: balanced, log 10 = 2.30: one class), from the
     first channel's logits (N, 10 or more)."""
     counts = torch.bincount(logits[:, :10].argmax(-1), minlength=10).double()
-    return {"eval/classes": int((counts / counts.sum() >= min_share).sum()), "eval/kl_classes": kl_to_uniform(counts)}
+    return {M.CLASSES.key: int((counts / counts.sum() >= min_share).sum()), M.KL_CLASSES.key: kl_to_uniform(counts)}
 
 
 def kl_to_uniform(counts: torch.Tensor) -> float:

@@ -3,12 +3,13 @@
 Grids: 64 samples from a fixed noise batch, 8 per row, de-normalised (x * 0.5 + 0.5), as a PNG per
 evaluation and as MLflow's time-stepped image. As in the official code the networks stay in training mode.
 
-A domain classifier (`eval.classifier`: digits, mnist) gives, from one pass over one batch of generated samples:
-- `eval/fid_<classifier>`: Fréchet distance in its penultimate features against `classifier_samples` real
-  images, and once per run `eval/fid_<classifier>_floor`, the same distance between two disjoint real halves of
-  that size (what a perfect generator would score at this count), when the data holds twice that many;
-- `eval/classes`, `eval/kl_classes`: the predicted-class histogram (collapse on one-digit data);
-- `eval/modes`, `eval/kl_modes`: the 1,000 digit triples of stacked data (VEEGAN, PacGAN).
+A domain classifier (`eval.classifier`: digits, mnist) gives, from one pass over one batch of generated samples
+(keys: metrics.py):
+- its FID (`M.classifier_fid`): Fréchet distance in its penultimate features against `classifier_samples` real
+  images, and once per run its floor, the same distance between two disjoint real halves of that size (what a
+  perfect generator would score at this count), when the data holds twice that many;
+- classes covered and their KL (M.CLASSES, M.KL_CLASSES): the predicted-class histogram (collapse on one-digit data);
+- modes covered and their KL (M.MODES, M.KL_MODES): the 1,000 digit triples of stacked data (VEEGAN, PacGAN).
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ from torch import nn
 from torchvision.utils import make_grid, save_image
 
 from wgan_repro.config import ConfigError
-from wgan_repro.evaluate import Evaluator, untouched
 from wgan_repro.evaluate import fid as F
+from wgan_repro.evaluate import metrics as M
 from wgan_repro.evaluate.digits import LOGITS, class_metrics, stacked_mode_metrics
+from wgan_repro.evaluate.evaluator import Evaluator, untouched
 
 CLASSIFIER_DATA = {"digits": ("digits", "stacked_digits"), "mnist": ("mnist_5k", "stacked_mnist_5k")}
 
 
 class ImageEvaluator(Evaluator):
-    """Grids; eval/fid, eval/kid, eval/kid_std when `fid`; the classifier's measures (module docstring)."""
+    """Grids; FID, KID and its spread (M.FID, M.KID, M.KID_STD) when `fid`; the classifier's measures (module
+    docstring)."""
 
     n_grid, nrow = 64, 8
 
@@ -92,11 +95,12 @@ class ImageEvaluator(Evaluator):
         and `collapse` (a classifier's histogram), so that reports need no per-data special cases."""
         tags = {f"{name}_protocol": protocol.tag() for name, (_, protocol) in self.spaces.items()}
         if self.classifier_fid:
-            tags.update(quality=f"eval/fid_{self.classifier}", quality_floor=f"eval/fid_{self.classifier}_floor")
+            tags.update(quality=M.classifier_fid(self.classifier).key,
+                        quality_floor=M.classifier_fid(self.classifier, floor=True).key)
         elif "fid" in self.spaces:
-            tags["quality"] = "eval/fid"
+            tags["quality"] = M.FID.key
         if self.stacked_modes or self.classes:
-            tags["collapse"] = "eval/modes" if self.stacked_modes else "eval/classes"
+            tags["collapse"] = M.MODES.key if self.stacked_modes else M.CLASSES.key
         return tags
 
     # ----------------------------------------------------------------------- metrics
@@ -121,7 +125,7 @@ class ImageEvaluator(Evaluator):
         gen = F.features(space, F.generated_batches(generator, protocol.gen_samples, self.nz, self.fid_batch_size, rng,
                                                     self.device), self.device)[space.layer]
         d = F.distances(gen, real, protocol.kid_subset_size)
-        out = {"eval/fid": d["fid"], "eval/kid": d["kid_mean"], "eval/kid_std": d["kid_std"]}
+        out = {M.FID.key: d["fid"], M.KID.key: d["kid_mean"], M.KID_STD.key: d["kid_std"]}
         if self.prc:  # the floor once: a second real half, when the data holds one (its features cached too)
             n = protocol.real_samples
             two = hasattr(self.data, "__len__") and len(self.data) >= 2 * n and "" not in self.prc_floors
@@ -147,16 +151,17 @@ class ImageEvaluator(Evaluator):
         return metrics
 
     def classifier_fid_metrics(self, gen: torch.Tensor) -> dict[str, float]:
-        """eval/fid_<c> against real half A; once per run, when the data holds two halves, eval/fid_<c>_floor =
-        FID(half A, half B) at the same count."""
+        """The classifier's FID (M.classifier_fid) against real half A; once per run, when the data holds two
+        halves, its floor = FID(half A, half B) at the same count."""
         name = f"fid_{self.classifier}"
         space, protocol = self.spaces[name]
         n = protocol.real_samples
         two = not hasattr(self.data, "__len__") or len(self.data) >= 2 * n  # stacked data: independent triples
         real = self.real_features(space, protocol, halves=2 if two else 1)[space.layer]
-        metrics = {f"eval/{name}": F.distances(gen, real[:n], protocol.kid_subset_size)["fid"]}
+        quality, floor = M.classifier_fid(self.classifier), M.classifier_fid(self.classifier, floor=True)
+        metrics = {quality.key: F.distances(gen, real[:n], protocol.kid_subset_size)["fid"]}
         if two and not self.floor_logged:
-            metrics[f"eval/{name}_floor"] = F.distances(real[n:], real[:n], protocol.kid_subset_size)["fid"]
+            metrics[floor.key] = F.distances(real[n:], real[:n], protocol.kid_subset_size)["fid"]
             self.floor_logged = True
         metrics.update(self.prdc(gen, real[:n], f"_{self.classifier}", real[n:] if two else None))
         return metrics

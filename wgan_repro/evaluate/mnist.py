@@ -5,7 +5,7 @@ the 4,000 training images of mnist_5k (data.images.load_mnist5k), each also seen
 16x16 (as data.image_size=16 renders it), with random shifts of up to 2 pixels. Its accuracy on the 1,000
 held-out images, which it never sees, is kept beside its weights; below MIN_ACCURACY it is refused. It is
 registered in torch-fidelity as the feature extractor `mnist-cnn` (same features as `digits-cnn`: `128` and
-`logits` of the first channel, `384` and `logits3` of the three), so `eval/fid_mnist` is torch-fidelity's
+`logits` of the first channel, `384` and `logits3` of the three), so its FID (metrics.FID_MNIST) is torch-fidelity's
 Fréchet distance in its penultimate features, and its argmax counts classes (MNIST) or modes (Stacked MNIST).
 """
 

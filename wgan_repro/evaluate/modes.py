@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import torch
 
+from wgan_repro.evaluate import metrics as M
+
 HQ_THRESHOLD = 3.0  # std-normalised distance under which a sample counts as high quality (VEEGAN, PacGAN)
 
 
 def mode_metrics(samples: torch.Tensor, modes: torch.Tensor, std: float,
                  threshold: float = HQ_THRESHOLD) -> dict[str, float]:
-    """eval/modes, eval/high_quality and eval/kl_modes of samples (N, 2) against mode centres (K, 2)."""
+    """Modes covered, high-quality share, KL of the mode histogram and the dominant mode with its share (M.MODES,
+    M.HIGH_QUALITY, M.KL_MODES, M.DOMINANT_MODE, M.DOMINANT_SHARE) of samples (N, 2) against mode centres (K, 2)."""
     dist = torch.cdist(samples, modes.to(samples)) / std  # (N, K), in the samples' dtype (fp64 runs: float64)
     nearest_dist, nearest = dist.min(dim=1)
     hq = nearest_dist < threshold
@@ -30,6 +33,6 @@ def mode_metrics(samples: torch.Tensor, modes: torch.Tensor, std: float,
         kl = float("nan")  # no high-quality sample: the mode histogram is undefined
     top = int(counts.argmax()) if counts.sum() > 0 else float("nan")
     share = float(counts.max() / counts.sum()) if counts.sum() > 0 else float("nan")
-    return {"eval/modes": int((counts > 0).sum()), "eval/high_quality": float(hq.double().mean()),
-            "eval/kl_modes": kl, "eval/dominant_mode": top, "eval/dominant_share": share}
+    return {M.MODES.key: int((counts > 0).sum()), M.HIGH_QUALITY.key: float(hq.double().mean()),
+            M.KL_MODES.key: kl, M.DOMINANT_MODE.key: top, M.DOMINANT_SHARE.key: share}
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 import torch
 from torch_fidelity.metric_prc import calculate_precision_recall_part
 
+from wgan_repro.evaluate import metrics as M
+
 PR_NEIGHBOURS, DC_NEIGHBOURS = 3, 5  # the papers' k
 MEMORY_BOUND = 256 * 2 ** 20  # bytes of one block of pairwise distances (float32)
-NAMES = ("precision", "recall", "density", "coverage")
 
 
 def block_rows(n_columns: int, bound: int = MEMORY_BOUND) -> int:
@@ -50,6 +51,6 @@ def prdc(fake: torch.Tensor, real: torch.Tensor, pr_k: int = PR_NEIGHBOURS, dc_k
 
 
 def named(values: dict[str, float], suffix: str = "", floor: bool = False) -> dict[str, float]:
-    """eval/<name><suffix>[_floor]: eval/precision (Inception), eval/precision_mnist (a classifier's space),
-    eval/precision_2d (a toy's own plane)."""
-    return {f"eval/{k}{suffix}{'_floor' if floor else ''}": v for k, v in values.items()}
+    """Each value under its registered key (M.prdc): the suffix names the space ("" Inception, "_mnist" a
+    classifier's, "_2d" a toy's own plane), `floor` the real-against-real floor."""
+    return {M.prdc(k, suffix, floor).key: v for k, v in values.items()}

@@ -8,8 +8,10 @@ from typing import Iterable
 
 import pandas as pd
 
-CURVE_KEYS = ("estimate/em", "estimate/js", "eval/w1", "eval/fid", "eval/fid_digits", "eval/modes",
-              "eval/high_quality", "optim/step_grad_cosine", "optim/negative_cosine_share", "fig1/theta")
+from wgan_repro.evaluate import metrics as M
+
+CURVE_KEYS = tuple(m.key for m in (M.EM, M.JS, M.W1, M.FID, M.FID_DIGITS, M.MODES, M.HIGH_QUALITY, M.STEP_COSINE,
+                                   M.NEGATIVE_COSINE, M.FIG1_THETA))
 
 
 OPTIONAL_TAGS = ("experiment", "sweep", "study")  # tags a run has only when they say something
@@ -29,7 +31,7 @@ def search(uri: str, experiment: str, filter_string: str | None = None, sweep: s
                                   output_format="pandas", max_results=50_000)
     except MlflowException as exc:
         raise ValueError(f"report.filter={filter_string!r}: not an MLflow filter string ({exc.message}); e.g. "
-                         "\"tags.data = 'digits'\" or \"metrics.`eval/w1` < 0.2\"") from None
+                         f"\"tags.data = 'digits'\" or \"metrics.`{M.W1.key}` < 0.2\"") from None
     for name in OPTIONAL_TAGS:  # runs leave them out when empty (no empty tags on the run page): "" again here
         runs[f"tags.{name}"] = runs[f"tags.{name}"].fillna("") if f"tags.{name}" in runs else ""
     if "tags.sweep_parent" in runs:  # a sweep's parent run holds no results of its own

@@ -15,11 +15,14 @@ import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from wgan_repro.curves import median_filter  # noqa: E402
+from wgan_repro.evaluate import metrics as M  # noqa: E402
 from wgan_repro.report.tables import estimate_key, quality_key  # noqa: E402
 
-LABELS = {"eval/w1": "exact W1 (lower is better)", "eval/fid_digits": "digit FID (lower is better)",
-          "eval/fid": "FID (lower is better)", "estimate/em": "EM estimate", "estimate/js": "JS estimate",
-          "estimate/hinge": "hinge estimate", "eval/fid_mnist": "classifier FID (lower is better)"}
+
+def axis_label(key: str, default: str) -> str:
+    """A metric's words for an axis, with its direction ("exact W1 (lower is better)"); `default` for a key the
+    registry does not know (an older run's tag)."""
+    return M.get(key).axis() if M.known(key) else default
 
 
 def config_label(row: pd.Series) -> str:
@@ -63,8 +66,8 @@ def curves(runs: pd.DataFrame, hist: pd.DataFrame, path: Path, title: str) -> Pa
                 twin.plot(qual["step"], qual["value"], color=color, ls="--", marker="o", ms=3)
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("generator iterations")
-        ax.set_ylabel(LABELS.get(key, key) + " (solid, median-filtered)", fontsize=8)
-        twin.set_ylabel(LABELS.get(group["quality"].iloc[0], "quality") + " (dashed)", fontsize=8)
+        ax.set_ylabel(axis_label(key, key) + " (solid, median-filtered)", fontsize=8)
+        twin.set_ylabel(axis_label(group["quality"].iloc[0], "quality") + " (dashed)", fontsize=8)
         ax.legend(fontsize=7, loc="upper right")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(groups):]:

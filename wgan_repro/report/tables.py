@@ -12,6 +12,7 @@ import pandas as pd
 
 from wgan_repro.claims import stats as S
 from wgan_repro.curves import median_filter
+from wgan_repro.evaluate import metrics as M
 from wgan_repro.report.collect import sweep_names
 
 TOY_DATA = ("eight_gaussians", "twenty_five_gaussians", "swiss_roll", "ring_pacgan", "grid_pacgan", "ring_metz")
@@ -88,10 +89,10 @@ def t1_toy(runs: pd.DataFrame) -> pd.DataFrame:
     if toy.empty:
         return pd.DataFrame()
     table = summarise(toy, ["tags.objective", "tags.data", "tags.experiment"], {
-        "modes": ("metrics.eval/modes", 1), "high quality %": ("metrics.eval/high_quality", 100),
-        "reverse KL": ("metrics.eval/kl_modes", 1), "exact W1": ("metrics.eval/w1", 1),
-        "W1 floor": ("metrics.eval/w1_floor", 1), "final EM estimate": ("metrics.estimate/em", 1),
-        "final JS estimate": ("metrics.estimate/js", 1)})
+        "modes": (M.column(M.MODES), 1), "high quality %": (M.column(M.HIGH_QUALITY), 100),
+        "reverse KL": (M.column(M.KL_MODES), 1), "exact W1": (M.column(M.W1), 1),
+        "W1 floor": (M.column(M.W1_FLOOR), 1), "final EM estimate": (M.column(M.EM), 1),
+        "final JS estimate": (M.column(M.JS), 1)})
     table["published (same protocol)"] = [PUBLISHED.get((o, d), "") for o, d in zip(table["objective"], table["data"])]
     return table
 
@@ -115,14 +116,14 @@ def quality_key(runs: pd.DataFrame) -> pd.Series:
     """Per run, the quality metric its evaluator named (tag `quality`); for runs older than that tag: exact W1 on
     toys, digit FID or FID on images."""
     data = column(runs, "tags.data")
-    old = pd.Series(np.where(data.isin(TOY_DATA), "eval/w1",
-                             np.where(data.isin(DIGIT_DATA), "eval/fid_digits", "eval/fid")), index=runs.index)
+    old = pd.Series(np.where(data.isin(TOY_DATA), M.W1.key,
+                             np.where(data.isin(DIGIT_DATA), M.FID_DIGITS.key, M.FID.key)), index=runs.index)
     return column(runs, "tags.quality").where(column(runs, "tags.quality").notna(), old)
 
 
 def estimate_key(runs: pd.DataFrame) -> pd.Series:
     """Per run, the metric of its objective's estimate (tag `estimate`; older runs: by objective)."""
-    old = pd.Series(np.where(column(runs, "tags.objective") == "wgan", "estimate/em", "estimate/js"), index=runs.index)
+    old = pd.Series(np.where(column(runs, "tags.objective") == "wgan", M.EM.key, M.JS.key), index=runs.index)
     return column(runs, "tags.estimate").where(column(runs, "tags.estimate").notna(), old)
 
 
@@ -151,13 +152,12 @@ def t3_architecture(runs: pd.DataFrame, diversity: pd.Series | None = None) -> p
     collapse = lambda g: (f"{int((g['diversity'] < COLLAPSE_DIVERSITY).sum())}/{int(g['diversity'].notna().sum())}"  # noqa: E731
                           if g["diversity"].notna().any() else "—")
     return summarise(images, ["tags.experiment", "tags.arch", "tags.objective"], {
-        "FID": ("metrics.eval/fid", 1), "digit FID": ("metrics.eval/fid_digits", 1),
-        "MNIST FID": ("metrics.eval/fid_mnist", 1),
+        "FID": (M.column(M.FID), 1), "digit FID": (M.column(M.FID_DIGITS), 1),
+        "MNIST FID": (M.column(M.FID_MNIST), 1),
         # quality and coverage apart (Inception space, then the classifiers'): recall and coverage say collapse
-        **{f"{name} ({space})": (f"metrics.eval/{name}{suffix}", 1) for space, suffix in
-           (("Inception", ""), ("digits", "_digits"), ("MNIST", "_mnist")) for name in ("precision", "recall",
-                                                                                       "coverage")},
-        "modes (of 1,000)": ("metrics.eval/modes", 1), "sample diversity": ("diversity", 1)},
+        **{M.prdc(name, suffix).label: (M.column(M.prdc(name, suffix)), 1) for suffix in ("", "_digits", "_mnist")
+           for name in ("precision", "recall", "coverage")},
+        "modes (of 1,000)": (M.column(M.MODES), 1), "sample diversity": ("diversity", 1)},
         extra={"collapsed": collapse})
 
 
@@ -170,14 +170,14 @@ def t4_optimizer(runs: pd.DataFrame) -> pd.DataFrame:
     swept["params.optimizer.lr"] = swept["params.optimizer.lr"].astype(float)  # sorted as numbers
     diverged = lambda g: f"{int((g['status'] == 'FAILED').sum())}/{len(g)}"  # noqa: E731
     return summarise(swept, ["tags.optimizer", "params.optimizer.lr"], {
-        "modes": ("metrics.eval/modes", 1), "high quality %": ("metrics.eval/high_quality", 100),
-        "exact W1": ("metrics.eval/w1", 1), "negative-cosine share %": ("negative_share", 100),
+        "modes": (M.column(M.MODES), 1), "high quality %": (M.column(M.HIGH_QUALITY), 100),
+        "exact W1": (M.column(M.W1), 1), "negative-cosine share %": ("negative_share", 100),
         "mean cosine": ("mean_cosine", 1)}, extra={"diverged": diverged})
 
 
 def own_value(runs: pd.DataFrame, keys: pd.Series) -> pd.Series:
     """Per run, the final value of the metric its row names in `keys` (e.g. its `quality` tag)."""
-    return pd.Series([r.get(f"metrics.{k}", np.nan) if isinstance(k, str) else np.nan
+    return pd.Series([r.get(M.column(k), np.nan) if isinstance(k, str) else np.nan
                       for (_, r), k in zip(runs.iterrows(), keys)], index=runs.index, dtype=float)
 
 
@@ -196,7 +196,7 @@ def t5_constraints(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     rho = [meaningful_loss(curves, r.run_id, r.estimate, r.quality) if r.status == "FINISHED" else (np.nan, np.nan)
            for _, r in swept.iterrows()]
     swept["rho"], swept["rho_diff"] = [r[0] for r in rho], [r[1] for r in rho]
-    swept["ms_per_it"] = 1000 / column(swept, "metrics.perf/gen_iters_per_s").astype(float)
+    swept["ms_per_it"] = 1000 / column(swept, M.column(M.ITERS_PER_S)).astype(float)
     failed = lambda g: f"{int((g['status'] == 'FAILED').sum())}/{len(g)}"  # noqa: E731
     return summarise(swept, ["tags.data", "tags.constraint", "tags.objective", "quality", "collapse"], {
         "final quality": ("final quality", 1), "final collapse measure": ("final collapse", 1),
@@ -205,9 +205,10 @@ def t5_constraints(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
 
 
 def cosine_summary(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
-    """Per run: the mean over generator iterations of optim/negative_cosine_share and of optim/step_grad_cosine."""
+    """Per run: the mean over generator iterations of the negative-cosine share and of the step's cosine
+    (M.NEGATIVE_COSINE, M.STEP_COSINE)."""
     out = runs.copy()
-    for key, name in (("optim/negative_cosine_share", "negative_share"), ("optim/step_grad_cosine", "mean_cosine")):
+    for key, name in ((M.NEGATIVE_COSINE.key, "negative_share"), (M.STEP_COSINE.key, "mean_cosine")):
         means = curves[curves["key"] == key].groupby("run_id")["value"].mean()
         out[name] = out["run_id"].map(means)
     return out

@@ -17,8 +17,9 @@ from typing import Any, Callable, Iterator, Mapping
 from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.config import build, flat_params, validate
+from wgan_repro.evaluate import metrics as M
 from wgan_repro.runs.checkpoint import Checkpointer, Resume, config_hash, find_resume
-from wgan_repro.runs.members import ensemble_members
+from wgan_repro.members import ensemble_members
 from wgan_repro.runs.setup import build_parts, seed_everything
 from wgan_repro.runs.stopping import Stopped, stop_on_signals
 from wgan_repro.runs.train import train
@@ -81,7 +82,7 @@ def finished(tracker: Tracker, status: str, reason: str | None, gen_iter: int, m
              ) -> dict[str, Any]:
     """Close the run, point to it in the MLflow UI, and say how it ended. A categorical measure reads better as a
     word than as a line: the final dominant mode is also a tag (the series stays, claims read it)."""
-    mode = metrics.get("eval/dominant_mode")
+    mode = metrics.get(M.DOMINANT_MODE.key)
     if isinstance(mode, (int, float)) and math.isfinite(mode):
         tracker.set_tags({"dominant_mode": str(int(mode))})
     tracker.finish(status, reason)

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.config import build
 from wgan_repro.data import build_data
-from wgan_repro.evaluate import build_evaluator
+from wgan_repro.evaluate.evaluator import build_evaluator
 from wgan_repro.models import build_critic, build_generator, n_params
 from wgan_repro.runs.checkpoint import TrainState
 

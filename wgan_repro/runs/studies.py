@@ -35,6 +35,7 @@ from torch import nn  # noqa: E402
 from wgan_repro.config import build  # noqa: E402
 from wgan_repro.constraints import NoConstraint  # noqa: E402
 from wgan_repro.data import build_data  # noqa: E402
+from wgan_repro.evaluate import metrics as M  # noqa: E402
 from wgan_repro.evaluate.figures import toy_figure  # noqa: E402
 from wgan_repro.models import build_critic  # noqa: E402
 from wgan_repro.objectives import GAN  # noqa: E402
@@ -127,32 +128,32 @@ class ParallelLines:
             real, fake = self.sampler(0.0), self.sampler(theta)
             em, em_steps = self.best_fit(critic, real, fake)
             js, js_steps = self.best_fit(disc, real, fake)
-            row = {"fig1/theta": float(theta), "fig1/em_true": abs(float(theta)),
-                   "fig1/js_true": math.log(2) if theta != 0 else 0.0, "estimate/em": em, "estimate/js": js,
-                   "fig1/em_steps": em_steps, "fig1/js_steps": js_steps}
+            row = {M.FIG1_THETA.key: float(theta), M.FIG1_EM_TRUE.key: abs(float(theta)),
+                   M.FIG1_JS_TRUE.key: math.log(2) if theta != 0 else 0.0, M.EM.key: em, M.JS.key: js,
+                   M.FIG1_EM_STEPS.key: em_steps, M.FIG1_JS_STEPS.key: js_steps}
             tracker.log_metrics(row, step=i)
             rows.append(row)
             log.info("theta %+.2f: em %.4g (%d steps), js %.4f (%d steps)", theta, em, em_steps, js, js_steps)
-        em = np.array([r["estimate/em"] for r in rows])
+        em = np.array([r[M.EM.key] for r in rows])
         slope = float((em * np.abs(self.thetas)).sum() / (self.thetas ** 2).sum())  # least squares em ~ K |theta|
-        summary = {"fig1/em_slope": slope, "fig1/em_at_zero": float(em[np.argmin(np.abs(self.thetas))]),
-                   "fig1/k_max": max_slope(cfg.critic, cfg.constraint.get("c"))}
+        summary = {M.FIG1_EM_SLOPE.key: slope, M.FIG1_EM_AT_ZERO.key: float(em[np.argmin(np.abs(self.thetas))]),
+                   M.FIG1_K_MAX.key: max_slope(cfg.critic, cfg.constraint.get("c"))}
         tracker.log_metrics(summary, step=len(rows))
         self.figure(rows, slope, out_dir, tracker)
         return summary
 
     def figure(self, rows: list[dict[str, float]], slope: float, out_dir: Path, tracker: Any) -> None:
-        theta = np.array([r["fig1/theta"] for r in rows])
+        theta = np.array([r[M.FIG1_THETA.key] for r in rows])
         fine = np.linspace(-1, 1, 401)
         fig, (ax_w, ax_js) = plt.subplots(1, 2, figsize=(10, 4))
         ax_w.plot(fine, np.abs(fine), color="tab:blue", label=r"$W(P_0, P_\theta) = |\theta|$")
-        ax_w.plot(theta, [r["estimate/em"] / slope for r in rows], "o", color="tab:orange",
+        ax_w.plot(theta, [r[M.EM.key] / slope for r in rows], "o", color="tab:orange",
                   label=f"clipped critic's estimate / {slope:.3g}")
         ax_w.set_title("Earth-Mover distance")
         js_true = np.where(fine == 0, 0.0, math.log(2))
         ax_js.plot(fine, js_true, color="tab:blue", label=r"$JS(P_0, P_\theta)$")
         ax_js.plot([0], [0], "o", color="tab:blue", markersize=4)
-        ax_js.plot(theta, [r["estimate/js"] for r in rows], "o", color="tab:orange",
+        ax_js.plot(theta, [r[M.JS.key] for r in rows], "o", color="tab:orange",
                    label=r"discriminator: $\frac{1}{2}L(D, g) + \log 2$")
         ax_js.set_title("Jensen-Shannon divergence")
         for ax in (ax_w, ax_js):
@@ -197,11 +198,11 @@ class OptimalCritic:
         g_nonsat = torch.autograd.grad(F.softplus(-logits).sum(), at_fake)[0].abs().mean()
         between = (x.detach().squeeze(1) >= lo) & (x.detach().squeeze(1) <= hi)
         r2 = linear_r2(x.detach().squeeze(1)[between].numpy(), f.detach()[between].numpy())
-        metrics = {"fig3/critic_grad_at_fake": float(g_crit), "fig3/disc_grad_at_fake": float(g_disc),
-                   "fig3/minimax_grad_at_fake": float(g_minimax), "fig3/nonsat_grad_at_fake": float(g_nonsat),
-                   "fig3/critic_slope_max": max_slope(cfg.critic, cfg.constraint.get("c")),
-                   "fig3/critic_linearity_r2": r2, "estimate/em": em, "estimate/js": js,
-                   "fig3/em_steps": em_steps, "fig3/js_steps": js_steps}
+        metrics = {M.FIG3_CRITIC_GRAD.key: float(g_crit), M.FIG3_DISC_GRAD.key: float(g_disc),
+                   M.FIG3_MINIMAX_GRAD.key: float(g_minimax), M.FIG3_NONSAT_GRAD.key: float(g_nonsat),
+                   M.FIG3_SLOPE_MAX.key: max_slope(cfg.critic, cfg.constraint.get("c")),
+                   M.FIG3_LINEARITY.key: r2, M.EM.key: em, M.JS.key: js,
+                   M.FIG3_EM_STEPS.key: em_steps, M.FIG3_JS_STEPS.key: js_steps}
         tracker.log_metrics(metrics, step=0)
         self.figure(x.detach().squeeze(1).numpy(), d.detach().numpy(), f.detach().numpy(), grad_d.numpy(),
                     grad_f.numpy(), out_dir, tracker)
@@ -262,10 +263,11 @@ class FixedGenerator:
         bound = float(np.prod([torch.linalg.matrix_norm(m.weight.detach(), 2).item() for m in critic.modules()
                                if isinstance(m, nn.Linear)]))
         w1 = exact_w1(real(self.w1_points), fake(self.w1_points))
-        metrics = {"g3/estimate": estimate, "g3/lipschitz_sampled": sampled, "g3/lipschitz_bound": bound,
-                   "g3/w1": w1, "g3/w1_floor": exact_w1(real(self.w1_points), real(self.w1_points)),
-                   "g3/fraction_sampled": estimate / (sampled * w1), "g3/fraction_bound": estimate / (bound * w1),
-                   "g3/steps": steps}
+        metrics = {M.G3_ESTIMATE.key: estimate, M.G3_LIPSCHITZ_SAMPLED.key: sampled,
+                   M.G3_LIPSCHITZ_BOUND.key: bound, M.G3_W1.key: w1,
+                   M.G3_W1_FLOOR.key: exact_w1(real(self.w1_points), real(self.w1_points)),
+                   M.G3_FRACTION_SAMPLED.key: estimate / (sampled * w1),
+                   M.G3_FRACTION_BOUND.key: estimate / (bound * w1), M.G3_STEPS.key: steps}
         tracker.log_metrics(metrics, step=0)
         fig = toy_figure(fake(1000), real(1000), data.modes, critic,
                          f"critic against real + N(0, {self.noise_std:g}): estimate / L {estimate / sampled:.3g}, "

@@ -28,6 +28,7 @@ from wgan_repro.diagnostics import (
     weight_histogram,
     weights_near_max,
 )
+from wgan_repro.evaluate import metrics as M
 from wgan_repro.runs import stopping
 from wgan_repro.runs.checkpoint import TrainState
 
@@ -60,7 +61,7 @@ def critic_diagnostics(cfg: DictConfig, data, generator: nn.Module, critic: nn.M
     with torch.no_grad():
         fake = generator(torch.randn(m, cfg.arch.nz, generator=g, device=data.device, dtype=data.dtype))
     loss = lambda r, f: objective.critic_loss(r, f)[0]  # noqa: E731
-    return {**layer_grad_norms(critic, loss, real, fake), "critic/weights_near_max": weights_near_max(critic),
+    return {**layer_grad_norms(critic, loss, real, fake), M.WEIGHTS_NEAR_MAX.key: weights_near_max(critic),
             **weight_histogram(critic)}
 
 
@@ -184,7 +185,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
                     loss_critic, stats = objective.critic_loss(*critic_scores(critic, x, fake, joint, sample_dims))  # 5
                 penalty = constraint.penalty(critic, x, fake)  # line 5, WGAN-GP: + lambda (||grad f(x_hat)|| - 1)^2
                 if penalty is not None:
-                    loss_critic, stats = loss_critic + penalty, {**stats, "loss/penalty": penalty.detach()}
+                    loss_critic, stats = loss_critic + penalty, {**stats, M.LOSS_PENALTY.key: penalty.detach()}
                 step(state.opt_critic, loss_critic, probe)  # line 6: RMSProp (or the configured optimiser)
                 constraint.after(critic)  # line 7: w <- clip(w, -c, c)
 
@@ -197,8 +198,8 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
             state.gen_iter = done = gen_iter + 1
 
             # -- bookkeeping (not in Algorithm 1) -------------------------------------------------
-            history.append(done, {"loss/critic": loss_critic.detach(), "loss/generator": loss_generator.detach(),
-                                  **stats, **(probe.pop() if probe else {})})
+            history.append(done, {M.LOSS_CRITIC.key: loss_critic.detach(), M.LOSS_GENERATOR.key:
+                                  loss_generator.detach(), **stats, **(probe.pop() if probe else {})})
             last = done == cfg.train.iterations
             saving = done % checkpoint_every == 0 and not last  # run() saves the finished run's state
             if done % cfg.train.log_every == 0 or last or saving:  # a checkpoint only holds a state checked finite
@@ -222,15 +223,15 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
 
 
 class EvalClock:
-    """How much of the loop's wall time evaluation takes: perf/eval_seconds (this evaluation) and perf/eval_share
-    (all evaluations so far over the time since the loop started)."""
+    """How much of the loop's wall time evaluation takes: M.EVAL_SECONDS (this evaluation) and M.EVAL_SHARE (all
+    evaluations so far over the time since the loop started)."""
 
     def __init__(self) -> None:
         self.start, self.evaluating = time.perf_counter(), 0.0
 
     def metrics(self, started: float) -> dict[str, float]:
         now = time.perf_counter()
-        return {"perf/eval_seconds": now - started, "perf/eval_share": self.evaluating / max(now - self.start, 1e-9)}
+        return {M.EVAL_SECONDS.key: now - started, M.EVAL_SHARE.key: self.evaluating / max(now - self.start, 1e-9)}
 
 
 class MetricHistory:
@@ -247,7 +248,7 @@ class MetricHistory:
         self.rows.append(dict(metrics))
 
     def flush(self, tracker, bar: Progress, estimate_key: str) -> str | None:
-        """Log buffered metrics plus perf/gen_iters_per_s; return a failure reason on NaN or blow-up."""
+        """Log buffered metrics plus M.ITERS_PER_S; return a failure reason on NaN or blow-up."""
         if not self.steps:
             return None
         keys = list(self.rows[0])
@@ -263,7 +264,7 @@ class MetricHistory:
         reasons = {k: self.divergence(runs[..., k], bad[..., k], keys)
                    for k in bad.any(0).any(0).nonzero().flatten().tolist()}
         failure = tracker.diverged(reasons) if reasons else None  # the tracker says whether training stops
-        tracker.log_metrics({"perf/gen_iters_per_s": rate}, step=self.steps[-1])
+        tracker.log_metrics({M.ITERS_PER_S.key: rate}, step=self.steps[-1])
         tracker.flush()
         if estimate_key in keys:
             bar.note(**{estimate_key.split("/")[1]: fmt(values[keys.index(estimate_key), -1])})
