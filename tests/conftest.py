@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from typing import Iterator
+
 import pytest
+import torch
 from omegaconf import DictConfig
 
 from wgan_repro import config
 
 CONF = config.CONF_DIR
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one torch thread each, not two fighting for one
+    torch.set_num_threads(1)
 TINY = ["train.iterations=4", "train.warmup=false", "train.batch_size=16", "train.log_every=2", "eval.every=2",
         "eval.n_samples=200", "eval.w1_points=100", "arch.hidden=16", "critic.hidden=16", "train.progress=false"]
 
@@ -32,3 +38,15 @@ def history(uri: str, run_id: str, key: str) -> list[float]:
     from mlflow.tracking import MlflowClient
 
     return [m.value for m in sorted(MlflowClient(uri).get_metric_history(run_id, key), key=lambda m: m.step)]
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_store() -> Iterator[None]:
+    """mlflow.set_tracking_uri writes $MLFLOW_TRACKING_URI: each test leaves it as it found it (under pytest-xdist
+    the order of tests changes, and a later test's default store would be an earlier test's deleted one)."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before

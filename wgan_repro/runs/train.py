@@ -9,7 +9,6 @@ import contextlib
 import functools
 import logging
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -98,6 +97,16 @@ def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, probe: StepCosine
         probe.after_step()
 
 
+def terminal_size() -> os.terminal_size:
+    """stderr's terminal as it reports itself (0 x 0 when nobody sized it). Not shutil's, which believes $COLUMNS and
+    $LINES: a shell or a test runner (pytest-xdist sets 80 x 24) may export them where the terminal itself is 0 x 0,
+    and tqdm, told the size is dynamic, would then read the 0 rows and draw nothing."""
+    try:
+        return os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError):  # not a terminal, or stderr replaced by an object without a descriptor
+        return os.terminal_size((0, 0))
+
+
 class Progress:
     """Where a run stands, on stderr: in a terminal one bar (iteration, it/s, ETA, the latest estimate and quality);
     otherwise (a log file, CI, a scheduler) one line every 5% of the run. Off with train.progress=false. A terminal
@@ -110,8 +119,7 @@ class Progress:
         self.tty = self.on and not os.environ.get("CI") and sys.stderr.isatty()
         self.every = max(1, self.total // 20)
         self.since = time.perf_counter()
-        size = shutil.get_terminal_size((0, 0)) if self.tty else os.terminal_size((0, 0))
-        sized = size.columns > 0 and size.lines > 0
+        sized = self.tty and min(terminal_size()) > 0
         self.bar = tqdm(total=self.total, initial=start, disable=not self.tty, unit="it", desc=name, file=sys.stderr,
                         dynamic_ncols=sized, ncols=None if sized else 100, nrows=None if sized else 20)
         self.logs = logging_redirect_tqdm() if self.tty else contextlib.nullcontext()  # log lines above the bar
