@@ -139,9 +139,11 @@ def test_claims_share_one_pool_each_rendered_when_its_runs_end_with_one_progress
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
+    from wgan_repro.app_schema import register_app_configs
     from wgan_repro.claims.launch import run_claims
     from wgan_repro.config import CONF_DIR
 
+    register_app_configs()  # conf/reproduce.yaml names its schema (the command registers it when imported)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = hydra_compose("reproduce", overrides=["claim=F3", "budget=smoke", f"tracking.uri={mlflow_uri}",
                                                     "tracking.experiment=claims_pool",
@@ -195,9 +197,11 @@ from hydra import compose, initialize_config_dir
 from wgan_repro.claims import jobs, load_claim
 from wgan_repro.config import CONF_DIR
 from wgan_repro.claims.launch import run_claims
+from wgan_repro.app_schema import register_app_configs
 from wgan_repro.runs import stopping
 
 if __name__ == "__main__":
+    register_app_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("reproduce", overrides=["claim=F7", "budget=smoke", f"tracking.uri={sys.argv[1]}", "jobs=1",
                                               "tracking.experiment=stopped", f"report.out_dir={sys.argv[2]}"])

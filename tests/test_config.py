@@ -14,9 +14,10 @@ from omegaconf.errors import ValidationError
 
 from wgan_repro.config import ConfigError, validate
 from wgan_repro.members import ensemble_members
+from wgan_repro.schema import COMPOSED
 
-GROUP_CHOICES = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml")) for g in
-                 ("arch", "critic", "objective", "constraint", "optimizer", "data")}
+GROUP_CHOICES = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml")) for g in COMPOSED
+                 if g not in ("eval", "study")}  # the choices a run may combine freely
 
 
 @pytest.mark.parametrize("group,choice", [(g, c) for g, cs in GROUP_CHOICES.items() for c in cs])
@@ -133,3 +134,18 @@ def test_cli_rejects_bad_value_before_any_run(tmp_path) -> None:
     assert out.returncode == 2, out.stderr
     assert "optimizer.lr must be > 0, got -1" in out.stderr
     assert not db.exists()
+
+
+def test_one_list_of_config_groups_matches_conf_help_and_the_schemas() -> None:
+    """schema.GROUPS is conf/'s groups (a folder of choices each, the commands' own groups aside), every group with
+    typed schemas is in it, the run command's --help lists each of them and docs/configuration.md has its row."""
+    from wgan_repro import cli
+    from wgan_repro.schema import GROUPS, SCHEMAS
+
+    apps = {"claim", "hydra"}  # reproduce's group; Hydra's own
+    assert set(GROUPS) == {p.name for p in CONF.iterdir() if p.is_dir() and list(p.glob("*.yaml"))} - apps
+    assert set(SCHEMAS) <= set(GROUPS)
+    text = cli.help_text("wgan_repro", "config", "", list(GROUPS), [])
+    assert all(f"  {g}: {', '.join(cli.group_choices(g))}" in text for g in GROUPS)
+    table = (CONF.parent / "docs" / "configuration.md").read_text()
+    assert [g for g in GROUPS if f"\n| `{g}`" not in table] == []  # the docs' table of groups has a row for each

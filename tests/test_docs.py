@@ -53,7 +53,7 @@ def test_every_command_shown_composes_and_validates(page: str, command: str) -> 
     config_dir = flags.get("--config-dir")
     config_dir = str(REPO / config_dir) if config_dir else None
     for single in cli.single_runs(overrides):
-        cfg = cli.compose(str(flags.get("--config-name") or CONFIGS[module]), single, config_dir)
+        cfg = cli.compose_app(str(flags.get("--config-name") or CONFIGS[module]), single, config_dir)
         check_ranges(cfg, "")
         if module == "wgan_repro":
             with open_dict(cfg):

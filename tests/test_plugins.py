@@ -16,6 +16,7 @@ from wgan_repro.constraints import GradientPenalty, SpectralNorm
 from wgan_repro.objectives import GAN, GANMinimax, Hinge
 from wgan_repro.reference_loop import reference_loop
 from wgan_repro.runs.runner import run
+from wgan_repro.schema import COMPOSED
 
 
 class Linear(nn.Module):
@@ -74,7 +75,7 @@ def test_hinge_losses_on_literals() -> None:
 IMAGE = ["data=digits", "data.image_size=16", "arch=dcgan", "critic=dcgan_nobn", "arch.ngf=8", "critic.ndf=8",
          "train.batch_size=8", "train.iterations=2", "train.warmup=false", "eval.every=2",
          "eval.classifier_samples=16", "train.progress=false", "tracking.enabled=false"]
-GROUPS = ["arch", "critic", "objective", "constraint", "optimizer", "data"]
+GROUPS = [g for g in COMPOSED if g not in ("eval", "study")]  # the choices a run may combine freely
 CHOICES = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
 NEEDS_ROOT = {"mnist", "fashion_mnist", "cifar10", "celeba", "lsun", "folder"}  # read data.root: refused here
 

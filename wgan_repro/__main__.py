@@ -15,7 +15,7 @@ from wgan_repro import cli
 from wgan_repro.config import ConfigError, advisories, command_line, validate
 from wgan_repro.runs.stopping import Stopped
 from wgan_repro.runs.sweep import sweep_parent
-from wgan_repro.schema import register_configs
+from wgan_repro.schema import GROUPS, register_configs
 from wgan_repro.store import TrackingUnavailable, resolve_uri, set_terminated
 
 register_configs()
@@ -66,8 +66,7 @@ def check(cfg: DictConfig) -> None:
 
 
 def entry() -> None:
-    cli.run("wgan_repro", "config", main, __doc__, check,
-            groups=["arch", "critic", "objective", "constraint", "optimizer", "data", "eval", "experiment", "study"])
+    cli.run("wgan_repro", "config", main, __doc__, check, groups=list(GROUPS))
 
 
 if __name__ == "__main__":

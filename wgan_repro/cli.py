@@ -23,9 +23,17 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra._internal.utils import create_config_search_path
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import setup_globals
+from hydra.errors import ConfigCompositionException
+from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from wgan_repro.app_schema import register_app_configs
 from wgan_repro.config import CONF_DIR, ConfigError, check_ranges
+from wgan_repro.schema import register_configs
 from wgan_repro.store import resolve_uri, sqlite_path
 
 EXIT_BAD_INPUT = 2
@@ -67,25 +75,14 @@ def split_argv(argv: list[str]) -> tuple[dict[str, str | bool], list[str]]:
 
 def loader(config_dir: str | None) -> Any:
     """Hydra's own config loader over conf/ (and --config-dir first, as Hydra puts it)."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl  # start-up: Hydra's internals only when composing
-    from hydra._internal.utils import create_config_search_path  # start-up: Hydra's internals only when composing
-
     search_path = create_config_search_path(str(CONF_DIR))
     if config_dir:
         search_path.prepend("command-line", f"file://{Path(config_dir).resolve()}")
     return ConfigLoaderImpl(config_search_path=search_path)
 
 
-def compose(config_name: str, overrides: list[str], config_dir: str | None = None) -> DictConfig:
+def compose_app(config_name: str, overrides: list[str], config_dir: str | None = None) -> DictConfig:
     """The config Hydra will compose for these (non-sweep) overrides, with its hydra node."""
-    from hydra.core.utils import setup_globals  # start-up: Hydra's internals only when composing
-    from hydra.types import RunMode  # start-up: Hydra's internals only when composing
-
-    from wgan_repro.app_schema import (
-        register_app_configs,  # start-up: loads torch, mlflow or the models only when called
-    )
-    from wgan_repro.schema import register_configs  # start-up: loads torch, mlflow or the models only when called
-
     setup_globals()  # Hydra's resolvers (${now:...} in hydra.run.dir)
     register_configs()
     register_app_configs()
@@ -95,10 +92,6 @@ def compose(config_name: str, overrides: list[str], config_dir: str | None = Non
 
 def single_runs(overrides: list[str]) -> list[list[str]]:
     """The argument lists that test every value of every sweep list once (the others at their first value)."""
-    from hydra.core.override_parser.overrides_parser import (
-        OverridesParser,  # start-up: Hydra's internals only when composing
-    )
-
     parsed = OverridesParser.create().parse_overrides(overrides)
     first = [o.input_line if not o.is_sweep_override() else f"{o.get_key_element()}={next(iter(values(o)))}"
              for o in parsed]
@@ -156,10 +149,6 @@ def explain(exc: BaseException, overrides: list[str]) -> str:
 
 
 def parses(override: str) -> bool:
-    from hydra.core.override_parser.overrides_parser import (
-        OverridesParser,  # start-up: Hydra's internals only when composing
-    )
-
     try:
         OverridesParser.create().parse_overrides([override])
         return True
@@ -171,8 +160,8 @@ def allowed_keys(key: str, overrides: list[str]) -> str:
     """The keys a misspelt one could have meant: its parent's keys in the default composition."""
     parent = key.rsplit(".", 1)[0] if "." in key else ""
     try:
-        node = OmegaConf.select(compose(CURRENT["config"], [o for o in overrides if not o.startswith(key)],
-                                        CURRENT.get("config_dir")), parent) if parent else None
+        node = OmegaConf.select(compose_app(CURRENT["config"], [o for o in overrides if not o.startswith(key)],
+                                            CURRENT.get("config_dir")), parent) if parent else None
     except Exception:  # noqa: BLE001 - the hint is optional; the refusal stands
         node = None
     if isinstance(node, DictConfig):
@@ -217,12 +206,10 @@ def schema_keys(config_name: str, overrides: list[str], config_dir: str | None =
                 ) -> list[tuple[str, str, str, str]]:
     """(key, type, default, doc) of every documented key of the composed config, walking its typed nodes. A
     mandatory group left out (reproduce's claim) takes its first choice, so that the keys can be listed."""
-    from hydra.errors import ConfigCompositionException  # start-up: Hydra's internals only when composing
-
     overrides = list(overrides)
     for _ in range(3):
         try:
-            cfg = compose(config_name, overrides, config_dir)
+            cfg = compose_app(config_name, overrides, config_dir)
             break
         except ConfigCompositionException as exc:
             m = re.search(r"You must specify '([^']+)'", str(exc))
@@ -286,7 +273,6 @@ def writable_folder(key: str, path: str | Path | None) -> None:
 
 def existing_store(uri: str | None) -> None:
     """A store a command only reads must exist: opening a missing SQLite file would create an empty one."""
-
     resolved = resolve_uri(uri)
     path = sqlite_path(resolved)
     if path is not None and not path.is_file():
@@ -296,7 +282,6 @@ def existing_store(uri: str | None) -> None:
 
 def store_folder(uri: str | None) -> None:
     """A store a command writes: its SQLite file's folder must be writable."""
-
     path = sqlite_path(resolve_uri(uri))
     if path is not None:
         writable_folder("tracking.uri", path.parent)
@@ -307,7 +292,7 @@ def checked(config_name: str, overrides: list[str], config_dir: str | None,
             check: Callable[[DictConfig], None] | None) -> DictConfig:
     """One composition, Hydra's errors said in one line, then the command's own checks."""
     try:
-        cfg = compose(config_name, overrides, config_dir)
+        cfg = compose_app(config_name, overrides, config_dir)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - Hydra's and OmegaConf's errors, said in one line

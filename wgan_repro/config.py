@@ -9,11 +9,16 @@ import operator
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import InstantiationException
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from wgan_repro.evaluate import metrics as M
 from wgan_repro.members import check_ensemble, ensemble_members
-from wgan_repro.schema import ConfigError, Device, register_configs
+from wgan_repro.schema import COMPOSED, ConfigError, Device, register_configs
 
 __all__ = ["ConfigError", "CONF_DIR", "advisories", "build", "check_ranges", "command_line", "compose", "flat_params",
            "validate"]
@@ -24,10 +29,6 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 def compose(overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, dict[str, str]]:
     """The config `python -m wgan_repro <overrides>` would run, and the group choices Hydra made (for tags)."""
-    from hydra import compose as hydra_compose  # start-up: Hydra's internals only when composing
-    from hydra import initialize_config_dir  # start-up: Hydra's internals only when composing
-    from hydra.core.global_hydra import GlobalHydra  # start-up: Hydra's internals only when composing
-
     register_configs()
     if GlobalHydra.instance().is_initialized():  # inside this project's Hydra apps (the bench): conf/ is searched
         cfg = hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
@@ -40,13 +41,29 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, di
     return cfg, choices
 
 
-def build(node: DictConfig | dict[str, Any], **kwargs: Any) -> Any:
-    """hydra.utils.instantiate, letting a ConfigError raised by the target through unwrapped."""
-    from hydra.errors import InstantiationException  # start-up: Hydra's internals only when composing
-    from hydra.utils import instantiate  # start-up: Hydra's internals only when composing
+MOVED = {"wgan_repro.studies.": "wgan_repro.runs.studies."}  # a recorded `_target_` prefix -> where it lives now
 
+
+def relocated(node: Any) -> Any:
+    """The node, each `_target_` recorded before a move (MOVED) set to the class's home now (in place), so that runs
+    and checkpoints keep loading without an alias module at the old path; interpolations are left unresolved."""
+    children = [] if not isinstance(node, (dict, list, DictConfig, ListConfig)) else (
+        list(node.keys()) if isinstance(node, (dict, DictConfig)) else list(range(len(node))))
+    for key in children:
+        child = node._get_node(key) if isinstance(node, (DictConfig, ListConfig)) else node[key]
+        if key == "_target_" and isinstance(node[key], str):  # a class path, never an interpolation
+            node[key] = next((new + node[key][len(old):] for old, new in MOVED.items()
+                              if node[key].startswith(old)), node[key])
+        elif isinstance(child, (dict, list, DictConfig, ListConfig)):
+            relocated(child)
+    return node
+
+
+def build(node: DictConfig | dict[str, Any], **kwargs: Any) -> Any:
+    """hydra.utils.instantiate (of the node relocated), letting a ConfigError raised by the target through
+    unwrapped."""
     try:
-        return instantiate(node, **kwargs, _convert_="all")
+        return instantiate(relocated(node), **kwargs, _convert_="all")
     except InstantiationException as exc:
         cause = exc.__cause__
         while cause is not None and not isinstance(cause, ConfigError):
@@ -127,22 +144,19 @@ def advisories(cfg: DictConfig) -> list[str]:
 def validate(cfg: DictConfig) -> None:
     """Check every declared range and the cross-field rules; raise ConfigError before any work starts."""
     OmegaConf.resolve(cfg)
-    for group in ("arch", "critic", "objective", "constraint", "optimizer", "data", "train", "eval", "tracking"):
-        check_ranges(cfg[group], group + ".")
-    if cfg.get("study") is not None:
-        check_ranges(cfg.study, "study.")
+    for node in (*COMPOSED, "train", "tracking"):
+        if cfg.get(node) is not None:  # (a study only when its experiment sets one)
+            check_ranges(cfg[node], node + ".")
     if cfg.optimizer.get("betas") is not None:
         betas = list(cfg.optimizer.betas)
         if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
             raise ConfigError(f"optimizer.betas must be two numbers in [0, 1), got {betas}")
     if cfg.train.device == Device.cuda:
-        import torch  # start-up: the CLI answers first
+        import torch  # only a config asking for CUDA needs torch to check it: refusals answer without it
 
         if not torch.cuda.is_available():
             raise ConfigError("train.device=cuda but no CUDA device is available; allowed: auto, cpu, cuda")
     if cfg.get("study") is not None:
-        from hydra.utils import get_class  # start-up: Hydra's internals only when composing
-
         if get_class(cfg.objective._target_).estimate_key != M.EM.key:
             raise ConfigError(f"study {cfg.study._target_} estimates the EM distance with the run's critic and draws "
                               f"it against a GAN discriminator; objective._target_={cfg.objective._target_} does not "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from wgan_repro.config import ConfigError
 
@@ -112,8 +113,6 @@ class SpectralNorm(Constraint):
         self.n_power_iterations = int(n_power_iterations)
 
     def wrap(self, critic: nn.Module) -> nn.Module:
-        from torch.nn.utils.parametrizations import spectral_norm  # start-up: the CLI answers first
-
         for module in list(critic.modules()):
             if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
                 spectral_norm(module, n_power_iterations=self.n_power_iterations)

@@ -46,7 +46,9 @@ def running_median(series: pd.Series, width: int = PAPER_WIDTH, kind: str = "cen
     if kind == "none" or len(values) < 3 or width < 3:
         return series.astype(float)
     if kind == "medfilt":
-        from scipy.signal import medfilt  # start-up: only when measuring
+        from scipy.signal import (
+            medfilt,  # scipy.signal (about 0.5 s to import) only for the medfilt variant; runs use the centred one
+        )
 
         points = int(round(width / spacing(series)))
         points = max(3, points + (points % 2 == 0))  # medfilt's kernel is odd

@@ -1,7 +1,7 @@
 """The typed schema behind conf/, registered in Hydra's ConfigStore.
 
-Each config group (arch, critic, objective, constraint, optimizer, data, eval, study) has one schema per choice;
-the YAML files in conf/<group>/ extend them. Types are checked by OmegaConf when Hydra composes; ranges are declared
+Each config group (GROUPS: arch, critic, objective, ...) has one schema per choice; the YAML files in conf/<group>/
+extend them. Types are checked by OmegaConf when Hydra composes; ranges are declared
 next to each field (`knob(..., ge=1)`) and checked by `config.validate`, before anything is created. Every field
 carries a one-line doc, and every default is written here once (tests/test_defaults_once.py).
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
+from hydra.utils import get_class
 from omegaconf import MISSING, OmegaConf
 
 from wgan_repro.evaluate import metrics as M
@@ -390,8 +391,6 @@ class ObjectiveConfig:
 
 def objective_default(key: str, *, _root_: Any) -> Any:
     """`${objective:KEY}`: the chosen objective class's attribute KEY (n_critic, warmup): train's defaults."""
-    from hydra.utils import get_class  # start-up: Hydra's internals only when composing
-
     return getattr(get_class(_root_.objective._target_), key)
 
 
@@ -410,6 +409,21 @@ class Config:
     experiment: Optional[str] = knob(None, "name of the experiment preset, when one is used (logged as a tag)")
     sweep: Optional[str] = knob(None, "name of the sweep this run belongs to (logged as a tag)")
     study: Any = knob(None, "a study that trains no generator (conf/study: Figures 1 and 3), set by its experiment")
+
+
+# --------------------------------------------------------------------------- the config groups
+GROUPS = {  # conf/<group>/, one YAML per choice: the one list that help, validation, run tags, claims and docs read
+    "arch": "the generator",
+    "critic": "the critic (the discriminator, for the standard GAN)",
+    "objective": "WGAN, the standard GAN (-log D) and others: losses and the estimate each logs",
+    "constraint": "the Lipschitz constraint: weight clipping, gradient penalty, spectral norm, none",
+    "optimizer": "RMSProp or Adam, with their learning rates",
+    "data": "toy mixtures, digits, MNIST, image folders",
+    "eval": "how runs are measured (each data preset picks its own)",
+    "study": "a study that trains no generator (Figures 1 and 3), set by its experiment",
+    "experiment": "a preset laid over the others: a figure of the paper",
+}
+COMPOSED = tuple(g for g in GROUPS if g != "experiment")  # a node of the run's config, its choice a run tag
 
 
 # Group schemas live under schema/<group>/ so that they never show up as choices of the group itself.

@@ -116,7 +116,7 @@ def mlflow_client(uri: str) -> Any:
     """An MlflowClient on `uri`; creating a fresh store runs migrations, whose log lines are noise to the user. A
     SQLite store is opened under an exclusive lock on `<db>.lock`: processes that open a fresh store at once (two
     runs started together) would otherwise migrate it twice and fail ("duplicate column name")."""
-    from mlflow.tracking import MlflowClient  # start-up: mlflow loads only when a store is used
+    from mlflow.tracking import MlflowClient  # mlflow (~1 s) once a store is opened: all --help import this
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     db = sqlite_path(uri)
@@ -180,7 +180,7 @@ def sqlite_path(uri: str) -> Path | None:
 
 def experiment_id(client: Any, uri: str, experiment: str) -> str:
     """The id of `experiment`, created (artifacts beside a SQLite store; marked as model training) when absent."""
-    from mlflow.exceptions import MlflowException  # start-up: mlflow loads only when a store is used
+    from mlflow.exceptions import MlflowException  # mlflow (~1 s) once a store is opened: all --help import this
 
     exp = client.get_experiment_by_name(experiment)
     if exp is not None:

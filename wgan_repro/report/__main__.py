@@ -20,7 +20,9 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no dow
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="report")
 def main(cfg: DictConfig) -> None:
-    from wgan_repro.report.document import build  # pandas, matplotlib and mlflow: --help and refusals answer without them
+    from wgan_repro.report.document import (
+        build,  # pandas, matplotlib and mlflow: --help and refusals answer without them
+    )
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s] %(message)s")
     r = cfg.report

@@ -9,6 +9,7 @@ from typing import Iterable
 import pandas as pd
 
 from wgan_repro.evaluate import metrics as M
+from wgan_repro.store import mlflow_client
 
 CURVE_KEYS = tuple(m.key for m in (M.EM, M.JS, M.W1, M.FID, M.FID_DIGITS, M.MODES, M.HIGH_QUALITY, M.STEP_COSINE,
                                    M.NEGATIVE_COSINE, M.FIG1_THETA))
@@ -20,11 +21,11 @@ OPTIONAL_TAGS = ("experiment", "sweep", "study")  # tags a run has only when the
 def search(uri: str, experiment: str, filter_string: str | None = None, sweep: str | None = None) -> pd.DataFrame:
     """One row per run: run_id, status, start_time, params.*, metrics.* (last values), tags.*. `sweep`: one launch
     (its tag, name@id) or every launch of a sweep (its name)."""
-    import mlflow  # start-up: mlflow loads only when a store is used
+    import mlflow  # mlflow (~1 s) only to read a store: tables' tests pass DataFrames
 
     mlflow.set_tracking_uri(uri)
     clauses = [c for c in (filter_string, f"tags.sweep LIKE '{sweep.split('@')[0]}%'" if sweep else None) if c]
-    from mlflow.exceptions import MlflowException  # start-up: mlflow loads only when a store is used
+    from mlflow.exceptions import MlflowException  # mlflow (~1 s) only to read a store: tables' tests pass DataFrames
 
     try:
         runs = mlflow.search_runs(experiment_names=[experiment], filter_string=" and ".join(clauses),
@@ -49,8 +50,6 @@ def sweep_names(runs: pd.DataFrame) -> pd.Series:
 
 def histories(uri: str, run_ids: Iterable[str], keys: Iterable[str] = CURVE_KEYS) -> pd.DataFrame:
     """Long table (run_id, key, step, value) of every logged point of `keys`."""
-    from wgan_repro.store import mlflow_client  # start-up: loads torch, mlflow or the models only when called
-
     client = mlflow_client(uri)
     rows = [(rid, key, m.step, m.value) for rid in run_ids for key in keys
             for m in client.get_metric_history(rid, key)]
@@ -64,7 +63,6 @@ def log_to_parent(uri: str, runs: pd.DataFrame, sweep: str | None, out_dir: Path
     parents = runs["tags.mlflow.parentRunId"].dropna().unique()
     if len(parents) != 1:
         return None
-    from wgan_repro.store import mlflow_client  # start-up: loads torch, mlflow or the models only when called
 
     mlflow_client(uri).log_artifacts(parents[0], str(out_dir), "report")
     return str(parents[0])

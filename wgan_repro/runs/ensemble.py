@@ -27,6 +27,7 @@ import torch
 from omegaconf import DictConfig, open_dict
 from torch import nn
 
+from wgan_repro.config import ConfigError, build
 from wgan_repro.members import ensemble_members
 from wgan_repro.runs.checkpoint import Checkpointer, TrainState
 from wgan_repro.runs.setup import build_parts, compile_forward, learning_rate, make_optimizer
@@ -219,8 +220,6 @@ def split_optimizer_state(optimizer: torch.optim.Optimizer, k: int) -> dict[str,
 def build_ensemble(cfg: DictConfig) -> tuple[TrainState, EnsembleData, Any, Any, list[Any], list[DictConfig]]:
     """Members built one by one exactly as single runs of their seeds, then stacked; returns the stacked state, the
     ensemble's data, objective, constraint, the members' evaluators and configs."""
-    from wgan_repro.config import ConfigError, build  # start-up: loads torch, mlflow or the models only when called
-
     if not build(cfg.constraint).stackable:
         raise ConfigError(f"train.ensemble={cfg.train.ensemble}: constraint={build(cfg.constraint).name} acts on "
                           "each critic's own graph and cannot be stacked; allowed: constraint=clip or none")

@@ -18,17 +18,18 @@ from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.config import build, flat_params, validate
 from wgan_repro.evaluate import metrics as M
-from wgan_repro.runs.checkpoint import Checkpointer, Resume, config_hash, find_resume
 from wgan_repro.members import ensemble_members
+from wgan_repro.runs import ensemble as E
+from wgan_repro.runs.checkpoint import Checkpointer, Resume, config_hash, find_resume
 from wgan_repro.runs.setup import build_parts, seed_everything
 from wgan_repro.runs.stopping import Stopped, stop_on_signals
 from wgan_repro.runs.train import train
+from wgan_repro.schema import COMPOSED
 from wgan_repro.store import CONFIG_HASH, check_reachable, resolve_uri, set_terminated, system_tags
 from wgan_repro.tracking import Tracker, start_tracker
 
 log = logging.getLogger(__name__)
 
-GROUPS = ("arch", "critic", "objective", "constraint", "optimizer", "data", "eval", "study")
 Parent = tuple[str, str]  # (the sweep's parent run id, its sweep tag)
 
 
@@ -36,7 +37,7 @@ def run_tags(cfg: DictConfig, choices: Mapping[str, str], command: str | None = 
              parent: Parent | None = None) -> dict[str, str]:
     """Group choices, seed, config hash, experiment, sweep (and its parent run), MLflow's system tags, and the
     command that reproduces the run (shown as its description in the MLflow UI)."""
-    tags = {g: str(choices.get(g)) for g in GROUPS if choices.get(g) is not None}
+    tags = {g: str(choices.get(g)) for g in COMPOSED if choices.get(g) is not None}
     tags.update(seed=str(cfg.train.seed), experiment=str(cfg.experiment or ""),
                 estimate=build(cfg.objective).estimate_key,  # the metric name of the objective's estimate
                 sweep=str(cfg.sweep or ""), **system_tags(command))
@@ -159,8 +160,6 @@ def run_ensemble(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, com
     """train.ensemble=K: K runs trained as one (ensemble.py), each its own MLflow run with the params, tags and
     description of the single run of its seed (and learning rate), plus tags ensemble=<members> and
     ensemble_member=k. A member that diverges fails alone."""
-    from wgan_repro.runs import ensemble as E  # start-up: loads torch, mlflow or the models only when called
-
     state, data, objective, constraint, evaluators, members = E.build_ensemble(cfg)
     trackers = [open_tracker(member, choices, E.member_command(command, cfg, k), parent)
                 for k, member in enumerate(members)]

@@ -37,6 +37,7 @@ from wgan_repro.constraints import NoConstraint  # noqa: E402
 from wgan_repro.data import build_data  # noqa: E402
 from wgan_repro.evaluate import metrics as M  # noqa: E402
 from wgan_repro.evaluate.figures import toy_figure  # noqa: E402
+from wgan_repro.evaluate.transport import exact_w1
 from wgan_repro.models import build_critic  # noqa: E402
 from wgan_repro.objectives import GAN  # noqa: E402
 from wgan_repro.runs import stopping
@@ -247,8 +248,6 @@ class FixedGenerator:
         self.batch_size, self.w1_points = batch_size, w1_points
 
     def __call__(self, cfg: DictConfig, tracker: Any, out_dir: Path) -> dict[str, float]:
-        from wgan_repro.evaluate.transport import exact_w1  # start-up: POT loads only when measuring
-
         data = build_data(cfg.data, torch.device("cpu"))
         real = lambda n: data.sample(n)  # noqa: E731
         fake = lambda n: data.sample(n) + self.noise_std * torch.randn(n, 2)  # noqa: E731
