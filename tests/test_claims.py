@@ -507,3 +507,16 @@ def test_the_specification_curve_labels_a_log_row_sparingly_and_shows_the_bindin
     assert result.primary.word == "reproduced" and weakest is not parts[0]
     assert rows[0][0] == f"{weakest.label}: reproduced"
     assert all(1 <= len(labels) <= 8 for _, labels in rows), rows
+
+
+@pytest.mark.parametrize("cid", claim_ids())
+def test_a_rules_files_are_its_yaml_module_the_analyses_it_imports_and_the_engine(cid: str) -> None:
+    """rule_commit's files: a change to any of them is a change of the claim's rule (F4's and F5's shared analysis
+    included, which the first editions' list missed)."""
+    from wgan_repro.claims.render import rule_files
+
+    files = rule_files(cid)
+    assert files[:2] == [f"conf/claim/{cid}.yaml", f"wgan_repro/claims/{cid.lower()}.py"]
+    assert {"wgan_repro/claims/engine.py", "wgan_repro/claims/decision.py"} <= set(files)
+    assert all((REPO / f).is_file() for f in files)
+    assert ("wgan_repro/claims/meaningful_loss.py" in files) == (cid in ("F4", "F5"))

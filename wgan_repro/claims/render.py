@@ -6,6 +6,7 @@ brought up to date. From the store (the runs of the claim's newest parent) or fr
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import re
@@ -32,9 +33,15 @@ def git(*args: str) -> str:
 
 
 def rule_files(claim_id: str) -> list[str]:
-    """What a claim's rule is: its YAML, its module, and the engine that decides every claim."""
-    return [f"conf/claim/{claim_id}.yaml", f"wgan_repro/claims/{claim_id.lower()}.py", "wgan_repro/claims/engine.py",
-            "wgan_repro/claims/decision.py"]
+    """What a claim's rule is: its YAML, its module, the claims' modules that one imports (a shared analysis such as
+    F4's and F5's meaningful_loss.py) and the engine that decides every claim."""
+    module = f"wgan_repro/claims/{claim_id.lower()}.py"
+    shared = set()
+    for node in ast.walk(ast.parse((REPO / module).read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("wgan_repro.claims."):
+            shared.add(f"{node.module.replace('.', '/')}.py")
+    return [f"conf/claim/{claim_id}.yaml", module,
+            *sorted(shared | {"wgan_repro/claims/engine.py", "wgan_repro/claims/decision.py"})]
 
 
 def rule_commit(claim_id: str) -> str:
