@@ -37,11 +37,34 @@ def test_each_claim_has_three_budgets_a_module_variants_and_its_smallest_effect(
 
 @pytest.mark.parametrize("cid", CLAIMS)
 def test_every_budget_composes_and_validates(cid: str) -> None:
+    """Every run of every budget, as `reproduce` checks it before any work: each arm composed once (its runs differ
+    only in train.seed), each run validated at its own seed; an arm's overrides are indeed the same but for it."""
+    from omegaconf import OmegaConf
+
+    from wgan_repro.claims.launch import check
+
     claim = load_claim(cid)
     for budget in BUDGETS:
-        for job in jobs(claim, budget):
-            cfg, _ = compose(*job.overrides)
-            validate(cfg)
+        todo = check(claim, budget, OmegaConf.create({"tracking": {"uri": None, "experiment": "x"}}))
+        assert todo == jobs(claim, budget)
+        for arm in {job.arm for job in todo}:
+            assert len({tuple(o for o in j.overrides if not o.startswith("train.seed=")) for j in todo
+                        if j.arm == arm}) == 1
+
+
+def test_a_run_that_cannot_run_at_its_seed_is_refused_before_any_work(tmp_path, monkeypatch) -> None:
+    """The per-arm composition still validates each run: a negative seed in one arm's seeds is refused, named."""
+    from omegaconf import OmegaConf
+
+    import wgan_repro.claims as claims
+    from wgan_repro.claims.launch import check
+
+    bad = OmegaConf.load(claims.claim_path("F3"))
+    bad.budgets.smoke.seeds = [*bad.budgets.smoke.get("seeds", [0]), -1]
+    OmegaConf.save(bad, tmp_path / "F3.yaml")
+    monkeypatch.setattr(claims, "claim_path", lambda cid: tmp_path / f"{cid}.yaml")
+    with pytest.raises(ConfigError, match=r"claim F3, budget smoke, arm .*train.seed must be >= 0, got -1"):
+        check(claims.load_claim("F3"), "smoke", OmegaConf.create({"tracking": {"uri": None, "experiment": "x"}}))
 
 
 def test_unknown_claim_and_budget_are_refused() -> None:
