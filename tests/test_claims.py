@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import compose
 from mlflow.tracking import MlflowClient
 
 from wgan_repro.claims import BUDGETS, VERDICTS, claim_ids, jobs, load_claim
 from wgan_repro.claims.engine import claim_module
-from wgan_repro.config import ConfigError, validate
+from wgan_repro.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 
