@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.claims import decision as D
 from wgan_repro.claims.data import ClaimData
-from wgan_repro.claims.power import TARGET
+from wgan_repro.claims.power import MOST_SEEDS, TARGET
 from wgan_repro.schema import ConfigError, knob
 
 
@@ -58,7 +58,9 @@ class Power:
     seeds_needed: int | None
 
     def need(self) -> str:
-        return f"about {self.seeds_needed} seeds needed" if self.seeds_needed else "more than 200 seeds needed"
+        """The seeds it needs, in words ("about 12 seeds needed", "more than 200 seeds needed")."""
+        return f"about {self.seeds_needed} seeds needed" if self.seeds_needed else \
+            f"more than {MOST_SEEDS} seeds needed"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import torch
 from omegaconf import DictConfig
 
 from wgan_repro.claims import REPO, Job, jobs
-from wgan_repro.claims.engine import thresholds
+from wgan_repro.claims.engine import Power, thresholds
 from wgan_repro.claims.plan import Plan, default_pilot
 from wgan_repro.claims.plan import make as make_plan
 from wgan_repro.claims.power import TARGET
@@ -219,7 +219,7 @@ def checked_plan(claim: DictConfig, budget: str, cfg: DictConfig) -> Plan:
     pilot) is refused before any run, unless force=true."""
     plan = plan_of(claim, budget, cfg)
     if not plan.power >= TARGET and not cfg.force:
-        need = f"about {plan.seeds_needed} seeds needed" if plan.seeds_needed else "more than 200 seeds needed"
+        need = Power(plan.power, plan.seeds_needed).need()
         power = "unknown (no pilot)" if plan.power != plan.power else f"{plan.power:.0%}"
         raise ConfigError(f"claim={claim.id} budget={budget}: power {power} at the smallest effect of interest "
                           f"({need}; plan=true prints the plan); force=true runs it anyway, and a result that misses "

@@ -112,7 +112,7 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
         mde = P.minimum_detectable(tests, t.alpha, scale)
         say(f"power of the whole primary rule at the smallest effects, every gate passing: {plan.power:.0%} with "
             f"{len(b.seeds)} seeds; "
-            f"seeds needed for 80%: {plan.seeds_needed or 'more than 200'}; minimum detectable effect: "
+            f"seeds needed for 80%: {plan.seeds_needed or f'more than {P.MOST_SEEDS}'}; minimum detectable effect: "
             + (f"{mde:.3g} x the smallest effects" if mde is not None else "beyond 64 x the smallest effects"))
         for gate in module.gates(data, t, table):
             say(f"  gate on the pilot: {'pass' if gate.passed else 'FAIL'}: {gate.text}")

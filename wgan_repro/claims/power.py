@@ -25,6 +25,7 @@ from wgan_repro.claims.stats import sd_interval, sd_upper
 
 SIMULATIONS = 1000
 TARGET = 0.8
+MOST_SEEDS = 200  # seeds_needed searches no further: beyond it, 'more than 200'
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def level(test: D.SubTest, alpha: float, scale_n: float = 1.0, simulations: int 
     return hits / simulations
 
 
-def seeds_needed(tests: Sequence[D.SubTest], alpha: float, seeds: int, cap: int = 200,
+def seeds_needed(tests: Sequence[D.SubTest], alpha: float, seeds: int, cap: int = MOST_SEEDS,
                  simulations: int = 400) -> int | None:
     """The fewest seeds per arm giving TARGET power (None beyond `cap`), by doubling then bisection."""
     if not np.isfinite(power(tests, alpha, 1.0, 50)):
