@@ -1,6 +1,6 @@
 """Composing, checking and building configs: `compose` (what `python -m wgan_repro <overrides>` runs), `validate`
 (every declared range and the cross-field rules, before any work), `build` (instantiate), and the run's params and
-command line. The schema itself is in schema.py."""
+command line. The schema itself is the schema package (one module per group)."""
 
 from __future__ import annotations
 
