@@ -1,9 +1,10 @@
 """The typed schema behind conf/, registered in Hydra's ConfigStore.
 
-Each config group (GROUPS: arch, critic, objective, ...) has one schema per choice; the YAML files in conf/<group>/
-extend them. Types are checked by OmegaConf when Hydra composes; ranges are declared
-next to each field (`knob(..., ge=1)`) and checked by `config.validate`, before anything is created. Every field
-carries a one-line doc, and every default is written here once (tests/test_defaults_once.py).
+Each config group (GROUPS: arch, critic, objective, ...) has one schema per choice, in the module named for it
+(models.py serves arch and critic; train.py the run's own train and tracking keys); the YAML files in
+conf/<group>/ extend them. Types are checked by OmegaConf when Hydra composes; ranges are declared next to each
+field (`knob(..., ge=1)`) and checked by `config.validate`, before anything is created. Every field carries a
+one-line doc, and every default is written once, in this package (tests/test_defaults_once.py).
 """
 
 from __future__ import annotations
