@@ -93,3 +93,14 @@ def test_the_schema_check_fails_on_a_repeated_default() -> None:
         pass  # inherits: written once
 
     assert schema_repeats([A, B, C]) == ["c=0.01: A, B"]
+
+
+def test_every_schema_field_carries_its_doc() -> None:
+    """Each field of each schema is a knob with a one-line doc (`--help` prints it; `validate` reads its range), the
+    class path `_target_` and the root's nodes aside (a group's words are schema.GROUPS; train's and tracking's keys
+    carry their own). A class decorated twice, whose second pass turns knobs into plain defaults, fails."""
+    nodes = {*schema.GROUPS, "train", "tracking"}
+    undocumented = [f"{c.__qualname__}.{f.name}" for c in schema_classes() for f in dataclasses.fields(c)
+                    if not f.name.startswith("_") and f.metadata.get("doc") is None
+                    and not (c is schema.Config and f.name in nodes)]
+    assert undocumented == []

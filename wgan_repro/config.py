@@ -14,7 +14,7 @@ from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, ValueNode, open_dict
 
 from wgan_repro.evaluate import metrics as M
 from wgan_repro.members import check_ensemble, ensemble_members
@@ -51,9 +51,11 @@ def relocated(node: Any) -> Any:
         list(node.keys()) if isinstance(node, (dict, DictConfig)) else list(range(len(node))))
     for key in children:
         child = node._get_node(key) if isinstance(node, (DictConfig, ListConfig)) else node[key]
-        if key == "_target_" and isinstance(node[key], str):  # a class path, never an interpolation
-            node[key] = next((new + node[key][len(old):] for old, new in MOVED.items()
-                              if node[key].startswith(old)), node[key])
+        raw = child._value() if isinstance(child, ValueNode) else child  # as written: an interpolation unresolved
+        if key == "_target_" and isinstance(raw, str):
+            for old, new in MOVED.items():
+                if raw.startswith(old):
+                    node[key] = new + raw[len(old):]
         elif isinstance(child, (dict, list, DictConfig, ListConfig)):
             relocated(child)
     return node

@@ -21,13 +21,14 @@ from typing import Iterable
 import pandas as pd
 
 from wgan_repro.claims import shown_command
-from wgan_repro.schema import GROUPS
 from wgan_repro.store import mlflow_client
 
 FIRST_EDITION_POINTS = 1000  # the first edition's exports binned longer series to this many points
-TAGS = ("claim", "arm", "budget", "seed", *GROUPS, "estimate", "quality", "quality_floor", "collapse", "fid_protocol",
-        "fid_mnist_protocol", "fid_digits_protocol", "git_commit", "git_dirty", "status_reason", "command",
-        "config_hash", "superseded_by")
+TAGS = ("claim", "arm", "budget", "seed", "objective", "arch", "critic", "optimizer", "constraint", "data",
+        "experiment", "study", "estimate", "quality", "quality_floor", "collapse", "fid_protocol", "fid_mnist_protocol",
+        "fid_digits_protocol", "git_commit", "git_dirty", "status_reason", "command", "config_hash", "superseded_by")
+# ^ an export's tag columns, in the order the committed exports (reports/reference/*/data/runs.csv) have them: a
+#   file format, not a list of config groups (the groups a rule reads; `eval` is not one)
 BASE_PARAMS = ("train.iterations", "eval.every", "optimizer.lr", "train.n_critic", "train.batch_size",
                # the protocol a section states (section.protocol): clip order, samples behind each measure
                "constraint.c", "constraint.when", "constraint.lam", "eval.at_start", "eval.w1_points",

@@ -34,7 +34,7 @@ from wgan_repro.runs.runner import run
 from wgan_repro.runs.sweep import close_sweep
 from wgan_repro.store import find_runs, mlflow_client, prepare_store, resolve_uri, set_terminated, system_tags
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("wgan_repro.reproduce")  # the command's lines, whichever module says them
 
 
 def run_overrides(job: Job, cfg: DictConfig) -> list[str]:

@@ -24,7 +24,7 @@ from wgan_repro.claims.engine import Power, Result, judge
 from wgan_repro.host import machine
 from wgan_repro.store import find_runs, mlflow_client, resolve_uri
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("wgan_repro.reproduce")  # the command's lines, whichever module says them
 
 
 def git(*args: str) -> str:
@@ -32,16 +32,27 @@ def git(*args: str) -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
+RULE_MODULES = ("wgan_repro.claims.", "wgan_repro.evaluate.metrics")  # what a verdict is computed by, beside the YAML
+
+
 def rule_files(claim_id: str) -> list[str]:
-    """What a claim's rule is: its YAML, its module, the claims' modules that one imports (a shared analysis such as
-    F4's and F5's meaningful_loss.py) and the engine that decides every claim."""
+    """What a claim's rule is: its YAML, its module and every module of claims/ it reaches through imports (a shared
+    analysis such as F4's and F5's meaningful_loss.py, the engine, the power the word depends on), and the metric
+    registry the measures are read by."""
     module = f"wgan_repro/claims/{claim_id.lower()}.py"
-    shared = set()
-    for node in ast.walk(ast.parse((REPO / module).read_text())):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("wgan_repro.claims."):
-            shared.add(f"{node.module.replace('.', '/')}.py")
-    return [f"conf/claim/{claim_id}.yaml", module,
-            *sorted(shared | {"wgan_repro/claims/engine.py", "wgan_repro/claims/decision.py"})]
+    seen, todo = set(), [module]
+    while todo:
+        path = todo.pop()
+        for node in ast.walk(ast.parse((REPO / path).read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            for name in (f"{node.module}.{a.name}" for a in node.names):  # `from claims import stats` or a name
+                for dotted in (name, node.module):
+                    file = f"{dotted.replace('.', '/')}.py"
+                    if dotted.startswith(RULE_MODULES) and (REPO / file).is_file() and file not in seen:
+                        seen.add(file)
+                        todo.append(file)
+    return [f"conf/claim/{claim_id}.yaml", module, *sorted(seen - {module})]
 
 
 def rule_commit(claim_id: str) -> str:

@@ -45,42 +45,54 @@ def hydra_args(argv: list[str]) -> list[str]:
 def execute(args: DictConfig, command: str = "python -m wgan_repro.evaluate") -> int:
     """Run conf/evaluate.yaml's command; the exit status (2: bad input, before any work). `command`: the command
     line as typed, recorded with a re-evaluation."""
-    import torch  # torch, torch-fidelity, mlflow and the run layer load only here: --help and refusals need none
-    import torch_fidelity  # (as above)
-
-    from wgan_repro.evaluate import fid as F  # (as above)
-    from wgan_repro.evaluate.inception import MetricUnavailable, converted_weights  # (as above)
-    from wgan_repro.runs.reevaluate import reevaluate  # (as above)
-
     try:
         if args.command not in COMMANDS:
             raise ConfigError(f"command={args.command}: allowed {', '.join(COMMANDS)}; usage:\n{USAGE}")
+        if args.command == "run" and args.run_id is None:
+            raise ConfigError(f"run_id is required; usage:\n{USAGE}")
+        if args.command == "fid" and (args.a is None or args.b is None):
+            raise ConfigError(f"fid needs a=<dir> b=<dir>; usage:\n{USAGE}")
         if args.command == "convert":
+            from wgan_repro.evaluate.inception import converted_weights  # torch: only this command's work needs it
+
             print(converted_weights(force=bool(args.force)))
         elif args.command == "fid":
-            if args.a is None or args.b is None:
-                raise ConfigError(f"fid needs a=<dir> b=<dir>; usage:\n{USAGE}")
-            name = str(args.space)
-            if name != "inception" and name not in F.CLASSIFIERS:
-                raise ConfigError(f"space={name}: allowed inception, {', '.join(F.CLASSIFIERS)}")
-            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            chosen = F.Space.inception() if name == "inception" else F.Space.classifier(name)
-            if args.isc:
-                F.inception_score_unavailable(chosen)  # refuses unless the weights carry the classifier
-            out = F.folder_metrics(str(args.a), str(args.b), chosen, device, kid_subset_size=int(args.kid_subset_size))
-            if args.isc:
-                isc = torch_fidelity.calculate_metrics(input1=str(args.a), isc=True, cuda=device.type == "cuda",
-                                                       feature_extractor_weights_path=chosen.weights, verbose=False)
-                out["isc_mean"] = isc["inception_score_mean"]
-                out["isc_std"] = isc["inception_score_std"]
-            print(json.dumps(out))
+            print(json.dumps(folder_fid(args)))
         else:
-            metrics = reevaluate(args, command)
-            print(json.dumps(metrics))
-    except (ConfigError, FileNotFoundError, MetricUnavailable) as exc:
+            from wgan_repro.runs.reevaluate import reevaluate  # torch, mlflow, the run layer: only this work needs them
+
+            print(json.dumps(reevaluate(args, command)))
+    except (ConfigError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def folder_fid(args: DictConfig) -> dict[str, float]:
+    """FID and KID (and the Inception Score of a, on request) between two folders of images, in the space asked."""
+    import torch  # torch and torch-fidelity: only this command's work needs them (--help and refusals do not)
+    import torch_fidelity  # (as above)
+
+    from wgan_repro.evaluate import fid as F  # (as above)
+    from wgan_repro.evaluate.inception import MetricUnavailable  # (as above)
+
+    name = str(args.space)
+    if name != "inception" and name not in F.CLASSIFIERS:
+        raise ConfigError(f"space={name}: allowed inception, {', '.join(F.CLASSIFIERS)}")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    chosen = F.Space.inception() if name == "inception" else F.Space.classifier(name)
+    try:  # a metric the weights cannot compute is refused like any bad input (exit 2)
+        if args.isc:
+            F.inception_score_unavailable(chosen)  # refuses unless the weights carry the classifier
+        out = F.folder_metrics(str(args.a), str(args.b), chosen, device, kid_subset_size=int(args.kid_subset_size))
+        if args.isc:
+            isc = torch_fidelity.calculate_metrics(input1=str(args.a), isc=True, cuda=device.type == "cuda",
+                                                   feature_extractor_weights_path=chosen.weights, verbose=False)
+            out["isc_mean"] = isc["inception_score_mean"]
+            out["isc_std"] = isc["inception_score_std"]
+    except MetricUnavailable as exc:
+        raise ConfigError(str(exc)) from None
+    return out
 
 
 TYPED = ["python -m wgan_repro.evaluate"]  # the command line as typed (main fills it before Hydra reads its own)

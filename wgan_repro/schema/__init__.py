@@ -61,7 +61,7 @@ class Config:
 
 
 # --------------------------------------------------------------------------- the config groups
-GROUPS = {  # conf/<group>/, one YAML per choice: the one list that help, validation, run tags, claims and docs read
+GROUPS = {  # conf/<group>/, one YAML per choice: the one list that help, validation, run tags, tests and docs read
     "arch": "the generator",
     "critic": "the critic (the discriminator, for the standard GAN)",
     "objective": "WGAN, the standard GAN (-log D) and others: losses and the estimate each logs",
@@ -69,8 +69,8 @@ GROUPS = {  # conf/<group>/, one YAML per choice: the one list that help, valida
     "optimizer": "RMSProp or Adam, with their learning rates",
     "data": "toy mixtures, digits, MNIST, image folders",
     "eval": "how runs are measured (each data preset picks its own)",
-    "study": "a study that trains no generator (Figures 1 and 3), set by its experiment",
     "experiment": "a preset laid over the others: a figure of the paper",
+    "study": "a study that trains no generator (Figures 1 and 3), set by its experiment",
 }
 COMPOSED = tuple(g for g in GROUPS if g != "experiment")  # a node of the run's config, its choice a run tag
 

@@ -61,9 +61,6 @@ class TrainConfig:
 
 
 @dataclass
-
-
-@dataclass
 class TrackingConfig:
     uri: Optional[str] = knob(None, "MLflow tracking URI; null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db")
     experiment: str = knob("wgan_repro", "MLflow experiment name")
