@@ -5,6 +5,7 @@ command line. The schema itself is the schema package (one module per group)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,8 @@ def build(node: DictConfig | dict[str, Any], **kwargs: Any) -> Any:
 def _check_range(key: str, value: Any, meta: dict[str, Any]) -> None:
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return
+    if not math.isfinite(value):  # inf passes every `> 0` (and a run at lr=inf diverges at its first step)
+        raise ConfigError(f"{key}={value}: expected a finite number ({meta.get('doc', '')})")
     for bound, ok, words in (("gt", operator.gt, ">"), ("ge", operator.ge, ">="), ("le", operator.le, "<=")):
         limit = meta.get(bound)
         if limit is not None and not ok(value, limit):

@@ -4,6 +4,8 @@ training."""
 
 from __future__ import annotations
 
+import math
+
 from omegaconf import DictConfig
 
 from wgan_repro.schema import ConfigError
@@ -38,8 +40,8 @@ def check_ensemble(cfg: DictConfig) -> None:
                           "false or null")
     lrs = cfg.train.ensemble_lr
     if lrs is not None:
-        if any(lr <= 0 for lr in lrs):
-            raise ConfigError(f"train.ensemble_lr={list(lrs)}: every learning rate must be > 0")
+        if not all(0 < lr < math.inf for lr in lrs):  # (a NaN fails both comparisons)
+            raise ConfigError(f"train.ensemble_lr={list(lrs)}: every learning rate must be a finite number > 0")
         for key in ("lr_critic", "lr_generator"):
             if cfg.optimizer.get(key) is not None:
                 raise ConfigError(f"train.ensemble_lr sets optimizer.lr for both networks, but optimizer.{key}="
