@@ -35,3 +35,13 @@ def test_multirun_goes_on_past_a_diverged_job(tmp_path) -> None:
         == ("4", "2", "2")
     assert parent.data.params["sweep.launcher"] == "JoblibLauncher"
     assert "--multirun" in parent.data.tags["mlflow.note.content"]
+
+
+def test_a_single_run_that_diverges_exits_non_zero_and_says_why(tmp_path) -> None:
+    """Outside a sweep a run that ends FAILED is a failed command: exit 1 and its reason on the last line (a sweep
+    goes on past it and exits 0, above)."""
+    cmd = [sys.executable, "-m", "wgan_repro", "train.divergence_threshold=1e-12", *TINY, "eval.figures=false",
+           "tracking.enabled=false", f"hydra.run.dir={tmp_path}/out"]
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert out.stderr.strip().splitlines()[-1].startswith("failed: diverged at generator iteration 1")

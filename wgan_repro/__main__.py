@@ -20,6 +20,7 @@ from wgan_repro.store import TrackingUnavailable, resolve_uri, set_terminated
 
 register_configs()
 log = logging.getLogger("wgan_repro")
+EXIT_FAILED = 1  # a run that ended FAILED (diverged, or an error it recorded); 2 is refused input
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
@@ -47,6 +48,9 @@ def main(cfg: DictConfig) -> str:
         # the run is already marked FAILED with the error; the sweep goes on with its other jobs
         log.exception("job %s failed; the sweep goes on", hc.job.num)
         return "FAILED"
+    if result["status"] == "FAILED" and not multirun:  # a diverged run is a failed command (a sweep goes on)
+        print(f"failed: {result.get('reason') or 'the run ended FAILED'}", file=sys.stderr)
+        sys.exit(EXIT_FAILED)
     return result["status"]
 
 
