@@ -11,23 +11,21 @@ from pathlib import Path
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def cpu_name() -> str:
-    """The CPU's model name (/proc/cpuinfo), or what the platform says where there is no such file."""
-    try:
-        for line in CPUINFO.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_flags() -> str:
-    """The CPU's instruction sets as /proc/cpuinfo lists them ("" where there is no such file)."""
+def cpuinfo() -> str:
+    """/proc/cpuinfo as it reads (the model and the instruction sets), "" where there is no such file."""
     try:
         return CPUINFO.read_text()
     except OSError:
         return ""
+
+
+def cpu_name(info: str | None = None) -> str:
+    """The CPU's model name (from `info`, by default /proc/cpuinfo read now), or what the platform says where there is
+    none."""
+    for line in (cpuinfo() if info is None else info).splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def machine() -> str:

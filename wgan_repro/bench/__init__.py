@@ -38,3 +38,10 @@ SETTINGS = {
 }
 COMMON = ["train.warmup=false", "train.progress=false"]
 FID = "fid"
+
+
+def unknown_settings(settings: list[str]) -> str | None:
+    """The refusal of settings this benchmark does not know (naming them and the allowed ones), or None."""
+    unknown = [name for name in settings if name not in SETTINGS and name != FID]
+    return f"bench.settings={list(settings)}: unknown {unknown}; allowed: {sorted([*SETTINGS, FID])}" if unknown \
+        else None

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 import wgan_repro.bench as page
 from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
-from wgan_repro.bench import FID, SETTINGS
+from wgan_repro.bench import unknown_settings
 from wgan_repro.config import ConfigError
 from wgan_repro.schema import register_configs
 
@@ -34,10 +34,9 @@ def main(cfg: DictConfig) -> None:
 
 def preflight(cfg: DictConfig) -> None:
     """Before Hydra starts: the settings are known ones."""
-    unknown = [s for s in cfg.bench.settings if s not in [*SETTINGS, FID]]
-    if unknown:
-        raise cli.BadInput(f"bench.settings={list(cfg.bench.settings)}: unknown {unknown}; allowed: "
-                           f"{sorted([*SETTINGS, FID])}")
+    refusal = unknown_settings(list(cfg.bench.settings))
+    if refusal:
+        raise cli.BadInput(refusal)
 
 
 def entry() -> None:

@@ -19,11 +19,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.flop_counter import FlopCounterMode
 from torch_fidelity.utils import create_feature_extractor
 
-from wgan_repro.bench import COMMON, FID, SETTINGS
+from wgan_repro.bench import COMMON, FID, SETTINGS, unknown_settings
 from wgan_repro.config import compose, validate
 from wgan_repro.evaluate import fid as F
 from wgan_repro.evaluate import inception
-from wgan_repro.host import cpu_flags, cpu_name
+from wgan_repro.host import cpu_name, cpuinfo
 from wgan_repro.members import ensemble_members
 from wgan_repro.reference_loop import reference_loop, sync
 from wgan_repro.runs.ensemble import EnsembleEvaluator, EnsembleTracker, build_ensemble
@@ -43,10 +43,10 @@ FID_SAMPLES = {"cpu": 256, "cuda": 2048}  # generated images in the whole-evalua
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    flags = cpu_flags()
+    flags = cpuinfo()  # read once: the model name and the instruction sets
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     bf16 = ", bf16" if "avx512_bf16" in flags or "amx_bf16" in flags else ", no bf16"
-    return f"{cpu_name()} ({torch.get_num_threads()} threads, {isa}{bf16})"
+    return f"{cpu_name(flags)} ({torch.get_num_threads()} threads, {isa}{bf16})"
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int = 5) -> float:
@@ -301,10 +301,9 @@ def table(records: list[dict[str, Any]]) -> str:
 
 def run(b: DictConfig) -> int:
     """The benchmark of conf/bench.yaml's `bench` node; the exit status (2: a setting it does not know)."""
-    unknown = [s for s in b.settings if s not in SETTINGS and s != FID]
-    if unknown:
-        print(f"error: bench.settings={list(b.settings)}: unknown {unknown}; allowed: {sorted([*SETTINGS, FID])}",
-              file=sys.stderr)
+    refusal = unknown_settings(list(b.settings))
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
         return 2
     device = resolve_device(b.device)
     logging.getLogger("wgan_repro").setLevel(logging.WARNING)

@@ -46,12 +46,11 @@ def rule_files(claim_id: str) -> list[str]:
         for node in ast.walk(ast.parse((REPO / path).read_text())):
             if not isinstance(node, ast.ImportFrom) or not node.module:
                 continue
-            for name in (f"{node.module}.{a.name}" for a in node.names):  # `from claims import stats` or a name
-                for dotted in (name, node.module):
-                    file = f"{dotted.replace('.', '/')}.py"
-                    if dotted.startswith(RULE_MODULES) and (REPO / file).is_file() and file not in seen:
-                        seen.add(file)
-                        todo.append(file)
+            for dotted in {node.module, *(f"{node.module}.{a.name}" for a in node.names)}:  # a module, or a name's
+                file = f"{dotted.replace('.', '/')}.py"
+                if dotted.startswith(RULE_MODULES) and (REPO / file).is_file() and file not in seen:
+                    seen.add(file)
+                    todo.append(file)
     return [f"conf/claim/{claim_id}.yaml", module, *sorted(seen - {module})]
 
 
@@ -113,9 +112,9 @@ def recorded(path: Path, commit: str) -> dict[str, Any]:
 
 
 def runs_and_meta(claim: DictConfig, budget: str, cfg: DictConfig, command: str, parent_id: str | None,
-                  plan: Any = None) -> tuple[D.ClaimData, dict[str, Any]]:
+                  plan: Any, out_dir: Path) -> tuple[D.ClaimData, dict[str, Any]]:
     """The claim's runs (its export under render_from, else the parent's runs in the store) and what the section
-    states about them, with what the plan said before them."""
+    states about them, with what the plan said before them (a re-render: what its section in `out_dir` recorded)."""
     if cfg.render_from:
         folder = Path(cfg.render_from)
         meta = json.loads((folder / "meta.json").read_text())
@@ -128,7 +127,6 @@ def runs_and_meta(claim: DictConfig, budget: str, cfg: DictConfig, command: str,
     if plan is not None:  # what the plan said before the runs
         meta.update(plan_meta(plan.numbers()))
     elif cfg.render_only:  # a re-render keeps what the section recorded when its runs ended, or before them
-        out_dir = section_dir(cfg, claim.id, budget)
         meta.update(planned(out_dir))
         if runs_of:  # the command that ran them, as their parent holds it
             ran = mlflow_client(uri).get_run(runs_of).data.tags.get("command")
@@ -148,7 +146,7 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
                  plan: Any = None) -> dict[str, Any]:
     """Judge the claim on its runs, write its section and export, tag its parent, update the index and README."""
     out_dir = section_dir(cfg, claim.id, budget)
-    data, meta = runs_and_meta(claim, budget, cfg, command, parent_id, plan)
+    data, meta = runs_and_meta(claim, budget, cfg, command, parent_id, plan, out_dir)
     if data.runs.empty:
         raise ValueError(f"claim {claim.id}, budget {budget}: no runs in experiment {cfg.tracking.experiment}")
     pooled, notes = D.pooled(data, bool(cfg.report.allow_mixed))

@@ -49,6 +49,11 @@ class Metric:
     label: str = ""
 
     @property
+    def name(self) -> str:
+        """Its name in the registry, as the docs table shows it: the key."""
+        return self.key
+
+    @property
     def short(self) -> str:
         """The label, or the words when it has none."""
         return self.label or self.words
@@ -75,6 +80,11 @@ class Family:
     @property
     def key_pattern(self) -> str:
         return f"{self.prefix}NN"
+
+    @property
+    def name(self) -> str:
+        """Its name in the registry, as the docs table shows it: the prefix, then NN."""
+        return self.key_pattern
 
     def key(self, i: int) -> str:
         return f"{self.prefix}{i:02d}"
@@ -303,7 +313,7 @@ FAMILIES: tuple[Family, ...] = tuple(f for f in REGISTRY if isinstance(f, Family
 
 def registered() -> list[str]:
     """Every registered key, a family as its pattern (prefix then NN)."""
-    return [m.key if isinstance(m, Metric) else m.key_pattern for m in REGISTRY]
+    return [m.name for m in REGISTRY]
 
 
 def get(key: str) -> Metric:
@@ -359,15 +369,14 @@ def markdown_table() -> str:
     cell = lambda text: text.replace("|", "\\|")  # noqa: E731 - KL(p || q) inside a table cell
     lines = ["| key | space | direction | bounds | in words | what it is |", "|---|---|---|---|---|---|"]
     for m in REGISTRY:
-        key = m.key if isinstance(m, Metric) else m.key_pattern
-        lines.append(f"| `{key}` | {', '.join(m.spaces)} | {BETTER[m.better]} | {bounds(m.lo, m.hi)} | "
+        lines.append(f"| `{m.name}` | {', '.join(m.spaces)} | {BETTER[m.better]} | {bounds(m.lo, m.hi)} | "
                      f"{cell(m.words)} | {cell(m.doc)} |")
     return "\n".join(lines)
 
 
 def check(entry: Metric | Family) -> list[str]:
     """What is wrong with an entry: unknown space or direction, empty bounds, no words or doc."""
-    name = entry.key if isinstance(entry, Metric) else entry.key_pattern
+    name = entry.name
     problems = [f"{name}: space {s!r} not in {sorted(SPACES)}" for s in entry.spaces if s not in SPACES]
     problems += [f"{name}: no space"] if not entry.spaces else []
     problems += [f"{name}: direction {entry.better!r} not in {sorted(BETTER)}"] if entry.better not in BETTER else []
