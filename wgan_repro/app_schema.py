@@ -68,6 +68,9 @@ class ReproduceConfig:
     plan: bool = knob(False, "print the design, power, gates, variants and wall from the pilot; train nothing")
     pilot: Optional[str] = knob(None, "the pilot export for plan and power; null: reports/reference/<ID>/data")
     force: bool = knob(False, "run a budget whose power at the smallest effect of interest is under 80%")
+    replicate: Optional[str] = knob(None, "a commit whose runs this replicates: allows seeds the claim's seed ledger "
+                                          "holds, and the section says it is a replication, not a confirmation")
+    ledger: Optional[str] = knob(None, "the folder of the claims' seed ledgers; null: reports/ledger")
     tracking: ClaimsTracking = field(default_factory=ClaimsTracking)
     report: ReproduceReport = field(default_factory=ReproduceReport)
 

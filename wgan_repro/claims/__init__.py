@@ -46,6 +46,7 @@ class ChangeConfig:
     what: str = ""  # the rule as it was and the change
     why: str = ""
     before: str = ""  # the verdict word and line the rule gave before the change (its section's verdict.json then)
+    after: str = ""  # the word it gives after (the newest change's is the section's own verdict: a test checks it)
 
 
 @dataclass
@@ -106,6 +107,14 @@ def jobs(claim: DictConfig, budget: str) -> list[Job]:
     b = claim.budgets[budget]
     return [Job(arm, seed, (*b.common, *overrides, f"train.seed={seed}"))
             for arm, overrides in b.arms.items() for seed in b.arm_seeds.get(arm, b.seeds)]
+
+
+def budget_arms(claim: DictConfig, budget: str) -> dict[str, list[int]]:
+    """Each arm of the budget and the seeds it runs at: what a claim's controls are built for."""
+    out: dict[str, list[int]] = {}
+    for job in jobs(claim, budget):
+        out.setdefault(job.arm, []).append(job.seed)
+    return out
 
 
 def fields_of(cls: type) -> list[str]:

@@ -54,6 +54,16 @@ class ClaimData:
         return pd.Series(c["value"].to_numpy(dtype=float), index=c["step"].to_numpy(dtype=int)).sort_index()
 
 
+def constructed(runs: Iterable[dict], curves: Iterable[dict] = ()) -> ClaimData:
+    """Runs built by hand (a known-answer control, a test): one dict per run (run_id, tags.arm, tags.seed, metrics.*,
+    params.*; status FINISHED unless given) and one per curve point (run_id, key, step, value), in the form an
+    export has."""
+    table = pd.DataFrame([{"status": "FINISHED", **r} for r in runs])
+    if "tags.seed" in table:
+        table["tags.seed"] = table["tags.seed"].astype(str)
+    return ClaimData(table, pd.DataFrame(list(curves), columns=["run_id", "key", "step", "value"]))
+
+
 def normalise(runs: pd.DataFrame, curves: pd.DataFrame, params: Iterable[str]) -> ClaimData:
     """Keep what the export keeps, in a fixed column order and types; curves whole, sorted."""
     legacy = "tags.config_hash"  # the bookkeeping tag's name in exports (stores now write store.CONFIG_HASH)

@@ -10,6 +10,9 @@ analysis scale, a threshold and the side the claim is on. `decide` computes the 
 - not reproduced: it lies on the other side, or (where the claim names its smallest effect of interest, SESOI) it
   lies inside threshold +- SESOI (two one-sided tests: equivalence); an interval on the claim's side but inside the
   SESOI is "a real effect, smaller than the claim";
+- the size: an interval past the threshold (the null) and past the SESOI reads "reproduced"; past the null but not
+  past the SESOI (it crosses threshold + SESOI) reads "reproduced (smaller than the smallest effect of interest)":
+  the word is reproduced, its detail says the size (SMALLER), and the headline shows it;
 - inconclusive otherwise, saying which bound is missing.
 
 Sub-tests that must all pass (an intersection-union test) are each tested at alpha with no correction: the claim
@@ -31,6 +34,7 @@ from scipy import stats
 from wgan_repro.claims.stats import SCALES
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+SMALLER = "smaller than the smallest effect of interest"  # the size of a reproduced word whose interval crosses it
 KINDS = ("mean", "diff", "signed_rank", "rank_shift")  # t (one-sample, paired), Welch, signed-rank, Mann-Whitney
 
 
@@ -257,6 +261,9 @@ def judge_interval(lo: float, hi: float, threshold: float, side: str, margin: fl
     inside = margin is not None and threshold - margin < lo and hi < threshold + margin
     if claim_side and inside:
         return NOT_REPRODUCED, "a real effect, smaller than the claim (the interval is inside the SESOI)"
+    past_sesoi = margin is None or (lo > threshold + margin if side == "above" else hi < threshold - margin)
+    if claim_side and not past_sesoi:
+        return REPRODUCED, f"{SMALLER} (the interval clears the threshold, not the SESOI)"
     if claim_side:
         return REPRODUCED, ""
     if other_side:
@@ -281,6 +288,9 @@ def combine(name: str, parts: Sequence[Outcome]) -> Outcome:
     others = [p for p in parts if p is not deciding and p.word == word != REPRODUCED]
     detail = "; ".join(f"{p.name}: {p.detail or p.word}" for p in [deciding, *others] if p.detail or
                        p.word != REPRODUCED) if len(parts) > 1 else deciding.detail
+    smaller = [p.name for p in parts if p.detail.startswith(SMALLER)]
+    if word == REPRODUCED and smaller and len(parts) > 1:  # the size of a reproduced word is its smallest part's
+        detail = f"{SMALLER} ({', '.join(smaller)})"
     return replace(deciding, name=name, word=word, detail=detail, parts=tuple(parts))
 
 

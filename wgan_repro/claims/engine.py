@@ -10,7 +10,14 @@ its per-run measures, its regime gates, its sub-tests and its analysis variants.
 4. an arm that missed its gate makes the word "inconclusive (budget: ...)", never "not reproduced".
 
 `verdict` is the one place a claim's word and its qualifiers are decided: gates, the primary's word, robustness,
-and the power the plan gave before the runs. Checks to come (controls, sequential stopping) join it there.
+the size (reproduced, or reproduced but smaller than the smallest effect of interest) and the power the plan gave
+before the runs. Checks to come (sequential stopping) join it there.
+
+Each claim also declares known-answer controls (`Claim.controls`): constructed runs whose truth is known without
+the harness's training (formulas, exact solutions, scripted generators or critics), at least one that must read
+"reproduced" (positive) and one that must read "not reproduced" (negative). `check_controls` puts each through
+`judge` (the whole decision: primary, every variant, gates, robustness) at the budget's own arms and seeds; a
+design whose controls fail cannot decide its claim, and `reproduce` refuses to run it.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import dataclasses
 import importlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
@@ -86,18 +93,40 @@ class Result:
     numbers: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    controls: list["Checked"] = field(default_factory=list)  # the claim's controls at its budget (render_claim)
+
     @property
     def headline(self) -> str:
         """The word with its qualifier, as the index shows it: "inconclusive (budget: ...)", "inconclusive
-        (underpowered: ...)"."""
+        (underpowered: ...)", "reproduced (smaller than the smallest effect of interest)"."""
         if self.word == D.INCONCLUSIVE and self.detail.startswith(("budget", "underpowered")):
             return f"{self.word} ({self.detail})"
+        if self.word == D.REPRODUCED and self.detail.startswith(D.SMALLER):
+            return f"{self.word} ({D.SMALLER})"
         return self.word
 
     def reason(self) -> str:
         gates = "; ".join(g.text for g in self.gates)
         return (f"{self.primary.text()}" + (f". Gates: {gates}" if gates else "")
                 + f". Robustness over {len(self.variants)} analyses: {self.robustness}")
+
+
+POSITIVE, NEGATIVE = D.REPRODUCED, D.NOT_REPRODUCED  # what a positive and a negative control must read
+
+
+@dataclass(frozen=True)
+class Control:
+    """A known-answer control: runs built for the budget's arms and seeds (arm -> seeds) whose truth is known
+    without training, and the word the claim's whole decision must give on them."""
+
+    name: str  # short, unique within the claim ("exact potential", "radial cone")
+    what: str  # what it is, in words, for the section and the plan
+    expect: str  # POSITIVE or NEGATIVE
+    build: Callable[[Mapping[str, Sequence[int]]], ClaimData]
+
+    @property
+    def kind(self) -> str:
+        return "positive" if self.expect == POSITIVE else "negative"
 
 
 class Claim:
@@ -122,6 +151,11 @@ class Claim:
 
     def extra_tables(self, data: ClaimData, t: Any, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
         return {}
+
+    def controls(self, t: Any) -> list[Control]:
+        """The claim's known-answer controls (at least one positive and one negative), built with its thresholds
+        at hand (a gate's factor, a floor), never from them: each control's truth is what it was built to be."""
+        return []
 
     def describe_variants(self) -> dict[str, str]:
         """Each variant's choices in words (the section's list and the plan)."""
@@ -227,3 +261,59 @@ def judge(claim_id: str, rule: Mapping[str, Any], data: ClaimData, power: Power 
     tables = {"per_run": table, **claim.extra_tables(data, t, table)}
     return Result(said.word, said.detail, primary, variants, said.robustness, gates, tables, numbers,
                   list(said.notes))
+
+
+# --------------------------------------------------------------------------- known-answer controls
+@dataclass(frozen=True)
+class Checked:
+    """A control put through the claim's whole decision: the result, and what is wrong with it (nothing: it passed).
+    A positive control must read "reproduced" under the primary and every variant (a variant that cannot give its
+    primary's word there is no valid variant); a negative one "not reproduced", with no variant reading
+    "reproduced"."""
+
+    control: Control
+    result: Result
+
+    @property
+    def failures(self) -> list[str]:
+        c, r = self.control, self.result
+        out = [] if r.word == c.expect else [f"read '{r.headline}', expected '{c.expect}' ({r.primary.text()})"]
+        for v in r.variants:
+            if c.expect == POSITIVE and v.word != POSITIVE:
+                out.append(f"variant '{v.name}' read '{v.word}' ({v.detail or v.text()}): a variant must give the "
+                           "primary's word on the positive control")
+            if c.expect == NEGATIVE and v.word == POSITIVE:
+                out.append(f"variant '{v.name}' read 'reproduced' on a negative control")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def line(self) -> str:
+        """One line for a section or a plan: kind, name, what it is, the word it got, robustness, pass or fail."""
+        c, r = self.control, self.result
+        verdict_ = f"{r.headline}, {r.robustness}"
+        return (f"{c.kind} control '{c.name}' ({c.what}): {verdict_} -> "
+                + ("passes" if self.ok else "FAILS: " + "; ".join(self.failures)))
+
+
+def check_controls(claim_id: str, rule: Mapping[str, Any], arms: Mapping[str, Sequence[int]]) -> list[Checked]:
+    """Each of the claim's controls built at the budget's arms and seeds and judged by its committed rule."""
+    claim, t = claim_module(claim_id), thresholds(claim_id, rule)
+    return [Checked(c, judge(claim_id, rule, c.build(arms))) for c in claim.controls(t)]
+
+
+def controls_refusal(claim_id: str, checked: Sequence[Checked]) -> str | None:
+    """Why a claim's design cannot decide it (None: it can): a missing positive or negative control, or a control
+    that did not give its word."""
+    kinds = {c.control.kind for c in checked}
+    missing = [k for k in ("positive", "negative") if k not in kinds]
+    if missing:
+        return (f"claim {claim_id} declares no {' and no '.join(missing)} control (wgan_repro/claims/"
+                f"{claim_id.lower()}.py, Claim.controls): its test is not shown able to give each word")
+    failed = [c for c in checked if not c.ok]
+    if failed:
+        return (f"claim {claim_id}: its design cannot decide the claim: "
+                + "; ".join(f"{c.control.kind} control '{c.control.name}' {'; '.join(c.failures)}" for c in failed))
+    return None

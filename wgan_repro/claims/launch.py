@@ -1,5 +1,7 @@
-"""A claim's runs: every (arm, seed) of its budget composed and validated before any work, refused when the plan
-gives it under 80% power (unless force=true), then run in one pool of worker processes under one parent MLflow run
+"""A claim's runs: every (arm, seed) of its budget composed and validated before any work, refused when its
+known-answer controls do not give their words (its design cannot decide the claim), when its seeds are in its seed
+ledger (data already seen; replicate=<commit> allows them) or when the plan gives it under 80% power (unless
+force=true), then run in one pool of worker processes under one parent MLflow run
 per claim (reopened on a relaunch: what finished is skipped, what was killed continues), each claim rendered
 (render.py) as soon as its last run ends. SIGTERM or Ctrl-C stops the runs in progress after their generator
 iteration, checkpointed, and starts no queued one.
@@ -22,8 +24,9 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from wgan_repro.claims import REPO, Job, jobs
-from wgan_repro.claims.engine import Power, thresholds
+from wgan_repro.claims import REPO, Job, budget_arms, jobs
+from wgan_repro.claims import ledger as L
+from wgan_repro.claims.engine import Power, check_controls, controls_refusal, thresholds
 from wgan_repro.claims.plan import Plan, default_pilot
 from wgan_repro.claims.plan import make as make_plan
 from wgan_repro.claims.power import TARGET
@@ -157,6 +160,8 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
     workers = int(cfg.jobs or claims[0].budgets[budget].jobs)
     threads = max(1, (os.cpu_count() or 1) // workers)
     parents = {c.id: parent_run(c, budget, cfg, command) for c in claims}
+    for c in claims:
+        record_seeds(c, budget, cfg, parents[c.id][0])
     progress = ClaimsProgress(len(claims), sum(len(todo[c.id]) for c in claims))
     for c in claims:
         log.info("claim %s, budget %s: %d runs, %d at a time (%d thread each), parent %s", c.id, budget,
@@ -229,9 +234,57 @@ def checked_plan(claim: DictConfig, budget: str, cfg: DictConfig) -> Plan:
 
 
 
+def checked_controls(claim: DictConfig, budget: str) -> None:
+    """A confirmatory budget whose known-answer controls do not give their words is refused before any run: its
+    design cannot decide the claim (a smoke budget decides nothing and is not checked)."""
+    if budget == "smoke":
+        return
+    why = controls_refusal(claim.id, check_controls(claim.id, claim.rule, budget_arms(claim, budget)))
+    if why:
+        raise ConfigError(f"claim={claim.id} budget={budget}: {why}")
+
+
+def ledger_dir(cfg: DictConfig) -> Path:
+    return Path(cfg.ledger) if cfg.ledger else L.LEDGER_DIR
+
+
+def checked_seeds(claim: DictConfig, budget: str, cfg: DictConfig) -> None:
+    """Seeds the claim's ledger holds are refused for a confirmatory budget (unless replicate=<commit>), except a
+    relaunch's own (the same parent: what it started it continues)."""
+    parent = existing_parent(claim, budget, cfg)
+    why = L.refusal(L.load(claim.id, ledger_dir(cfg)), budget, budget_arms(claim, budget), cfg.replicate, parent)
+    if why:
+        raise ConfigError(why)
+
+
+def existing_parent(claim: DictConfig, budget: str, cfg: DictConfig) -> str:
+    """The parent run a relaunch of this claim, budget and commit would reopen ('' when there is none or no store)."""
+    uri = resolve_uri(cfg.tracking.uri)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return ""  # no store yet: nothing to reopen, and nothing created by looking
+    commit = system_tags(None)["mlflow.source.git.commit"]
+    found = find_runs(uri, cfg.tracking.experiment, {"claim": claim.id, "budget": budget, "sweep_parent": "true",
+                                                     "mlflow.source.git.commit": commit})
+    return found[0].info.run_id if found else ""
+
+
+def record_seeds(claim: DictConfig, budget: str, cfg: DictConfig, parent: str) -> None:
+    """The seeds a confirmatory launch uses, into the claim's ledger (once per parent), before its first run."""
+    if budget not in L.CONFIRMATORY:
+        return
+    L.record(L.load(claim.id, ledger_dir(cfg)), L.Entry(
+        budget_arms(claim, budget), f"MLflow experiment {cfg.tracking.experiment}, parent run {parent}",
+        system_tags(None)["mlflow.source.git.commit"][:10], budget,
+        f"replication of {cfg.replicate}" if cfg.replicate else "confirmatory runs", parent), ledger_dir(cfg))
+
+
 def reproduce(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dict[str, list[Job]], command: str) -> None:
-    """Every claim's power known (and refused when short) before any run, the plans written beside the sections
-    (what the budget could decide, as printed before its runs), then the runs and their sections."""
+    """Every claim's seeds, controls and power checked (and refused when short) before any run, the plans written
+    beside the sections (what the budget could decide, as printed before its runs), then the runs and their
+    sections."""
+    for c in claims:
+        checked_seeds(c, budget, cfg)
+        checked_controls(c, budget)
     plans = {} if budget == "smoke" else {c.id: checked_plan(c, budget, cfg) for c in claims}
     for claim_id, plan in plans.items():
         folder = section_dir(cfg, claim_id, budget)
@@ -244,8 +297,32 @@ def reproduce(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dict
 def plans_text(claims: list[DictConfig], budget: str, cfg: DictConfig) -> str:
     """What `plan=true` prints: each claim's plan, and the total wall time of several."""
     plans = [plan_of(claim, budget, cfg) for claim in claims]
+    for claim, plan in zip(claims, plans):
+        plan.lines += controls_lines(claim, budget) + seeds_lines(claim, budget, cfg)
     text = "\n\n".join(plan.text() for plan in plans) + "\n"
     if len(plans) > 1:
         total = sum(p.wall_min for p in plans if p.wall_min == p.wall_min)
         text += f"\nall {len(plans)} claims: about {total:.0f} min of wall time"
     return text
+
+
+def controls_lines(claim: DictConfig, budget: str) -> list[str]:
+    """The plan's lines on the claim's known-answer controls at the budget's arms and seeds."""
+    checked = check_controls(claim.id, claim.rule, budget_arms(claim, budget))
+    why = controls_refusal(claim.id, checked)
+    return ["known-answer controls (the whole decision at this budget's arms and seeds):",
+            *[f"  - {c.line()}" for c in checked],
+            f"  => {'REFUSED: ' + why if why else 'the design can give each word'}"]
+
+
+def seeds_lines(claim: DictConfig, budget: str, cfg: DictConfig) -> list[str]:
+    """The plan's lines on the budget's seeds against the claim's seed ledger."""
+    arms = budget_arms(claim, budget)
+    seeds = sorted({s for ss in arms.values() for s in ss})
+    ledger = L.load(claim.id, ledger_dir(cfg))
+    why = L.refusal(ledger, budget, arms, cfg.replicate)
+    seen = sorted(ledger.seen())
+    return [f"seeds: {L.span(seeds)}; the seed ledger ({L.path(claim.id, ledger_dir(cfg)).name}) holds "
+            f"{L.span(seen) if seen else 'none'}" + (f" => REFUSED: {why}" if why else
+                                                     (f" => a replication of {cfg.replicate}" if cfg.replicate
+                                                      else " => unseen"))]

@@ -93,8 +93,9 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
         tests = module.subtests(data, t, table, **module.variants["primary"])
         pilot_seeds = max(1, data.runs["tags.seed"].nunique())
         scale = len(b.seeds) / pilot_seeds
-        say(f"pilot: {shown_path(pilot_dir)} ({len(data.runs)} runs, {pilot_seeds} seeds; never part of a confirmatory "
-            f"verdict); the design has {scale:.3g} x its units")
+        say(f"pilot: {shown_path(pilot_dir)} ({len(data.runs)} runs, {pilot_seeds} seeds; its seeds are spent: the "
+            f"claim's seed ledger holds them, so a confirmatory run never repeats its data); the design has "
+            f"{scale:.3g} x its units")
         for test, effect in zip(tests, P.effects(tests)):
             p = P.pilot(test, effect)
             say(f"  sub-test {test.name}: {test.label}; {test.kind} on the {test.scale} scale, claim "

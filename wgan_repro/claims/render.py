@@ -18,9 +18,10 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
-from wgan_repro.claims import REPO, section, shown_command
+from wgan_repro.claims import REPO, budget_arms, section, shown_command
 from wgan_repro.claims import data as D
-from wgan_repro.claims.engine import Power, Result, judge
+from wgan_repro.claims import ledger as L
+from wgan_repro.claims.engine import Power, Result, check_controls, judge
 from wgan_repro.host import machine
 from wgan_repro.store import find_runs, mlflow_client, resolve_uri
 
@@ -156,6 +157,12 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
         notes.append("this export's long curves are binned to 1,000 points (the first edition's exports), so a filter "
                      "width counted in iterations, and 'no filter', are approximated to whole bins")
     result = judge(claim.id, claim.rule, pooled, planned_power(meta))
+    result.controls = check_controls(claim.id, claim.rule, budget_arms(claim, budget))
+    if cfg.replicate:
+        meta["replicate"] = str(cfg.replicate)
+    seeds = seed_independence(claim, budget, cfg, pooled, meta, planned_power(meta))
+    if seeds:
+        meta["seed_independence"] = seeds
     record = section.render(claim, budget, data, result, meta, out_dir, [*notes, *result.notes])
     if data.sample_dir is not None and not cfg.render_from:  # the samples' download folder: exported, not needed
         shutil.rmtree(data.sample_dir, ignore_errors=True)
@@ -168,6 +175,26 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     log.info("%s (%s): %s, %s. %s\n  section: %s", claim.id, budget, result.headline.upper(), result.robustness,
              result.reason(), out_dir / "section.md")
     return record
+
+
+def seed_independence(claim: DictConfig, budget: str, cfg: DictConfig, data: D.ClaimData, meta: dict[str, Any],
+                      power: Power | None) -> str:
+    """The section's seed-independence label from the claim's ledger (seeds other commits' runs used before), and,
+    where some runs repeat seen data and every arm keeps two fresh runs, the word on the fresh runs alone."""
+    if budget not in L.CONFIRMATORY or data.runs.empty:
+        return ""
+    ledger = L.load(claim.id, Path(cfg.ledger) if cfg.ledger else None)
+    label, repeat = L.independence(ledger, data.runs, str(meta.get("commit", "")), meta.get("replicate"))
+    if not repeat:
+        return label
+    fresh = data.runs[~data.runs["run_id"].isin(repeat)]
+    if fresh.empty or fresh.groupby("tags.arm").size().reindex(data.runs["tags.arm"].unique()).fillna(0).min() < 2:
+        return label + "; too few fresh runs in some arm to judge them alone"
+    keep = set(fresh["run_id"])
+    alone = judge(claim.id, claim.rule, D.ClaimData(fresh.reset_index(drop=True),
+                                                    data.curves[data.curves["run_id"].isin(keep)]), power)
+    return (label + f"; on the {len(fresh)} fresh runs alone: {alone.headline}, {alone.robustness} "
+            f"({alone.primary.text()})")
 
 
 def tag_parent(uri: str, parent_id: str, claim_id: str, budget: str, result: Result, out_dir: Path) -> None:

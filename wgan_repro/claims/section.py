@@ -365,13 +365,19 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
     changed = (f" <i>The rule was changed after its runs ({len(changes)} change{'s' if len(changes) > 1 else ''}, "
                "below).</i>" if changes else "")
     gates = "".join(f"<br>Gate {'passed' if g.passed else '<b>not reached</b>'}: {g.text}." for g in result.gates)
+    controls = ("<br>Controls (known-answer runs through this whole decision, at the budget's arms and seeds): "
+                + "; ".join(c.line() for c in result.controls) + "." if result.controls else
+                "<br>Controls: <b>none declared</b>: this test is not shown able to give each word.")
+    seeds = f"<br>Seeds: {meta['seed_independence']}." if meta.get("seed_independence") else ""
+    replication = (f" <i>A replication of commit {meta['replicate'][:10]}, not an independent confirmation.</i>"
+                   if meta.get("replicate") else "")
     smoke = [f"> **{SMOKE}.** Budget `smoke` runs a few iterations of every arm to check the pipeline end to end: "
              "the word below is not a verdict.", ""] if budget == "smoke" else []
     lines = [f"# {claim.id}: {claim.title}" + (" (smoke)" if smoke else ""), "", *smoke,
              sentence(claim, result, budget), "",
              f"<p class='verdict'><b>Verdict ({budget}): {shown_word(result.headline, budget)}; "
              f"{result.robustness}.</b> "
-             f"{result.primary.text()}.{gates}{changed}</p>", "",
+             f"{result.primary.text()}.{gates}{controls}{seeds}{changed}{replication}</p>", "",
              "## Every analysis (the specification curve)", "",
              f"![{claim.id} specification curve]({curve.name})", "",
              markdown_table(tables["analyses"]), ""]
@@ -389,7 +395,7 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
               + "; ".join(f"*{n}* ({w})" for n, w in module.describe_variants().items() if n != "primary") + ".", "",
               *[line for c in changes for line in (
                   f"**Changed after the runs** ({c.date}). {c.what} *Why:* {c.why} *The verdict the rule gave before "
-                  f"the change:* {c.before}", "")],
+                  f"the change:* {c.before}" + (f" *After:* {c.after}" if c.after else ""), "")],
               f"**Runs.** {meta['n_runs']} runs at budget `{budget}` from commit `{short(meta['commit'])}` "
               f"(tree clean: {meta['clean']}); wall time {meta['wall']}; machine: {meta['machine']}.", "",
               f"Command: `{shown_command(meta['command'])}`", ""]
@@ -416,7 +422,11 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
               "robustness": result.robustness, "reason": result.reason(),
               "primary": outcome(result.primary), "variants": [outcome(v) for v in result.variants],
               "gates": [{"arm": g.arm, "passed": g.passed, "text": g.text} for g in result.gates],
-              "changed_after_runs": [{"date": c.date, "before": c.before} for c in changes],
+              "changed_after_runs": [{"date": c.date, "before": c.before, "after": c.after} for c in changes],
+              "controls": [{"name": c.control.name, "kind": c.control.kind, "what": c.control.what,
+                            "word": c.result.headline, "robustness": c.result.robustness, "passed": c.ok}
+                           for c in result.controls],
+              "seed_independence": meta.get("seed_independence"), "replicate": meta.get("replicate"),
               "plan_power": meta.get("plan_power"), "budget": budget,
               **{k: meta[k] for k in ("n_runs", "commit", "clean", "rule_commit", "wall", "wall_s", "machine",
                                       "command")},

@@ -1,0 +1,82 @@
+"""The claims' seed ledgers (reports/ledger/<ID>.yaml): a confirmatory budget on seeds already run is refused
+before any work, naming the seeds and where they were seen; replicate=<commit> allows them and the section says it
+is a replication; a relaunch of the same parent continues; a section says how many of its runs repeat data seen."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from wgan_repro.claims import REPO, claim_ids
+from wgan_repro.claims import ledger as L
+
+
+def ledger(*entries: L.Entry) -> L.Ledger:
+    return L.Ledger("X", list(entries))
+
+
+EARLIER = L.Entry({"wgan": [0, 1, 2], "gan": [0, 1]}, "reports/reference/X/data", "abcdef1234", "cpu", parent="p1")
+
+
+@pytest.mark.parametrize("cid", claim_ids())
+def test_the_committed_ledger_holds_every_seed_of_the_committed_export(cid: str) -> None:
+    runs = pd.read_csv(REPO / "reports" / "reference" / cid / "data" / "runs.csv", dtype=str)
+    seen = L.load(cid).seen()
+    assert set(runs["tags.seed"].astype(int)) <= set(seen)
+    assert not set(L.PILOT_SEEDS) & set(seen) or True  # pilots may be recorded; confirmatory budgets never use them
+
+
+def test_seen_seeds_are_refused_for_a_confirmatory_budget_naming_them_and_where() -> None:
+    why = L.refusal(ledger(EARLIER), "cpu", {"wgan": [1, 2, 3], "gan": [3]}, None)
+    assert "seeds already run" in why and "seeds 1, 2: reports/reference/X/data (commit abcdef1)" in why
+    assert "replicate=<commit>" in why
+    assert L.refusal(ledger(EARLIER), "cpu", {"wgan": [3, 4]}, None) is None  # unseen
+    assert L.refusal(ledger(EARLIER), "smoke", {"wgan": [0]}, None) is None  # a pipeline check decides nothing
+
+
+def test_replicate_allows_seen_seeds_only_for_a_commit_the_ledger_knows() -> None:
+    assert L.refusal(ledger(EARLIER), "cpu", {"wgan": [0, 1]}, "abcdef1") is None
+    why = L.refusal(ledger(EARLIER), "cpu", {"wgan": [0, 1]}, "1234567")
+    assert why.startswith("replicate=1234567: not a commit") and "allowed: abcdef1234" in why
+
+
+def test_a_relaunch_of_the_same_parent_continues_and_is_recorded_once(tmp_path) -> None:
+    book = ledger(EARLIER)
+    assert L.refusal(book, "cpu", {"wgan": [0]}, None, parent="p1") is None
+    assert L.refusal(book, "cpu", {"wgan": [0]}, None, parent="p2") is not None
+    L.record(book, L.Entry({"wgan": [7]}, "a store", "fedcba9876", "cpu", parent="p3"), tmp_path)
+    L.record(book, L.Entry({"wgan": [7]}, "a store", "fedcba9876", "cpu", parent="p3"), tmp_path)
+    again = L.load("X", tmp_path)
+    assert [e.parent for e in again.entries] == ["p1", "p3"] and 7 in again.seen()
+
+
+def test_a_sections_label_counts_the_runs_that_repeat_seen_data_and_names_a_replication() -> None:
+    runs = pd.DataFrame({"run_id": ["a", "b", "c", "d"], "tags.arm": ["wgan"] * 4, "tags.seed": ["1", "2", "8", "9"]})
+    label, repeat = L.independence(ledger(EARLIER), runs, "0123456789")
+    assert label.startswith("2 of 4 runs repeat data already seen: seeds 1, 2") and repeat == ["a", "b"]
+    label, repeat = L.independence(ledger(EARLIER), runs, "abcdef1234")  # its own runs are not earlier data
+    assert label.startswith("every run fresh") and repeat == []
+    assert L.independence(ledger(EARLIER), runs, "x", replicate="abcdef1")[0].startswith("a replication of commit")
+
+
+def test_span_joins_runs_of_seeds() -> None:
+    assert L.span([0, 1, 2, 3, 7, 9, 10]) == "0-3, 7, 9, 10"
+
+
+def reproduce(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wgan_repro.reproduce", *args,
+                           f"tracking.uri=sqlite:///{tmp_path}/m.db", f"report.out_dir={tmp_path}/out"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+
+
+def test_reproduce_refuses_seen_seeds_before_any_work_and_plan_shows_them(tmp_path) -> None:
+    refused = reproduce(tmp_path, "claim=F2", "budget=cpu")
+    assert refused.returncode == 2, refused.stderr
+    assert "seeds already run" in refused.stderr and "reports/reference/F2/data" in refused.stderr
+    assert not (tmp_path / "m.db").exists() and not (tmp_path / "out").exists()  # nothing started, nothing left
+    plan = reproduce(tmp_path, "claim=F2", "budget=cpu", "plan=true", "replicate=55da5ac")
+    assert plan.returncode == 0, plan.stderr
+    assert "a replication of 55da5ac" in plan.stdout and "known-answer controls" in plan.stdout
