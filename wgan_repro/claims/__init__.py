@@ -20,6 +20,7 @@ from wgan_repro.config import CONF_DIR, ConfigError
 
 REPO = CONF_DIR.parent  # the checkout: conf/, reports/, outputs/ and README.md, which sections update
 BUDGETS = ("smoke", "cpu", "full")
+PILOT_SEEDS = range(10_000, 20_000)  # pilots' and smoke runs' seeds, never a confirmatory budget's (claims/ledger.py)
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 
 
@@ -93,6 +94,14 @@ def load_claim(claim_id: str) -> DictConfig:
         if name not in BUDGETS:
             raise ConfigError(f"{path}: budgets.{name} is not a budget; allowed: {', '.join(BUDGETS)}")
         claim.budgets[name] = OmegaConf.merge(OmegaConf.structured(BudgetConfig), budget)
+        b = claim.budgets[name]
+        seeds = {int(x) for x in [*b.seeds, *[x for xs in b.arm_seeds.values() for x in xs]]}
+        wrong = sorted(seeds - set(PILOT_SEEDS)) if name == "smoke" else sorted(seeds & set(PILOT_SEEDS))
+        if wrong:
+            allowed = (f"{PILOT_SEEDS.start}-{PILOT_SEEDS.stop - 1} (a smoke run is a prefix of the same training: "
+                       "its seeds are spent)" if name == "smoke" else
+                       f"seeds outside {PILOT_SEEDS.start}-{PILOT_SEEDS.stop - 1} (the pilots' and smoke runs')")
+            raise ConfigError(f"{path}: budgets.{name} seeds {', '.join(map(str, wrong))}; allowed: {allowed}")
         unknown = set(claim.budgets[name].arm_seeds) - set(claim.budgets[name].arms)
         if unknown:
             raise ConfigError(f"{path}: budgets.{name}.arm_seeds names {', '.join(sorted(unknown))}, not arms; "

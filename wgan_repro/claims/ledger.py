@@ -19,10 +19,9 @@ from typing import Iterable, Mapping, Sequence
 import pandas as pd
 import yaml
 
-from wgan_repro.claims import REPO
+from wgan_repro.claims import PILOT_SEEDS, REPO
 
 LEDGER_DIR = REPO / "reports" / "ledger"
-PILOT_SEEDS = range(10_000, 20_000)  # pilots and smoke runs; never a confirmatory budget's
 CONFIRMATORY = ("cpu", "full")
 
 
