@@ -26,7 +26,6 @@ def test_the_committed_ledger_holds_every_seed_of_the_committed_export(cid: str)
     runs = pd.read_csv(REPO / "reports" / "reference" / cid / "data" / "runs.csv", dtype=str)
     seen = L.load(cid).seen()
     assert set(runs["tags.seed"].astype(int)) <= set(seen)
-    assert not set(L.PILOT_SEEDS) & set(seen) or True  # pilots may be recorded; confirmatory budgets never use them
 
 
 def test_seen_seeds_are_refused_for_a_confirmatory_budget_naming_them_and_where() -> None:
@@ -80,3 +79,19 @@ def test_reproduce_refuses_seen_seeds_before_any_work_and_plan_shows_them(tmp_pa
     plan = reproduce(tmp_path, "claim=F2", "budget=cpu", "plan=true", "replicate=55da5ac")
     assert plan.returncode == 0, plan.stderr
     assert "a replication of 55da5ac" in plan.stdout and "known-answer controls" in plan.stdout
+
+
+def test_smoke_runs_use_pilot_seeds_and_confirmatory_budgets_never_do(tmp_path, monkeypatch) -> None:
+    import wgan_repro.claims as C
+    from wgan_repro.config import ConfigError
+
+    text = C.claim_path("F3").read_text()
+    for budget, seeds, allowed in (("smoke", "[0]", "allowed: 10000-19999"),
+                                   ("cpu", "[3, 10005]", "allowed: seeds outside 10000-19999")):
+        start = text.index(f"\n  {budget}:\n")
+        at = text.index("    seeds: ", start)
+        bad = text[:at] + f"    seeds: {seeds}" + text[text.index("\n", at):]
+        (tmp_path / "F3.yaml").write_text(bad)
+        monkeypatch.setattr(C, "claim_path", lambda cid: tmp_path / f"{cid}.yaml")
+        with pytest.raises(ConfigError, match=rf"budgets\.{budget} seeds .*; {allowed}"):
+            C.load_claim("F3")
