@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from wgan_repro.claims import decision as D
+from wgan_repro.claims import engine as E
 from wgan_repro.claims import sequential as S
+from wgan_repro.claims.data import constructed
 
 FIVE = [0.2, 0.4, 0.6, 0.8, 1.0]
 
@@ -46,3 +49,90 @@ def test_the_boundaries_hold_their_level_on_simulated_sequences() -> None:
     crossed = (np.abs(z) >= bounds).any(axis=1).mean()
     naive = (np.abs(z) >= 1.645).any(axis=1).mean()
     assert abs(crossed - 0.10) < 0.008 and naive > 0.2
+
+
+# --------------------------------------------------------------------------- a claim judged at its looks
+class Mean(E.Claim):
+    """A one-arm claim: the mean of x is above 0 (smallest effect of interest 0.5)."""
+
+    def table(self, data, t, **choices):
+        return data.runs.assign(x=data.runs["metrics.x"].astype(float))
+
+    def subtests(self, data, t, table, **choices):
+        return [D.SubTest("x", "mean x", (table["x"].to_numpy(),), "mean", "identity", 0.0, "above", 0.5)]
+
+
+@pytest.fixture
+def mean_claim(monkeypatch):
+    monkeypatch.setattr(E, "claim_module", lambda cid: Mean())
+    return {"name": "x", "alpha": 0.05, "agree_share": 0.75}
+
+
+def runs(values):
+    return constructed([{"run_id": f"r{i}", "tags.arm": "a", "tags.seed": i, "metrics.x": v}
+                        for i, v in enumerate(values)])
+
+
+ARMS = {"a": list(range(24))}
+DESIGN = E.Design((3, 6, 10, 16, 24))
+
+
+def test_a_clear_effect_stops_at_the_first_look_whose_interval_clears_the_boundary(mean_claim) -> None:
+    """O'Brien-Fleming-type spending barely spends at 3 of 24 seeds (level 1.6e-6: a t quantile of about 550 with 2
+    degrees of freedom), so even a mean 30 SDs above 0 waits for the second look."""
+    rng = np.random.default_rng(1)
+    result, looks = E.judge_sequential("X", mean_claim, runs(3 + 0.1 * rng.standard_normal(24)), ARMS, DESIGN)
+    assert result.word == D.REPRODUCED and [look.n for look in looks] == [3, 6]
+    assert looks[0].level == pytest.approx(DESIGN.levels(0.05)[0]) and looks[0].level < 1e-5
+
+
+def test_a_look_waits_for_its_whole_round(mean_claim) -> None:
+    rng = np.random.default_rng(2)
+    result, looks = E.judge_sequential("X", mean_claim, runs(0.3 + rng.standard_normal(8)), ARMS, DESIGN)
+    assert [look.n for look in looks] == [3, 6]  # 8 runs: looks at 3 and 6, the round of 10 not ended
+    assert result is looks[-1].result
+    assert E.judge_sequential("X", mean_claim, runs([1.0, 2.0]), ARMS, DESIGN) == (None, [])
+
+
+def test_no_effect_at_the_cap_reads_inconclusive_cap_or_equivalence(mean_claim) -> None:
+    rng = np.random.default_rng(3)
+    noisy = runs(0.25 + 2.0 * rng.standard_normal(24))  # an interval that never clears 0 nor the +-0.5 band
+    result, looks = E.judge_sequential("X", mean_claim, noisy, ARMS, DESIGN)
+    assert len(looks) == 5 and result.headline == "inconclusive (cap)" and result.detail.startswith("cap: 24 seeds")
+    flat = runs(0.01 * rng.standard_normal(24))
+    result, looks = E.judge_sequential("X", mean_claim, flat, ARMS, DESIGN)
+    assert result.word == D.NOT_REPRODUCED and "equivalent" in result.detail  # stops for the other word too
+
+
+def sequential_t(x: np.ndarray, design: E.Design, alpha: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """The sequential t rule of the claim above, vectorised over rows of x: (reproduced, stopped at any look)."""
+    from scipy import stats
+
+    hit, stopped = np.zeros(len(x), bool), np.zeros(len(x), bool)
+    for n, level in zip(design.looks, design.levels(alpha)):
+        mean, se = x[:, :n].mean(1), x[:, :n].std(1, ddof=1) / np.sqrt(n)
+        lo, hi = mean - stats.t.ppf(1 - level, n - 1) * se, mean + stats.t.ppf(1 - level, n - 1) * se
+        hit |= (lo > 0) & ~stopped
+        stopped |= (lo > 0) | (hi < 0) | ((lo > -margin) & (hi < margin))
+    return hit, stopped
+
+
+def test_the_sequential_rule_keeps_its_level_over_all_looks(mean_claim) -> None:
+    """The engine's sequential rule is the vectorised one on 25 claims (each word the same), and the vectorised rule
+    on 40,000 claims with no effect (truth at the threshold) says 'reproduced' at most alpha (0.05) plus Monte Carlo
+    error (SE 0.0011); judged at alpha at every look, without the boundaries, it says so about twice as often."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((25, 24)) * 0.8 + 0.2
+    hit, _ = sequential_t(x, DESIGN, 0.05, 0.5)
+    engine = [E.judge_sequential("X", mean_claim, runs(row), ARMS, DESIGN)[0].word == D.REPRODUCED for row in x]
+    assert list(hit) == engine and 0 < sum(engine) < 25
+    null = np.random.default_rng(5).standard_normal((40_000, 24))
+    false = sequential_t(null, DESIGN, 0.05, 0.5)[0].mean()
+    naive = sequential_t(null, E.Design(DESIGN.looks[-1:]), 0.05, 0.5)[0].mean()  # one look: alpha itself
+    from scipy import stats
+
+    looked = np.zeros(len(null), bool)
+    for n in DESIGN.looks:  # alpha at every look, no boundary
+        m, se = null[:, :n].mean(1), null[:, :n].std(1, ddof=1) / np.sqrt(n)
+        looked |= m - stats.t.ppf(0.95, n - 1) * se > 0
+    assert false <= 0.05 + 3 * 0.0011 and abs(naive - 0.05) < 0.004 and looked.mean() > 1.8 * false

@@ -20,6 +20,7 @@ from wgan_repro.config import CONF_DIR, ConfigError
 
 REPO = CONF_DIR.parent  # the checkout: conf/, reports/, outputs/ and README.md, which sections update
 BUDGETS = ("smoke", "cpu", "full")
+SPENDINGS = ("obrien_fleming", "pocock")  # Lan-DeMets spending functions (claims/sequential.py SPENDING)
 PILOT_SEEDS = range(10_000, 20_000)  # pilots' and smoke runs' seeds, never a confirmatory budget's (claims/ledger.py)
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 
@@ -33,6 +34,9 @@ class BudgetConfig:
     arm_seeds: dict[str, list[int]] = field(default_factory=dict)  # arms run at other seeds than `seeds` (sub-claims)
     common: list[str] = field(default_factory=list)
     jobs: int = 2  # runs in parallel, one thread each (the cpu budget's 2-core machine)
+    looks: list[int] = field(default_factory=list)  # seeds per arm at each look, the last = len(seeds), the cap; empty:
+    #                                                 one look at every seed (a fixed design)
+    spending: str = "obrien_fleming"  # how the level is spent over the looks (claims/sequential.py: SPENDINGS)
     wall: str = ""  # the measured wall time of the whole budget, with the machine
     needs: str = ""  # data or hardware the budget needs (full: data roots, a GPU)
 
@@ -102,11 +106,28 @@ def load_claim(claim_id: str) -> DictConfig:
                        "its seeds are spent)" if name == "smoke" else
                        f"seeds outside {PILOT_SEEDS.start}-{PILOT_SEEDS.stop - 1} (the pilots' and smoke runs')")
             raise ConfigError(f"{path}: budgets.{name} seeds {', '.join(map(str, wrong))}; allowed: {allowed}")
+        check_looks(path, name, b)
         unknown = set(claim.budgets[name].arm_seeds) - set(claim.budgets[name].arms)
         if unknown:
             raise ConfigError(f"{path}: budgets.{name}.arm_seeds names {', '.join(sorted(unknown))}, not arms; "
                               f"allowed: {', '.join(claim.budgets[name].arms)}")
     return claim
+
+
+def check_looks(path: Path, name: str, b: DictConfig) -> None:
+    """A budget's looks rise, are positive and end at its seeds (the cap); its spending function is known."""
+    looks = list(b.looks)
+    if looks and (any(int(n) < 2 for n in looks) or looks != sorted(set(looks)) or looks[-1] != len(b.seeds)):
+        raise ConfigError(f"{path}: budgets.{name}.looks={looks}; allowed: rising seeds per arm, each >= 2 (an "
+                          f"interval needs 2 runs), the last the budget's {len(b.seeds)} seeds (the cap)")
+    if b.spending not in SPENDINGS:
+        raise ConfigError(f"{path}: budgets.{name}.spending={b.spending}; allowed: {', '.join(SPENDINGS)}")
+
+
+def looks_of(claim: DictConfig, budget: str) -> tuple[int, ...]:
+    """The budget's looks (seeds per arm at each); a fixed design has one, at all its seeds."""
+    b = claim.budgets[budget]
+    return tuple(int(n) for n in b.looks) or (len(b.seeds),)
 
 
 def jobs(claim: DictConfig, budget: str) -> list[Job]:

@@ -32,6 +32,8 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.claims import decision as D
+from wgan_repro.claims import looks_of
+from wgan_repro.claims import sequential as S
 from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.power import MOST_SEEDS, TARGET
 from wgan_repro.schema import ConfigError, knob
@@ -101,6 +103,8 @@ class Result:
         (underpowered: ...)", "reproduced (smaller than the smallest effect of interest)"."""
         if self.word == D.INCONCLUSIVE and self.detail.startswith(("budget", "underpowered")):
             return f"{self.word} ({self.detail})"
+        if self.word == D.INCONCLUSIVE and self.detail.startswith("cap"):
+            return f"{self.word} (cap)"
         if self.word == D.REPRODUCED and self.detail.startswith(D.SMALLER):
             return f"{self.word} ({D.SMALLER})"
         return self.word
@@ -226,19 +230,23 @@ class Verdict:
 
 
 def verdict(primary: D.Outcome, variants: list[D.Outcome], gates: list[Gate], agree_share: float,
-            power: Power | None = None) -> Verdict:
+            power: Power | None = None, cap: int | None = None) -> Verdict:
     """The claim's word and qualifiers, decided here only:
     - an arm that missed its regime: "inconclusive (budget: ...)", robustness not judged (the analyses' own words
       stay shown);
     - else the primary's word, robust or not over the variants (decision.robustness);
     - runs made under force=true below the target power (80%): an inconclusive word reads "underpowered", a
-      reproduced one carries the warning that its effect size is likely exaggerated."""
+      reproduced one carries the warning that its effect size is likely exaggerated;
+    - a sequential claim's last look (`cap`: its seeds per arm) still inconclusive: "inconclusive (cap: ...)", or
+      "underpowered" when the plan gave the cap under 80% power."""
     failed = [g for g in gates if not g.passed]
     if failed:
         return Verdict(D.INCONCLUSIVE, "budget: " + "; ".join(f"arm {g.arm} did not reach its regime" for g in failed),
                        NOT_JUDGED)
     robust = D.robustness(primary.word, [v.word for v in variants], agree_share)
     if power is None or not power.power < TARGET:
+        if cap is not None and primary.word == D.INCONCLUSIVE:
+            return Verdict(primary.word, f"cap: {cap} seeds per arm reached, {primary.detail}", robust)
         return Verdict(primary.word, primary.detail, robust)
     if primary.word == D.INCONCLUSIVE:
         return Verdict(primary.word, f"underpowered: {power.need()}", robust)
@@ -248,19 +256,91 @@ def verdict(primary: D.Outcome, variants: list[D.Outcome], gates: list[Gate], ag
     return Verdict(primary.word, primary.detail, robust)
 
 
-def judge(claim_id: str, rule: Mapping[str, Any], data: ClaimData, power: Power | None = None) -> Result:
+def judge(claim_id: str, rule: Mapping[str, Any], data: ClaimData, power: Power | None = None,
+          level: float | None = None, cap: int | None = None) -> Result:
     """The claim's word from its data: gates, the primary analysis, every variant, robustness (verdict), and the
-    power the plan gave before the runs when there was a plan."""
+    power the plan gave before the runs when there was a plan. `level`: a sequential look's nominal one-sided level
+    in place of the rule's alpha (every sub-test and variant at it); `cap`: this is a sequential claim's last look."""
     claim, t = claim_module(claim_id), thresholds(claim_id, rule)
+    if level is not None:
+        t = dataclasses.replace(t, alpha=level)
     primary, table = analyse(claim, data, t, "primary")
     variants = [analyse(claim, data, t, name)[0] for name in claim.variants if name != "primary"]
     gates = claim.gates(data, t, table)
-    said = verdict(primary, variants, gates, t.agree_share, power)
+    said = verdict(primary, variants, gates, t.agree_share, power, cap)
     numbers = {"statistic": primary.value, "lo": primary.lo, "hi": primary.hi, "threshold": primary.threshold,
                "p": primary.p if not math.isnan(primary.p) else None}
     tables = {"per_run": table, **claim.extra_tables(data, t, table)}
     return Result(said.word, said.detail, primary, variants, said.robustness, gates, tables, numbers,
                   list(said.notes))
+
+
+# --------------------------------------------------------------------------- claims that run until decided
+@dataclass(frozen=True)
+class Design:
+    """A budget's looks: the seeds per arm at each (the last is the cap; one look is a fixed design) and the
+    spending function of its level over them (sequential.SPENDING)."""
+
+    looks: tuple[int, ...]
+    spending: str = "obrien_fleming"
+
+    def levels(self, alpha: float) -> list[float]:
+        """Each look's nominal one-sided level: the repeated confidence intervals of the symmetric design at 2 alpha
+        (a fixed design: alpha itself)."""
+        if len(self.looks) == 1:
+            return [alpha]
+        cap = self.looks[-1]
+        return S.nominal_levels(S.spending_bounds([n / cap for n in self.looks], 2 * alpha, self.spending))
+
+
+def design_of(claim: DictConfig, budget: str) -> Design:
+    """A claim's budget as a sequential design (one look: a fixed design)."""
+    return Design(looks_of(claim, budget), str(claim.budgets[budget].spending))
+
+
+@dataclass(frozen=True)
+class Look:
+    """A look's decision: its seeds per arm, its nominal level and the claim judged on its runs."""
+
+    n: int
+    level: float
+    result: Result
+
+
+def at_look(data: ClaimData, arms: Mapping[str, Sequence[int]], n: int) -> ClaimData:
+    """The runs of the first `n` seeds of each arm (in the budget's order): a look's data."""
+    keep = {(arm, str(seed)) for arm, seeds in arms.items() for seed in list(seeds)[:n]}
+    runs = data.runs[[(a, str(s)) in keep for a, s in zip(data.runs["tags.arm"], data.runs["tags.seed"])]]
+    ids = set(runs["run_id"])
+    samples = data.samples[data.samples["run_id"].isin(ids)] if len(data.samples) else data.samples
+    return ClaimData(runs.reset_index(drop=True), data.curves[data.curves["run_id"].isin(ids)], samples,
+                     data.sample_dir)
+
+
+def complete(data: ClaimData, arms: Mapping[str, Sequence[int]], n: int) -> bool:
+    """Whether every run of a look's round has ended (a look waits for all of them)."""
+    have = {(a, str(s)) for a, s in zip(data.runs["tags.arm"], data.runs["tags.seed"])}
+    return all((arm, str(seed)) in have for arm, seeds in arms.items() for seed in list(seeds)[:n])
+
+
+def judge_sequential(claim_id: str, rule: Mapping[str, Any], data: ClaimData, arms: Mapping[str, Sequence[int]],
+                     design: Design, power: Power | None = None) -> tuple[Result | None, list[Look]]:
+    """The claim judged at each look whose round has ended, at that look's nominal level, until a definite word
+    (either side: the repeated intervals allow stopping for either) or the cap. The variants are judged at the look
+    where the primary stopped, at its level. (None, []) when no look's round has ended yet."""
+    t = thresholds(claim_id, rule)
+    looks: list[Look] = []
+    levels = design.levels(t.alpha)
+    for k, (n, level) in enumerate(zip(design.looks, levels)):
+        if not complete(data, arms, n):
+            break
+        last = k == len(design.looks) - 1
+        result = judge(claim_id, rule, at_look(data, arms, n), power if last else None, level,
+                       n if last and len(design.looks) > 1 else None)
+        looks.append(Look(n, level, result))
+        if result.word in (D.REPRODUCED, D.NOT_REPRODUCED):
+            break
+    return (looks[-1].result if looks else None), looks
 
 
 # --------------------------------------------------------------------------- known-answer controls

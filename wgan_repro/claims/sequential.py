@@ -27,6 +27,8 @@ import numpy as np
 from gsdesign import h1, hupdate
 from scipy import optimize, stats
 
+from wgan_repro.claims import SPENDINGS
+
 GRID = 32  # gsDesign's r (its default 18 gives J&T's tables to 3 decimals; 32 to 5)
 
 
@@ -80,6 +82,9 @@ SPENDING = {
     # Pocock-type: level log(1 + (e - 1) t); spends evenly
     "pocock": Spending("Pocock-type (Lan-DeMets)", lambda t, a: float(a * math.log(1 + (math.e - 1) * t))),
 }
+
+
+assert tuple(SPENDING) == SPENDINGS  # the names a claim file may give (checked when it loads, without scipy)
 
 
 def spending_bounds(fractions: Sequence[float], level: float, spending: str = "obrien_fleming") -> list[float]:
