@@ -13,12 +13,13 @@ import pytest
 
 from wgan_repro.claims import budget_arms, claim_ids, load_claim
 from wgan_repro.claims import decision as D
-from wgan_repro.claims.engine import check_controls, claim_module, controls_refusal
+from wgan_repro.claims.engine import check_controls, claim_module, controls_refusal, design_of
 
 
 def checked(cid: str, rule=None, budget: str = "cpu"):
     claim = load_claim(cid)
-    return check_controls(cid, rule if rule is not None else claim.rule, budget_arms(claim, budget))
+    return check_controls(cid, rule if rule is not None else claim.rule, budget_arms(claim, budget),
+                          design_of(claim, budget))
 
 
 @pytest.mark.parametrize("cid", claim_ids())

@@ -378,10 +378,14 @@ class Checked:
                 + ("passes" if self.ok else "FAILS: " + "; ".join(self.failures)))
 
 
-def check_controls(claim_id: str, rule: Mapping[str, Any], arms: Mapping[str, Sequence[int]]) -> list[Checked]:
-    """Each of the claim's controls built at the budget's arms and seeds and judged by its committed rule."""
+def check_controls(claim_id: str, rule: Mapping[str, Any], arms: Mapping[str, Sequence[int]],
+                   design: Design | None = None) -> list[Checked]:
+    """Each of the claim's controls built at the budget's arms and seeds and judged by its committed rule, look by
+    look when the budget is sequential (the word it stops at)."""
     claim, t = claim_module(claim_id), thresholds(claim_id, rule)
-    return [Checked(c, judge(claim_id, rule, c.build(arms))) for c in claim.controls(t)]
+    if design is None or len(design.looks) == 1:
+        return [Checked(c, judge(claim_id, rule, c.build(arms))) for c in claim.controls(t)]
+    return [Checked(c, judge_sequential(claim_id, rule, c.build(arms), arms, design)[0]) for c in claim.controls(t)]
 
 
 def controls_refusal(claim_id: str, checked: Sequence[Checked]) -> str | None:

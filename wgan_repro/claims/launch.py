@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 
 from wgan_repro.claims import REPO, Job, budget_arms, jobs
 from wgan_repro.claims import ledger as L
-from wgan_repro.claims.engine import Power, check_controls, controls_refusal, thresholds
+from wgan_repro.claims.engine import Power, check_controls, controls_refusal, design_of, thresholds
 from wgan_repro.claims.plan import Plan, default_pilot
 from wgan_repro.claims.plan import make as make_plan
 from wgan_repro.claims.power import TARGET
@@ -239,7 +239,8 @@ def checked_controls(claim: DictConfig, budget: str) -> None:
     design cannot decide the claim (a smoke budget decides nothing and is not checked)."""
     if budget == "smoke":
         return
-    why = controls_refusal(claim.id, check_controls(claim.id, claim.rule, budget_arms(claim, budget)))
+    checked = check_controls(claim.id, claim.rule, budget_arms(claim, budget), design_of(claim, budget))
+    why = controls_refusal(claim.id, checked)
     if why:
         raise ConfigError(f"claim={claim.id} budget={budget}: {why}")
 
@@ -308,7 +309,7 @@ def plans_text(claims: list[DictConfig], budget: str, cfg: DictConfig) -> str:
 
 def controls_lines(claim: DictConfig, budget: str) -> list[str]:
     """The plan's lines on the claim's known-answer controls at the budget's arms and seeds."""
-    checked = check_controls(claim.id, claim.rule, budget_arms(claim, budget))
+    checked = check_controls(claim.id, claim.rule, budget_arms(claim, budget), design_of(claim, budget))
     why = controls_refusal(claim.id, checked)
     return ["known-answer controls (the whole decision at this budget's arms and seeds):",
             *[f"  - {c.line()}" for c in checked],

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from wgan_repro.claims import REPO, budget_arms, section, shown_command
 from wgan_repro.claims import data as D
 from wgan_repro.claims import ledger as L
-from wgan_repro.claims.engine import Power, Result, check_controls, judge
+from wgan_repro.claims.engine import Power, Result, check_controls, design_of, judge
 from wgan_repro.host import machine
 from wgan_repro.store import find_runs, mlflow_client, resolve_uri
 
@@ -157,7 +157,7 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
         notes.append("this export's long curves are binned to 1,000 points (the first edition's exports), so a filter "
                      "width counted in iterations, and 'no filter', are approximated to whole bins")
     result = judge(claim.id, claim.rule, pooled, planned_power(meta))
-    result.controls = check_controls(claim.id, claim.rule, budget_arms(claim, budget))
+    result.controls = check_controls(claim.id, claim.rule, budget_arms(claim, budget), design_of(claim, budget))
     if cfg.replicate:
         meta["replicate"] = str(cfg.replicate)
     seeds = seed_independence(claim, budget, cfg, pooled, meta, planned_power(meta))
