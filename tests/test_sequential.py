@@ -136,3 +136,19 @@ def test_the_sequential_rule_keeps_its_level_over_all_looks(mean_claim) -> None:
         m, se = null[:, :n].mean(1), null[:, :n].std(1, ddof=1) / np.sqrt(n)
         looked |= m - stats.t.ppf(0.95, n - 1) * se > 0
     assert false <= 0.05 + 3 * 0.0011 and abs(naive - 0.05) < 0.004 and looked.mean() > 1.8 * false
+
+
+def test_a_budgets_runs_split_into_one_round_per_look_and_arms_at_fewer_seeds_end_early() -> None:
+    from omegaconf import OmegaConf
+
+    from wgan_repro.claims import BudgetConfig, jobs
+    from wgan_repro.claims.launch import Rounds
+
+    budget = OmegaConf.merge(OmegaConf.structured(BudgetConfig), {
+        "arms": {"a": ["x=1"], "b": ["x=2"]}, "seeds": [10, 11, 12, 13, 14, 15], "arm_seeds": {"b": [20, 21, 22]},
+        "looks": [2, 4, 6]})
+    claim = OmegaConf.create({"id": "X", "budgets": {"cpu": budget}})
+    rounds = Rounds(claim, "cpu", jobs(claim, "cpu"))
+    assert [[(j.arm, j.seed) for j in r] for r in rounds.rounds] == [
+        [("a", 10), ("a", 11), ("b", 20), ("b", 21)], [("a", 12), ("a", 13), ("b", 22)], [("a", 14), ("a", 15)]]
+    assert rounds.sequential and rounds.left_to_cap() == 5

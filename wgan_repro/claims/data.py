@@ -160,9 +160,9 @@ def sample_images(client, runs: pd.DataFrame) -> tuple[pd.DataFrame, Path | None
 
 
 def from_mlflow(uri: str, experiment: str, claim: str, budget: str, keys: Iterable[str], params: Iterable[str],
-                parent: str | None = None) -> ClaimData:
+                parent: str | None = None, samples: bool = True) -> ClaimData:
     """Every child run of the claim's parent run `parent` (None: of every parent tagged claim=<id>,
-    budget=<budget>) with their curves and sample images."""
+    budget=<budget>) with their curves and (unless samples=False: a look between rounds) sample images."""
     import mlflow  # mlflow (~1 s) only to read a store: exports and plans never open one
 
     mlflow.set_tracking_uri(uri)
@@ -179,7 +179,8 @@ def from_mlflow(uri: str, experiment: str, claim: str, budget: str, keys: Iterab
         if col in runs:
             runs[col] = runs[col].astype(str)
     data = normalise(runs.reset_index(drop=True), curves, params)
-    data.samples, data.sample_dir = sample_images(client, data.runs)
+    if samples:
+        data.samples, data.sample_dir = sample_images(client, data.runs)
     return data
 
 

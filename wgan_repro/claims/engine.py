@@ -96,6 +96,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
     controls: list["Checked"] = field(default_factory=list)  # the claim's controls at its budget (render_claim)
+    looks: list["Look"] = field(default_factory=list)  # a sequential claim's looks up to the one it stopped at
 
     @property
     def headline(self) -> str:
@@ -340,6 +341,8 @@ def judge_sequential(claim_id: str, rule: Mapping[str, Any], data: ClaimData, ar
         looks.append(Look(n, level, result))
         if result.word in (D.REPRODUCED, D.NOT_REPRODUCED):
             break
+    if looks:
+        looks[-1].result.looks = looks
     return (looks[-1].result if looks else None), looks
 
 

@@ -25,8 +25,9 @@ import torch
 from omegaconf import DictConfig
 
 from wgan_repro.claims import REPO, Job, budget_arms, jobs
+from wgan_repro.claims import data as D
 from wgan_repro.claims import ledger as L
-from wgan_repro.claims.engine import Power, check_controls, controls_refusal, design_of, thresholds
+from wgan_repro.claims.engine import Power, check_controls, controls_refusal, design_of, judge_sequential, thresholds
 from wgan_repro.claims.plan import Plan, default_pilot
 from wgan_repro.claims.plan import make as make_plan
 from wgan_repro.claims.power import TARGET
@@ -152,29 +153,80 @@ def clock(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
+class Rounds:
+    """A claim's runs in rounds, one per look of its budget (a fixed design: one round): round k runs each arm's seeds
+    between look k-1's count and look k's. After each round the claim is judged at the looks whose rounds have
+    ended (engine.judge_sequential); a definite word, or the cap, ends it."""
+
+    def __init__(self, claim: DictConfig, budget: str, todo: list[Job]) -> None:
+        self.claim, self.budget = claim, budget
+        self.arms = budget_arms(claim, budget)
+        self.design = design_of(claim, budget)
+        self.look = 0  # the round in progress
+        position = {(arm, seed): i for arm, seeds in self.arms.items() for i, seed in enumerate(seeds)}
+        bounds = [0, *self.design.looks]
+        self.rounds = [[j for j in todo if bounds[k] <= position[(j.arm, j.seed)] < bounds[k + 1]]
+                       for k in range(len(self.design.looks))]
+        self.rounds[-1] += [j for j in todo if position[(j.arm, j.seed)] >= bounds[-1]]  # none: looks end at seeds
+
+    @property
+    def sequential(self) -> bool:
+        return len(self.design.looks) > 1
+
+    def left_to_cap(self) -> int:
+        return sum(len(r) for r in self.rounds[self.look + 1:])
+
+    def decided(self, cfg: DictConfig, parent: str) -> str | None:
+        """After a round: the word that stops the claim (None: run the next round). A look reads the parent's runs
+        from the store, as the section will."""
+        if self.look == len(self.rounds) - 1:
+            return "cap"
+        uri = resolve_uri(cfg.tracking.uri)
+        data = D.from_mlflow(uri, cfg.tracking.experiment, self.claim.id, self.budget, self.claim.curves,
+                             self.claim.params, parent, samples=False)
+        pooled, _ = D.pooled(data, True)
+        result, looks = judge_sequential(self.claim.id, self.claim.rule, pooled, self.arms, self.design)
+        if result is not None and result.word in ("reproduced", "not reproduced") and looks[-1].n == \
+                self.design.looks[self.look]:
+            return result.word
+        return None
+
+
 def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dict[str, list[Job]], command: str,
                plans: dict[str, Any]) -> None:
-    """Every job of every claim in one pool, `jobs` at a time, in claim order (so both cores stay busy across
-    claims); each claim under its own parent, closed and rendered as soon as its last run ends."""
+    """Every claim's rounds in one pool, `jobs` at a time: each claim's first round in claim order, and each next
+    round as soon as the claim's look after its last one decides nothing (so both cores stay busy across claims, and
+    a claim that stops frees its slots at once); each claim under its own parent, closed and rendered as soon as it
+    stops."""
     uri = resolve_uri(cfg.tracking.uri)
     workers = int(cfg.jobs or claims[0].budgets[budget].jobs)
     threads = max(1, (os.cpu_count() or 1) // workers)
     parents = {c.id: parent_run(c, budget, cfg, command) for c in claims}
     for c in claims:
         record_seeds(c, budget, cfg, parents[c.id][0])
+    rounds = {c.id: Rounds(c, budget, todo[c.id]) for c in claims}
     progress = ClaimsProgress(len(claims), sum(len(todo[c.id]) for c in claims))
     for c in claims:
-        log.info("claim %s, budget %s: %d runs, %d at a time (%d thread each), parent %s", c.id, budget,
-                 len(todo[c.id]), workers, threads, parents[c.id][0])
+        r = rounds[c.id]
+        log.info("claim %s, budget %s: %d runs%s, %d at a time (%d thread each), parent %s", c.id, budget,
+                 len(todo[c.id]), f" to the cap, in {len(r.rounds)} rounds (looks at {list(r.design.looks)} seeds "
+                 "per arm)" if r.sequential else "", workers, threads, parents[c.id][0])
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     with stopping.stop_on_signals(), cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                                              initializer=init_worker, initargs=(stop,)) as pool:
-        owner = {pool.submit(run_job, run_overrides(job, cfg),
-                             str(REPO / "outputs" / "claims" / c.id / budget / f"{job.arm}-s{job.seed}"),
-                             parents[c.id], {"claim": c.id, "budget": budget, "arm": job.arm}, threads): c
-                 for c in claims for job in todo[c.id]}
-        left = {c.id: len(todo[c.id]) for c in claims}
+        owner: dict[cf.Future, DictConfig] = {}
+
+        def submit(claim: DictConfig) -> None:
+            for job in rounds[claim.id].rounds[rounds[claim.id].look]:
+                owner[pool.submit(run_job, run_overrides(job, cfg),
+                                  str(REPO / "outputs" / "claims" / claim.id / budget / f"{job.arm}-s{job.seed}"),
+                                  parents[claim.id], {"claim": claim.id, "budget": budget, "arm": job.arm},
+                                  threads)] = claim
+
+        for c in claims:
+            submit(c)
+        left = {c.id: len(rounds[c.id].rounds[0]) for c in claims}
         closed: set[str] = set()
         unrendered: list[str] = []
         pending = set(owner)
@@ -184,20 +236,36 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
                 if future.cancelled():
                     continue
                 claim = owner[future]
+                r = rounds[claim.id]
                 arm, status, reason = future.result()
                 left[claim.id] -= 1
                 progress.runs_done += 1
-                log.info("%s [%d/%d] %s: %s%s", claim.id, len(todo[claim.id]) - left[claim.id], len(todo[claim.id]),
-                         arm, status, f" ({reason})" if reason else "")
-                if left[claim.id] == 0 and not stopping.requested():
-                    close_sweep(uri, cfg.tracking.experiment, parents[claim.id][0])
-                    closed.add(claim.id)
-                    try:
-                        render_claim(claim, budget, cfg, command, parents[claim.id][0], plans.get(claim.id))
-                    except (ValueError, FileNotFoundError) as exc:  # the other claims' runs go on; said at the end
-                        log.error("claim %s: its section was not rendered: %s", claim.id, exc)
-                        unrendered.append(f"claim {claim.id}: {exc}")
-                    progress.claims_done += 1
+                where = f" look {r.look + 1}/{len(r.rounds)}," if r.sequential else ""
+                log.info("%s%s [%d/%d] %s: %s%s", claim.id, where, len(r.rounds[r.look]) - left[claim.id],
+                         len(r.rounds[r.look]), arm, status, f" ({reason})" if reason else "")
+                if left[claim.id] or stopping.requested():
+                    log.info("%s", progress.line())
+                    continue
+                word = r.decided(cfg, parents[claim.id][0]) if r.sequential else "cap"
+                if word is None:  # the look decided nothing: the next round
+                    r.look += 1
+                    left[claim.id] = len(r.rounds[r.look])
+                    submit(claim)
+                    pending |= {f for f, c in owner.items() if c is claim and not f.done()}
+                    log.info("%s: look %d decided nothing; round %d of %d, %d runs left to the cap", claim.id, r.look,
+                             r.look + 1, len(r.rounds), r.left_to_cap() + left[claim.id])
+                    continue
+                progress.runs -= r.left_to_cap()  # the rounds it will not run
+                if r.sequential:
+                    log.info("%s: stopped at look %d of %d (%s)", claim.id, r.look + 1, len(r.rounds), word)
+                close_sweep(uri, cfg.tracking.experiment, parents[claim.id][0])
+                closed.add(claim.id)
+                try:
+                    render_claim(claim, budget, cfg, command, parents[claim.id][0], plans.get(claim.id))
+                except (ValueError, FileNotFoundError) as exc:  # the other claims' runs go on; said at the end
+                    log.error("claim %s: its section was not rendered: %s", claim.id, exc)
+                    unrendered.append(f"claim {claim.id}: {exc}")
+                progress.claims_done += 1
                 log.info("%s", progress.line())
             if stopping.requested() and not stop.is_set():  # the runs in progress stop cleanly; the rest never start
                 stop.set()

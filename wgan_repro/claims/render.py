@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from wgan_repro.claims import REPO, budget_arms, section, shown_command
 from wgan_repro.claims import data as D
 from wgan_repro.claims import ledger as L
-from wgan_repro.claims.engine import Power, Result, check_controls, design_of, judge
+from wgan_repro.claims.engine import Power, Result, check_controls, design_of, judge, judge_sequential
 from wgan_repro.host import machine
 from wgan_repro.store import find_runs, mlflow_client, resolve_uri
 
@@ -156,7 +156,15 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     if D.binned(data):
         notes.append("this export's long curves are binned to 1,000 points (the first edition's exports), so a filter "
                      "width counted in iterations, and 'no filter', are approximated to whole bins")
-    result = judge(claim.id, claim.rule, pooled, planned_power(meta))
+    design = design_of(claim, budget)
+    if len(design.looks) > 1:  # judged look by look: the word it stopped at
+        result, _ = judge_sequential(claim.id, claim.rule, pooled, budget_arms(claim, budget), design,
+                                     planned_power(meta))
+        if result is None:
+            raise ValueError(f"claim {claim.id}, budget {budget}: the round of its first look ({design.looks[0]} seeds "
+                             "per arm) has not ended: no look to judge yet")
+    else:
+        result = judge(claim.id, claim.rule, pooled, planned_power(meta))
     result.controls = check_controls(claim.id, claim.rule, budget_arms(claim, budget), design_of(claim, budget))
     if cfg.replicate:
         meta["replicate"] = str(cfg.replicate)

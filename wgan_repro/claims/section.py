@@ -178,6 +178,45 @@ def spec_curve(claim_id: str, result: Result, path: Path) -> Path:
     return path
 
 
+def looks_line(result: Result) -> str:
+    """Where a sequential claim stopped and why, with the bias an early stop brings (empty for a fixed design)."""
+    if not result.looks:
+        return ""
+    last = result.looks[-1]
+    decided = result.word != D.INCONCLUSIVE
+    why = f"its interval at nominal level {last.level:.2g} crossed a boundary" if decided else "no look decided"
+    early = (" An estimate at an early stop is biased away from the threshold (a look stops when its interval is "
+             "far from it): read its size with care." if decided and len(result.looks) > 1 else "")
+    return (f"<br>Stopped at look {len(result.looks)} ({last.n} seeds per arm): {why}; looks: "
+            + ", ".join(f"{k.n} seeds: {k.result.headline}" for k in result.looks) + "." + early)
+
+
+def looks_figure(claim_id: str, result: Result, path: Path) -> Path:
+    """The primary's repeated confidence interval at every look, with the threshold and the smallest effect of
+    interest: the boundaries its word is decided against."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for k in result.looks:
+        o = k.result.primary
+        lo, hi = (o.lo, o.hi) if np.isfinite(o.lo) and np.isfinite(o.hi) else (o.value, o.value)
+        ax.plot([k.n, k.n], [lo, hi], "-", color=WORD_COLOUR[o.word], lw=4, solid_capstyle="butt")
+        ax.plot([k.n], [o.value], "o", color=WORD_COLOUR[o.word], markeredgecolor="black")
+    o = result.primary
+    ax.axhline(o.threshold, color="black", ls="--", lw=1)
+    for edge in o.equivalence or ():
+        ax.axhline(edge, color="grey", ls=":", lw=1)
+    ends = [v for k in result.looks for v in (k.result.primary.lo, k.result.primary.hi)]
+    if "log scale" in o.method and all(np.isfinite(v) and v > 0 for v in ends):
+        log_scale(ax, "y")
+    ax.set_xlabel("seeds per arm at the look")
+    ax.set_ylabel(o.label, fontsize=8)
+    ax.set_title(f"{claim_id}: the repeated interval at every look (dashed: threshold; dotted: the smallest effect "
+                 "of interest)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def short(commit: str) -> str:
     """Commits shortened to 10 characters; words ('uncommitted', 'unknown') as they are."""
     return ", ".join(c[:10] if all(ch in "0123456789abcdef" for ch in c) else c for c in commit.split(", "))
@@ -369,6 +408,7 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
                 + "; ".join(c.line() for c in result.controls) + "." if result.controls else
                 "<br>Controls: <b>none declared</b>: this test is not shown able to give each word.")
     seeds = f"<br>Seeds: {meta['seed_independence']}." if meta.get("seed_independence") else ""
+    stopped = looks_line(result)
     replication = (f" <i>A replication of commit {meta['replicate'][:10]}, not an independent confirmation.</i>"
                    if meta.get("replicate") else "")
     smoke = [f"> **{SMOKE}.** Budget `smoke` runs a few iterations of every arm to check the pipeline end to end: "
@@ -377,10 +417,13 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
              sentence(claim, result, budget), "",
              f"<p class='verdict'><b>Verdict ({budget}): {shown_word(result.headline, budget)}; "
              f"{result.robustness}.</b> "
-             f"{result.primary.text()}.{gates}{controls}{seeds}{changed}{replication}</p>", "",
+             f"{result.primary.text()}.{stopped}{gates}{controls}{seeds}{changed}{replication}</p>", "",
              "## Every analysis (the specification curve)", "",
              f"![{claim.id} specification curve]({curve.name})", "",
              markdown_table(tables["analyses"]), ""]
+    if result.looks:
+        shown = looks_figure(claim.id, result, out_dir / "looks.png")
+        lines += ["## Every look", "", f"![{claim.id} looks]({shown.name})", ""]
     if fig is not None:
         lines += ["## Figure", "", f"![{claim.id}]({fig.name})", ""]
     lines += samples_block(data)
@@ -427,6 +470,8 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
                             "word": c.result.headline, "robustness": c.result.robustness, "passed": c.ok}
                            for c in result.controls],
               "seed_independence": meta.get("seed_independence"), "replicate": meta.get("replicate"),
+              "looks": [{"seeds": k.n, "level": k.level, "word": k.result.headline, "statistic": k.result.primary.value,
+                         "lo": k.result.primary.lo, "hi": k.result.primary.hi} for k in result.looks],
               "plan_power": meta.get("plan_power"), "budget": budget,
               **{k: meta[k] for k in ("n_runs", "commit", "clean", "rule_commit", "wall", "wall_s", "machine",
                                       "command")},
