@@ -371,7 +371,14 @@ def plans_text(claims: list[DictConfig], budget: str, cfg: DictConfig) -> str:
     text = "\n\n".join(plan.text() for plan in plans) + "\n"
     if len(plans) > 1:
         total = sum(p.wall_min for p in plans if p.wall_min == p.wall_min)
-        text += f"\nall {len(plans)} claims: about {total:.0f} min of wall time"
+        text += f"\nall {len(plans)} claims: about {total:.0f} min of wall time at their caps"
+        sequential = [p for p in plans if p.cap_runs]
+        if sequential:
+            expected = sum(p.expected_runs for p in sequential if p.expected_runs == p.expected_runs)
+            wall = sum(p.expected_wall for p in sequential if p.expected_wall == p.expected_wall)
+            caps = sum(p.cap_runs for p in sequential)
+            text += (f"\n{len(sequential)} sequential claims at their pilots' estimates: {expected:.0f} runs expected "
+                     f"of {caps} at their caps ({1 - expected / caps:.0%} fewer), about {wall:.0f} min")
     return text
 
 

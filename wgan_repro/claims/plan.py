@@ -12,16 +12,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
+from scipy import stats
 
-from wgan_repro.claims import jobs, shown_path
+from wgan_repro.claims import budget_arms, jobs, shown_path
 from wgan_repro.claims import power as P
 from wgan_repro.claims.data import ClaimData, load_export
 from wgan_repro.claims.decision import SubTest
-from wgan_repro.claims.engine import claim_module, thresholds
+from wgan_repro.claims.engine import Design, claim_module, design_of, thresholds
+from wgan_repro.claims.sequential import SPENDING
+from wgan_repro.claims.stats import SCALES
 
 
 @dataclass
@@ -32,14 +36,19 @@ class Plan:
     power: float = math.nan  # of the whole primary rule at the smallest effect of interest
     seeds_needed: int | None = None
     wall_min: float = math.nan
+    expected_runs: float = math.nan  # a sequential design's at the pilot's estimate
+    expected_wall: float = math.nan
+    cap_runs: int = 0
 
     def text(self) -> str:
         return "\n".join(self.lines)
 
     def numbers(self) -> dict[str, float | int | None]:
         """What a re-render reads back (plan.json beside plan.txt); NaN, a power the pilot cannot give, as None."""
+        shown = lambda v: None if v != v else round(v, 1)  # noqa: E731
         return {"power": None if self.power != self.power else self.power, "seeds_needed": self.seeds_needed,
-                "wall_min": None if self.wall_min != self.wall_min else round(self.wall_min, 1)}
+                "wall_min": shown(self.wall_min), "expected_runs": shown(self.expected_runs),
+                "expected_wall_min": shown(self.expected_wall), "cap_runs": self.cap_runs or None}
 
 
 def natural(test: SubTest, effect: float | None) -> str:
@@ -119,12 +128,65 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
             say(f"  gate on the pilot: {'pass' if gate.passed else 'FAIL'}: {gate.text}")
         plan.wall_min, how = wall_minutes(data, claim, budget)
         say(f"wall: about {plan.wall_min:.0f} min ({how})")
+        design = design_of(claim, budget)
+        if len(design.looks) > 1:
+            sequential(plan, claim, budget, t, tests, design, pilot_seeds)
     say("variants (each decided the same way; the primary decides the word):")
     for name, what in module.describe_variants().items():
         say(f"  - {name}: {what}")
     return plan
 
 
+def runs_at_looks(claim: DictConfig, budget: str, looks: Sequence[int]) -> list[int]:
+    """The runs a claim has made by each look (arms at fewer seeds than the cap stop early)."""
+    arms = budget_arms(claim, budget)
+    return [sum(min(n, len(seeds)) for seeds in arms.values()) for n in looks]
+
+
+def boundary(test: SubTest, level: float, n: int, pilot_seeds: int) -> str:
+    """Where a look's interval would clear the threshold, on the statistic's own scale, at the pilot's SD (its 80%
+    upper limit): the estimate a look needs to stop for "reproduced"."""
+    if test.kind not in ("mean", "diff"):
+        return f"an exact one-sided p below {level:.2g}"
+    units = max(2, int(round(len(np.asarray(test.samples[0])) * n / pilot_seeds)))
+    sd = P.pilot(test, None).sd_used
+    half = float(stats.t.ppf(1 - level, units - 1)) * sd * math.sqrt((2 if test.kind == "diff" else 1) / units)
+    past = test.threshold + half if test.side == "above" else test.threshold - half
+    back = SCALES["log"][1] if test.scale == "log" else (SCALES[test.scale][1] if test.kind == "mean"
+                                                          else (lambda v: v))
+    return f"an estimate {'>' if test.side == 'above' else '<'} {float(back(past)):.3g} (at the pilot's SD)"
+
+
+def sequential(plan: Plan, claim: DictConfig, budget: str, t: Any, tests: list[SubTest], design: Design,
+               pilot_seeds: int) -> None:
+    """The plan of a sequential budget: each look's level and boundary, the chance of stopping at each look at three
+    truths, the expected runs and wall under each, the cap and the power at the cap (which the refusal reads)."""
+    say = plan.lines.append
+    levels = design.levels(t.alpha)
+    runs = runs_at_looks(claim, budget, design.looks)
+    say(f"sequential: looks at {', '.join(map(str, design.looks))} seeds per arm (cap {design.looks[-1]}: "
+        f"{runs[-1]} runs), {SPENDING[design.spending].name} spending of {2 * t.alpha:g} (two-sided repeated "
+        "intervals: either word may stop it)")
+    for n, level, r in zip(design.looks, levels, runs):
+        say(f"  look at {n} seeds ({r} runs): nominal one-sided level {level:.2g}; {tests[0].name} stops "
+            f"'reproduced' at {boundary(tests[0], level, n, pilot_seeds)}")
+    truths = {"at the threshold (no effect)": 0.0, "at the smallest effect of interest": 1.0,
+              "at the pilot's estimate": None}
+    per_run = plan.wall_min / runs[-1] if plan.wall_min == plan.wall_min and runs[-1] else math.nan
+    for name, factor in truths.items():
+        stops = P.sequential_stops(tests, levels, design.looks, pilot_seeds, factor)
+        expected = sum((a + b) * r for a, b, r in zip(stops.reproduced, stops.not_reproduced, runs)) + \
+            stops.undecided * runs[-1]
+        say(f"  truth {name}: stops " + ", ".join(
+            f"look {k + 1} {a + b:.0%}" for k, (a, b) in enumerate(zip(stops.reproduced, stops.not_reproduced)))
+            + f", cap undecided {stops.undecided:.0%}; reproduced {stops.power:.0%}; expected runs {expected:.1f} of "
+            f"{runs[-1]}, wall about {expected * per_run:.0f} min")
+        if factor == 1.0:
+            plan.power = stops.power
+        if factor is None:
+            plan.expected_runs, plan.expected_wall = float(expected), float(expected * per_run)
+    plan.cap_runs = runs[-1]
+    say(f"power at the cap (reproduced by the last look, truth at the smallest effect): {plan.power:.0%}")
 def default_pilot(claim_id: str, repo: Path) -> Path:
     return repo / "reports" / "reference" / claim_id / "data"
 

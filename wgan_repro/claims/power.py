@@ -171,3 +171,52 @@ def smallest_p(test: D.SubTest, scale_n: float) -> str:
     if test.kind == "signed_rank":
         return f"{0.5 ** n:.3g} (exact signed-rank, {n} pairs: 2^-{n})"
     return "no floor (t test)"
+
+
+# --------------------------------------------------------------------------- a sequential design's operating figures
+@dataclass(frozen=True)
+class Stops:
+    """How a sequential rule ends at one truth: P(stopping at each look with "reproduced"), with "not reproduced",
+    P(reaching the cap undecided), and the expected seeds per arm."""
+
+    reproduced: tuple[float, ...]
+    not_reproduced: tuple[float, ...]
+    undecided: float
+    expected_seeds: float
+
+    @property
+    def power(self) -> float:
+        """P("reproduced" at any look)."""
+        return float(sum(self.reproduced))
+
+
+def sequential_stops(tests: Sequence[D.SubTest], levels: Sequence[float], looks: Sequence[int], pilot_seeds: int,
+                     effect_factor: float | None, simulations: int = SIMULATIONS, seed: int = 0) -> Stops:
+    """The whole primary rule run look by look on simulated data: normal draws at the cap's size (each sub-test's
+    units scaled from the pilot's, its SD at the pilot's 80% upper limit, as `power`), each look deciding on the
+    first units of its seeds at its nominal level, the first definite word stopping it. effect_factor: the truth at
+    that multiple of each sub-test's effect past its threshold (0: at the threshold); None: the pilot's own means."""
+    rng = np.random.default_rng(seed)
+    es = effects(tests)
+    sds = [pilot(t, e).sd_used for t, e in zip(tests, es)]
+    cap = looks[-1]
+    rep, notrep = np.zeros(len(looks)), np.zeros(len(looks))
+    seeds = 0.0
+    for _ in range(simulations):
+        sims = [shifted(t, None if effect_factor is None or e is None else e * effect_factor, cap / pilot_seeds, rng,
+                        sd) for t, e, sd in zip(tests, es, sds)]
+        stopped = len(looks) - 1
+        for k, (n, level) in enumerate(zip(looks, levels)):
+            parts = [D.decide(dataclasses.replace(s, samples=tuple(x[:max(2, int(round(len(x) * n / cap)))]
+                                                                  for x in s.samples)), level, False) for s in sims]
+            word = D.combine("sim", parts).word
+            if word == D.REPRODUCED:
+                rep[k] += 1
+            elif word == D.NOT_REPRODUCED:
+                notrep[k] += 1
+            if word != D.INCONCLUSIVE:
+                stopped = k
+                break
+        seeds += looks[stopped]
+    return Stops(tuple(rep / simulations), tuple(notrep / simulations),
+                 1 - float((rep.sum() + notrep.sum()) / simulations), seeds / simulations)
