@@ -94,7 +94,8 @@ def test_control_exported_like_a_section_renders_from_its_export_to_its_word(cid
 
     export_control(cid, "positive", tmp_path / "positive")
     done = subprocess.run([sys.executable, "-m", "wgan_repro.reproduce", f"claim={cid}", "budget=cpu",
-                           f"render_from={tmp_path / 'positive'}", f"report.out_dir={tmp_path / 'out'}"],
+                           f"render_from={tmp_path / 'positive'}", f"report.out_dir={tmp_path / 'out'}",
+                           f"ledger={tmp_path / 'ledger'}"],  # no seed seen before: the control's runs are all new
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     record = json.loads((tmp_path / "out" / cid / "verdict.json").read_text())
