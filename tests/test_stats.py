@@ -157,3 +157,19 @@ def test_the_signed_rank_p_is_exact_with_ties_and_zeros() -> None:
     from wgan_repro.claims.decision import sign_flip_p
 
     assert sign_flip_p(np.array([2.0, 0, -2, 0, 2, 0])) == 0.5  # midranks, zeros ranked but never signed (Pratt)
+
+
+def test_fishers_interval_clears_an_odds_ratio_of_one_exactly_when_its_one_sided_p_is_below_alpha() -> None:
+    """Every pair of counts of 5 runs: the exact conditional interval inverts Fisher's test (one-sided p < alpha iff
+    the lower end is above 1), and 4 of 5 against 0 of 5 collapsed runs (80% against 0%) reads reproduced at 0.05
+    (p = 5/210)."""
+    from wgan_repro.claims import decision as D
+
+    for k in range(6):
+        for j in range(6):
+            a, b = np.r_[np.ones(k), np.zeros(5 - k)], np.r_[np.ones(j), np.zeros(5 - j)]
+            value, lo, hi, p = D.fisher(a, b, 0.05)
+            assert (lo > 0) == (p < 0.05), (k, j, lo, p)
+    out = D.decide(D.SubTest("c", "collapsed", (np.r_[1.0, 1, 1, 1, 0], np.zeros(5)), "fisher", "log", 0.0, "above"),
+                   0.05)
+    assert out.word == D.REPRODUCED and out.p == pytest.approx(5 / 210) and out.lo > 1

@@ -35,7 +35,8 @@ from wgan_repro.claims.stats import SCALES
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 SMALLER = "smaller than the smallest effect of interest"  # the size of a reproduced word whose interval crosses it
-KINDS = ("mean", "diff", "signed_rank", "rank_shift")  # t (one-sample, paired), Welch, signed-rank, Mann-Whitney
+KINDS = ("mean", "diff", "signed_rank", "rank_shift", "fisher")  # t (one-sample, paired), Welch, signed-rank,
+#                                                                  Mann-Whitney, Fisher's exact (counts of runs)
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,24 @@ def rank_shift(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float, float
     return float(np.median(diffs)), lo, hi, p
 
 
+def fisher(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float, float, float, float]:
+    """(log conditional odds ratio of an event in a against b, lo, hi, one-sided p that a's odds are higher): Fisher's
+    exact test and the exact conditional interval that inverts it (Cornfield), two-sided at 1 - 2 alpha, on the log
+    scale (an end may be infinite: no event in an arm). a and b: one 0/1 value per run."""
+    from scipy.stats.contingency import odds_ratio
+
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) == 0 or len(b) == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    table = np.array([[int(a.sum()), int(len(a) - a.sum())], [int(b.sum()), int(len(b) - b.sum())]])
+    result = odds_ratio(table, kind="conditional")
+    ci = result.confidence_interval(confidence_level=1 - 2 * alpha)
+    with np.errstate(divide="ignore"):
+        lo, hi, value = np.log(ci.low), np.log(ci.high), np.log(result.statistic)
+    p = float(stats.fisher_exact(table, alternative="greater")[1])
+    return float(value), float(lo), float(hi), p
+
+
 # --------------------------------------------------------------------------- deciding
 def one_sided_p(test: SubTest, alpha: float) -> float:
     """The p-value of the claim's side (beside the interval, which decides)."""
@@ -199,6 +218,8 @@ def one_sided_p(test: SubTest, alpha: float) -> float:
 def _p(test: SubTest, xs: list[np.ndarray], alternative: str, alpha: float) -> float:
     if test.kind == "diff":
         return float(stats.ttest_ind(xs[0] - test.threshold, xs[1], equal_var=False, alternative=alternative).pvalue)
+    if test.kind == "fisher":
+        return fisher(*xs, alpha)[3] if test.side == "above" else fisher(xs[1], xs[0], alpha)[3]
     if test.kind == "rank_shift":
         sign = 1 if test.side == "above" else -1
         return rank_shift(sign * (xs[0] - test.threshold), sign * xs[1], alpha)[3]
@@ -214,11 +235,14 @@ def decide(test: SubTest, alpha: float, with_p: bool = True) -> Outcome:
     the p-value out (power simulations need the word only)."""
     level = f"{1 - 2 * alpha:.0%}"
     scale = "" if test.scale == "identity" else f", {test.scale.replace('_', ' ')} scale"
-    if test.kind in ("diff", "rank_shift"):
+    if test.kind in ("diff", "rank_shift", "fisher"):
         a, b = (np.asarray(s, dtype=float) for s in test.samples)
         if test.kind == "diff":
             value, lo, hi = welch_interval(a, b, alpha)
             method = f"Welch t {level}{scale}"
+        elif test.kind == "fisher":
+            value, lo, hi, _ = fisher(a, b, alpha)
+            method = f"Fisher's exact test, conditional odds ratio {level}"
         else:
             value, lo, hi, _ = rank_shift(a, b, alpha)
             method = f"exact Mann-Whitney, Hodges-Lehmann shift {level}{scale}"
@@ -277,10 +301,11 @@ def judge_interval(lo: float, hi: float, threshold: float, side: str, margin: fl
 def combine(name: str, parts: Sequence[Outcome]) -> Outcome:
     """Sub-tests that must all pass (intersection-union): reproduced when every one is, not reproduced when any
     one is not, inconclusive otherwise. The result shows the sub-test that decided it: the first that is not
-    reproduced, else the first inconclusive one, else the first (the claim's own statistic)."""
+    reproduced, else the first inconclusive one, else the first smaller than its SESOI (the claim's size), else the
+    first (the claim's own statistic)."""
     words = [p.word for p in parts]
-    if all(w == REPRODUCED for w in words):
-        word, deciding = REPRODUCED, parts[0]
+    if all(w == REPRODUCED for w in words):  # shown by the first part smaller than the SESOI, if one is: the size
+        word, deciding = REPRODUCED, next((p for p in parts if p.detail.startswith(SMALLER)), parts[0])
     elif NOT_REPRODUCED in words:
         word, deciding = NOT_REPRODUCED, parts[words.index(NOT_REPRODUCED)]
     else:

@@ -57,6 +57,9 @@ def shifted(test: D.SubTest, effect: float | None, scale_n: float, rng: np.rando
     (or `sd`), centred at threshold +- effect (None: the pilot's mean; a difference keeps b's mean)."""
     sign = 1.0 if test.side == "above" else -1.0
     xs = [np.asarray(s, dtype=float)[np.isfinite(np.asarray(s, dtype=float))] for s in test.samples]
+    if test.kind == "fisher":  # counts of runs: Bernoulli draws, b at its pilot share, a at effect's log odds past it
+        return dataclasses.replace(test, samples=events(xs, sign * effect if effect is not None else None, scale_n,
+                                                        rng))
     sd = pilot(test, effect).sd_used if sd is None else sd
     two = len(xs) == 2
     out = []
@@ -70,6 +73,17 @@ def shifted(test: D.SubTest, effect: float | None, scale_n: float, rng: np.rando
             centre = test.threshold + sign * effect if effect is not None else x.mean()
         out.append(centre + rng.normal(0.0, sd if np.isfinite(sd) else 0.0, n))
     return dataclasses.replace(test, samples=tuple(out))
+
+
+def events(xs: Sequence[np.ndarray], log_odds: float | None, scale_n: float, rng: np.random.Generator
+           ) -> tuple[np.ndarray, ...]:
+    """Simulated 0/1 outcomes per run of two arms: b's share its pilot's (kept inside [0.05, 0.95]: a share of 0 in 5
+    runs is not a rate of 0), a's that share's log odds plus `log_odds` (None: a's pilot share)."""
+    share_b = float(np.clip(xs[1].mean(), 0.05, 0.95))
+    share_a = (float(np.clip(xs[0].mean(), 0.05, 0.95)) if log_odds is None else
+               1 / (1 + math.exp(-(math.log(share_b / (1 - share_b)) + log_odds))))
+    return tuple((rng.random(max(2, int(round(len(x) * scale_n)))) < share).astype(float)
+                 for x, share in zip(xs, (share_a, share_b)))
 
 
 def effects(tests: Sequence[D.SubTest]) -> list[float | None]:

@@ -155,7 +155,7 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     notes.append(f"section rendered from {source} by the code at commit {git('rev-parse', 'HEAD')[:10] or 'unknown'}")
     if D.binned(data):
         notes.append("this export's long curves are binned to 1,000 points (the first edition's exports), so a filter "
-                     "width counted in iterations, and 'no filter', are approximated to whole bins")
+                     "width counted in iterations is approximated to whole bins")
     design = design_of(claim, budget)
     if len(design.looks) > 1:  # judged look by look: the word it stopped at
         result, _ = judge_sequential(claim.id, claim.rule, pooled, budget_arms(claim, budget), design,

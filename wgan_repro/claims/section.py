@@ -37,7 +37,7 @@ AXIS = {"rho_diff": "Spearman(estimate, quality),\nfirst differences (> 0: they 
         "-log D generator gradient /\nclipped critic's", "events": "instability events per run",
         "negative_share": "share of critic steps\nagainst the gradient",
         "modes_last": "final modes covered\n(mean of the last evaluations)", "w1_over_floor": "final W1 / its floor",
-        "log_u": "log(U + offset): instability\n(worst value for broken runs)"}  # per-run columns' axis labels
+        "log_u": "log U: instability\n(worst value for broken runs)"}  # per-run columns' axis labels
 LOG_SCALE = {"minimax_over_critic", "nonsat_over_critic", "quality", "final_quality", "w1_over_floor"}
 STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45;padding:0 1em}"
          "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
