@@ -128,7 +128,22 @@ def test_layer_gradient_norms_recompute_from_a_checkpoint_with_plain_autograd(tm
     for i, a in enumerate(activations, 1):
         assert logged[f"critic/grad_norm/layer_{i:02d}"] == pytest.approx(float(a.grad.norm()), rel=1e-4), i
     assert 0 < logged["critic/weights_near_max"] <= 1
+    assert logged["critic/weights_at_bound"] == logged["critic/weights_near_max"]  # clipped after each step already
     weights = torch.cat([p.detach().flatten() for p in critic.parameters()]).double()
     counts, _ = np.histogram((weights / weights.abs().max()).numpy(), bins=20, range=(-1, 1))
     shares = [logged[f"critic/weight_hist/bin_{i:02d}"] for i in range(20)]
     assert shares == pytest.approx(counts / len(weights), abs=1e-12)
+
+
+def test_the_share_at_the_bound_after_clipping_is_what_clipping_the_weights_alone_gives() -> None:
+    """G2's baseline: weights uniform on +-1 clipped at c = 0.1 put 1 - 0.095 of them within 5% of c (and the
+    critic's own weights are untouched); without a bound, the share within 5% of the largest weight."""
+    from wgan_repro.diagnostics import weights_near_max
+
+    critic = torch.nn.Linear(1000, 1000, bias=False)
+    with torch.no_grad():
+        critic.weight.copy_(torch.linspace(-1, 1, 1_000_000).reshape(1000, 1000))
+    before = critic.weight.detach().clone()
+    assert weights_near_max(critic, bound=0.1) == pytest.approx(1 - 0.095, abs=1e-5)
+    assert weights_near_max(critic) == pytest.approx(0.05, abs=1e-5)
+    assert torch.equal(critic.weight, before)

@@ -84,10 +84,15 @@ def layer_grad_norms(critic: nn.Module, critic_loss: Callable[[torch.Tensor, tor
     return {M.GRAD_NORM_LAYER.key(i): float(g.norm()) for i, g in enumerate(grads, 1)}
 
 
-def weights_near_max(critic: nn.Module, near: float = NEAR_MAX) -> float:
+def weights_near_max(critic: nn.Module, near: float = NEAR_MAX, bound: float | None = None) -> float:
     """WGAN-GP Sec. 3.1, Figure 1c: the share of the critic's parameters within `near` of its largest absolute one
-    (for a clipped critic whose weights reached the bound, the share pushed to +-c)."""
+    (for a clipped critic whose weights reached the bound, the share pushed to +-c). `bound`: the share once the
+    weights are projected onto [-bound, bound] (weight clipping's c), as the critic's next clip leaves them: before
+    the first step, the share that clipping the initialisation alone puts at +-c, the baseline training starts from
+    (the critic itself is not touched)."""
     flat = torch.cat([p.detach().flatten().abs() for p in critic.parameters()])
+    if bound is not None:
+        flat = flat.clamp_max(bound)
     return float((flat >= (1 - near) * flat.max()).float().mean())
 
 

@@ -8,21 +8,31 @@ layer, averaged over the last evaluations. Moving back towards the input, a grad
 negative slope; one that vanishes shrinks: a positive slope. Expected, from the paper's figure and from the
 clipped layer's gain (weights at +-c, width w: about c sqrt(w) per layer, 2.3 at c = 0.1 and w = 512, 0.23 at
 0.01): c = 0.1 explodes, c = 0.01 and c = 0.001 vanish, the penalty is flat.
+
+"Flat" is judged against the penalty's own profile at iteration 0 (eval.at_start), not against 0: He
+initialisation alone keeps a ReLU network's gradients flat (slope 0.000 before any step), so the question is
+whether training under the penalty moved the profile from where the initialisation put it, not whether it sits near
+0. The flat arms' statistic is the change of the slope from iteration 0 (issue 41: the first runs' penalty
+drifted from -0.006 to -0.044 in 300 iterations, so the cpu budget runs 3,000).
+
+Known-answer controls (`controls`): the clipped layers' gain c sqrt(w) as a formula, the penalty at its
+iteration-0 slope (positive); the penalty drifting as far as clipping's explosion, and clipping as flat as He
+initialisation (negative).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from wgan_repro.claims.data import ClaimData
+from wgan_repro.claims.data import ClaimData, constructed
 from wgan_repro.claims.decision import SubTest
-from wgan_repro.claims.engine import Claim, Gate, Thresholds, need
+from wgan_repro.claims.engine import NEGATIVE, POSITIVE, Claim, Control, Gate, Thresholds, need
 from wgan_repro.claims.runs import finished, group_table, per_run
 from wgan_repro.claims.stats import geometric_mean
 from wgan_repro.evaluate import metrics as M
@@ -35,7 +45,8 @@ UNDERFLOW = 1e-30  # a norm that underflowed to 0 in float32 counts as this (it 
 class G1Thresholds(Thresholds):
     explode_arms: list[str] = need("arms whose gradients should grow towards the input (slope < 0)")
     vanish_arms: list[str] = need("arms whose gradients should shrink towards the input (slope > 0)")
-    flat_arms: list[str] = need("arms whose gradients should stay flat (|slope| < margin)")
+    flat_arms: list[str] = need("arms whose gradients should stay as flat as at iteration 0 (|change of the slope "
+                                "from iteration 0| < margin)")
     last: int = need("the slope averaged over this many last evaluations", ge=1)
     margin: float = need("smallest effect of interest, decades per layer: a factor 10 over the 11 steps between "
                          "12 layers, the least the paper's log-scale figure would show", gt=0)
@@ -49,6 +60,25 @@ def slope(norms: np.ndarray) -> float:
     return float(np.polyfit(np.arange(1, len(y) + 1), y, 1)[0])
 
 
+def profile_slope(norms: np.ndarray, ends: bool = False) -> float:
+    """One evaluation's profile (norms over the layers, from the input) as decades per layer: the least-squares
+    slope, or (ends) the first and the last layer's difference over the layers between; NaN when a layer is missing."""
+    if not np.isfinite(norms).all():
+        return math.nan
+    if ends:
+        y = np.log10(np.maximum(norms, UNDERFLOW))
+        return float((y[-1] - y[0]) / (len(y) - 1))
+    return slope(norms)
+
+
+def layer_profiles(data: ClaimData) -> pd.DataFrame:
+    """Every run's gradient norms per evaluation: rows (run_id, step), one column per layer from the input."""
+    layers = data.curves[data.curves["key"].astype(str).str.startswith(LAYER_KEY)]
+    if layers.empty:
+        return pd.DataFrame(index=pd.MultiIndex.from_tuples([], names=["run_id", "step"]))
+    return layers.pivot_table(index=["run_id", "step"], columns="key", values="value").sort_index(axis=1)
+
+
 class G1(Claim):
     thresholds = G1Thresholds
     variants = {
@@ -58,28 +88,26 @@ class G1(Claim):
         "exact signed-rank": {"kind": "signed_rank"},
         "the first and the last hidden layer only": {"ends": True},
     }
-    strips = ("slope", "w1_over_floor")
+    strips = ("slope", "slope_change", "w1_over_floor")
 
     def table(self, data: ClaimData, t: G1Thresholds, last: int | None = None, output: bool = False,
               ends: bool = False, **_: Any) -> pd.DataFrame:
+        """Per run: the slope averaged over the last evaluations, the slope at iteration 0 (NaN without an
+        evaluation at step 0) and the change between them; W1 over its floor and over its first evaluation."""
         runs = finished(data.runs)
-        slopes = {}
+        profiles = layer_profiles(data)
+        at_end, at_start = {}, {}
         for i, r in runs.iterrows():
-            keys = sorted(k for k in data.curves["key"].unique() if k.startswith(LAYER_KEY))
-            curves = [data.curve(r.run_id, k) for k in keys]
-            if not curves or not len(curves[0]):
-                slopes[i] = math.nan
+            if r.run_id not in profiles.index.get_level_values(0):
+                at_end[i] = at_start[i] = math.nan
                 continue
-            hidden = curves if output else curves[:-1]  # the last layer is the score: its gradient is a constant
-            k = last or t.last
-            per_eval = np.array([c.iloc[-k:].to_numpy() for c in hidden]).T  # (evaluations, layers)
-            if ends:  # the simplest reading: log(first) - log(last) over the layers between, per layer
-                per_eval = np.log10(np.maximum(per_eval, UNDERFLOW))
-                s = -(per_eval[:, 0] - per_eval[:, -1]) / (per_eval.shape[1] - 1)
-                slopes[i] = float(np.mean(s))
-            else:
-                slopes[i] = float(np.mean([slope(row) for row in per_eval]))
-        table = per_run(runs, {"slope": pd.Series(slopes, dtype=float),
+            norms = profiles.loc[r.run_id]  # (evaluations, layers)
+            if not output:
+                norms = norms.iloc[:, :-1]  # the last layer is the score: its gradient is a constant
+            at_end[i] = float(np.mean([profile_slope(row, ends) for row in norms.iloc[-(last or t.last):].to_numpy()]))
+            at_start[i] = profile_slope(norms.loc[0].to_numpy(), ends) if 0 in norms.index else math.nan
+        end, start = pd.Series(at_end, dtype=float), pd.Series(at_start, dtype=float)
+        table = per_run(runs, {"slope": end, "slope_at_start": start, "slope_change": end - start,
                                "w1": runs.get(M.column(M.W1), pd.Series(np.nan, index=runs.index)).astype(float),
                                "w1_floor": runs.get(M.column(M.W1_FLOOR),
                                                     pd.Series(np.nan, index=runs.index)).astype(float)})
@@ -101,18 +129,35 @@ class G1(Claim):
 
     def subtests(self, data: ClaimData, t: G1Thresholds, table: pd.DataFrame, kind: str = "mean",
                  **_: Any) -> list[SubTest]:
-        arm = lambda a: table[table["arm"] == a]["slope"].to_numpy(dtype=float)  # noqa: E731
+        arm = lambda a, c="slope": table[table["arm"] == a][c].to_numpy(dtype=float)  # noqa: E731
         tests = [SubTest(a, f"{a}: slope of log10 gradient norm over layers (decades per layer)", (arm(a),), kind,
                          "identity", 0.0, "below", t.margin, "decades/layer") for a in t.explode_arms]
         tests += [SubTest(a, f"{a}: slope of log10 gradient norm over layers (decades per layer)", (arm(a),), kind,
                           "identity", 0.0, "above", t.margin, "decades/layer") for a in t.vanish_arms]
-        tests += [SubTest(a, f"{a}: slope of log10 gradient norm over layers (decades per layer)", (arm(a),), "mean",
-                          "identity", 0.0, "inside", t.margin, "decades/layer", power_effect=0.0)
+        tests += [SubTest(a, f"{a}: change of the slope from iteration 0 (decades per layer)",
+                          (arm(a, "slope_change"),), "mean", "identity", 0.0, "inside", t.margin, "decades/layer",
+                          power_effect=0.0)
                   for a in t.flat_arms]
         return tests
 
     def extra_tables(self, data: ClaimData, t: G1Thresholds, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        return {"by_arm": group_table(table, "arm", ["slope", "w1_over_floor"], {"w1_over_floor": ("log", None, 0.0)})}
+        return {"by_arm": group_table(table, "arm", ["slope", "slope_at_start", "slope_change", "w1_over_floor"],
+                                      {"w1_over_floor": ("log", None, 0.0)})}
+
+    def controls(self, t: G1Thresholds) -> list[Control]:
+        clipped = "each clipped layer's gain c sqrt(256) as a formula (c = 0.1 explodes, 0.01 and 0.001 vanish)"
+        return [
+            Control("clipping's gain, the penalty as at iteration 0",
+                    f"{clipped}; the penalty's profile stays at its iteration-0 slope while its W1 falls 4x",
+                    POSITIVE, lambda arms: profiles_control(arms, penalty_slope=None)),
+            Control("the penalty drifts as clipping explodes",
+                    f"{clipped}; the penalty's slope drifts from its iteration-0 value to c = 0.1's, "
+                    f"{clipped_slope(0.1):.3f} decades per layer", NEGATIVE,
+                    lambda arms: profiles_control(arms, penalty_slope=clipped_slope(0.1))),
+            Control("clipping as flat as He initialisation",
+                    "every arm's profile stays at its iteration-0 slope (a clipped layer's gain of 1), the penalty's "
+                    "W1 falls 4x", NEGATIVE, lambda arms: profiles_control(arms, penalty_slope=None, clip_gain=False)),
+        ]
 
     def figure(self, data: ClaimData, t: G1Thresholds, table: pd.DataFrame, path: Any) -> Any:
         """WGAN-GP Figure 1b from the export: every run's gradient norm per layer at its final evaluation (one line
@@ -148,6 +193,52 @@ class G1(Claim):
         fig.savefig(path, dpi=90)
         plt.close(fig)
         return path
+
+
+# --------------------------------------------------------------------------- known-answer controls
+CONTROL_WIDTH = 256  # the cpu budget's critic width (critic.hidden=256)
+CONTROL_STEPS = tuple(range(0, 3001, 50))  # the cpu budget's evaluations: iteration 0, then every 50 to 3,000
+CONTROL_CLIP = {"clip_0.1": 0.1, "clip_0.01": 0.01, "clip_0.001": 0.001}  # the budget's clipped arms' c
+CONTROL_LAYERS = 13  # 12 hidden layers and the score
+SETTLE = 300.0  # iterations over which a profile moves from its iteration-0 slope to where it settles
+
+
+def clipped_slope(c: float, width: int = CONTROL_WIDTH) -> float:
+    """Where a clipped critic's profile settles: a layer of weights at +-c and `width` inputs multiplies the
+    gradient by about c sqrt(width) on the way back, so log10(norm) falls by log10(c sqrt(width)) per layer from the
+    input (negative: explodes towards the input; positive: vanishes)."""
+    return -math.log10(c * math.sqrt(width))
+
+
+def profiles_control(arms: Mapping[str, Sequence[int]], penalty_slope: float | None,
+                     clip_gain: bool = True) -> ClaimData:
+    """Scripted profiles for the budget's arms and seeds: at iteration 0 every run is He-initialised (flat: slope
+    N(0, 0.01), as the first runs measured, -0.013 to 0.014); over training a clipped arm settles at
+    clipped_slope(c) (clip_gain; else it stays) and a penalty arm at `penalty_slope` (None: it stays), each run
+    +- N(0, 0.02), every norm with N(0, 0.02) decades of noise. W1 falls to a quarter of its start in every run (the
+    penalty's critic trained: its gate)."""
+    runs, curves = [], []
+    for a, (arm, seeds) in enumerate(sorted(arms.items())):
+        c = CONTROL_CLIP.get(arm)
+        for seed in seeds:
+            rng = np.random.default_rng([int(seed), a])
+            run_id = f"{arm}-s{seed}"
+            start = rng.normal(0, 0.01)
+            target = clipped_slope(c) if c is not None and clip_gain else penalty_slope if c is None else None
+            end = start if target is None else target + rng.normal(0, 0.02)
+            w1_start = 1.5 * math.exp(rng.normal(0, 0.3))
+            for step in CONTROL_STEPS:
+                settled = math.exp(-step / SETTLE)
+                s = end + (start - end) * settled
+                logs = 0.1 + s * (np.arange(1, CONTROL_LAYERS + 1) - CONTROL_LAYERS) + rng.normal(0, 0.02,
+                                                                                                  CONTROL_LAYERS)
+                curves += [{"run_id": run_id, "key": M.GRAD_NORM_LAYER.key(i), "step": step, "value": 10 ** y}
+                           for i, y in enumerate(logs, 1)]
+                w1 = w1_start * (0.25 + 0.75 * settled)
+                curves.append({"run_id": run_id, "key": M.W1.key, "step": step, "value": w1})
+            runs.append({"run_id": run_id, "tags.arm": arm, "tags.seed": seed, M.column(M.W1): w1,
+                         M.column(M.W1_FLOOR): 0.02})
+    return constructed(runs, curves)
 
 
 CLAIM = G1()

@@ -224,6 +224,10 @@ SCORE_FAKE = _metric("critic/score_fake", ("critic",), "none", -INF, INF, "mean 
 WEIGHTS_NEAR_MAX = _metric("critic/weights_near_max", ("critic",), "none", 0, 1, "share of weights near the largest",
                            "share of the critic's parameters within 5% of its largest absolute one (WGAN-GP Fig. 1c; "
                            "train.critic_diagnostics)")
+WEIGHTS_AT_BOUND = _metric("critic/weights_at_bound", ("critic",), "none", 0, 1, "share of weights at the bound",
+                           "critic/weights_near_max after weight clipping's projection onto [-c, c] (the same number "
+                           "for other constraints): at iteration 0, the share clipping the initialisation alone puts "
+                           "at +-c (WGAN-GP Fig. 1c; train.critic_diagnostics)")
 GRAD_NORM_LAYER = _family("critic/grad_norm/layer_", ("critic",), "none", 0, INF, "gradient norm at critic layer",
                               "norm of the critic loss's gradient at layer NN's activations, 01 next to the input "
                               "(WGAN-GP Sec. 3.2; train.critic_diagnostics)")
@@ -305,6 +309,14 @@ G3_FRACTION_SAMPLED = _metric("g3/fraction_sampled", ("study",), "none", -INF, I
 G3_FRACTION_BOUND = _metric("g3/fraction_bound", ("study",), "none", -INF, INF,
                             "share of W1 reached (Lipschitz upper bound)",
                             "WGAN-GP Fig. 1a: estimate / (spectral-norm bound x W1)")
+G3_FRACTION_BASELINE = _metric("g3/fraction_baseline", ("study",), "none", -INF, INF,
+                               "share of W1 the best trivial function reaches",
+                               "WGAN-GP Fig. 1a: the better of the best radial cone and the best linear function "
+                               "(fitted on the W1 samples), its estimate on the critic's samples / W1")
+G3_FRACTION_EXACT = _metric("g3/fraction_exact", ("study",), "none", -INF, INF,
+                            "share of W1 the exact potential reaches",
+                            "WGAN-GP Fig. 1a: the exact Kantorovich potential of the W1 samples (POT's duals, "
+                            "c-transformed), its estimate on the critic's samples / W1")
 G3_STEPS = _metric("g3/steps", ("study",), "none", 0, INF, "critic fitting steps", "WGAN-GP Fig. 1a: steps of the fit")
 
 METRICS: dict[str, Metric] = {m.key: m for m in REGISTRY if isinstance(m, Metric)}

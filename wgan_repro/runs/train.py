@@ -20,6 +20,7 @@ from torch import nn
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from wgan_repro.constraints import Clip
 from wgan_repro.diagnostics import (
     DIAGNOSTIC_SEED_OFFSET,
     StepCosine,
@@ -50,18 +51,21 @@ def wants_step_cosine(cfg: DictConfig) -> bool:
     return "betas" in cfg.optimizer or cfg.optimizer.get("momentum", 0) > 0
 
 
-def critic_diagnostics(cfg: DictConfig, data, generator: nn.Module, critic: nn.Module, objective) -> dict[str, float]:
+def critic_diagnostics(cfg: DictConfig, data, generator: nn.Module, critic: nn.Module, objective,
+                       constraint=None) -> dict[str, float]:
     """Per-layer gradient norms and the share of weights at their bound (diagnostics.py), on a batch drawn from a
     stream seeded by train.seed + DIAGNOSTIC_SEED_OFFSET at every call: the training stream is untouched, and the
-    numbers can be recomputed from a checkpoint."""
+    numbers can be recomputed from a checkpoint. The share at the bound is also taken after weight clipping's
+    projection (M.WEIGHTS_AT_BOUND): at iteration 0 it is what clipping the initialisation alone gives."""
     g = torch.Generator(device=data.device).manual_seed(cfg.train.seed + DIAGNOSTIC_SEED_OFFSET)
     m = cfg.train.batch_size
     real = data.sample(m, generator=g)
     with torch.no_grad():
         fake = generator(torch.randn(m, cfg.arch.nz, generator=g, device=data.device, dtype=data.dtype))
     loss = lambda r, f: objective.critic_loss(r, f)[0]  # noqa: E731
+    bound = constraint.c if isinstance(constraint, Clip) else None
     return {**layer_grad_norms(critic, loss, real, fake), M.WEIGHTS_NEAR_MAX.key: weights_near_max(critic),
-            **weight_histogram(critic)}
+            M.WEIGHTS_AT_BOUND.key: weights_near_max(critic, bound=bound), **weight_histogram(critic)}
 
 
 def has_batch_norm(module: nn.Module) -> bool:
@@ -168,7 +172,7 @@ def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evalu
         started = time.perf_counter()
         metrics = evaluator(done, generator, critic, out_dir, tracker)
         if cfg.train.critic_diagnostics:  # WGAN-GP Sec. 3: the critic's layers, on a batch of its own stream
-            metrics = {**metrics, **critic_diagnostics(cfg, data, generator, critic, objective)}
+            metrics = {**metrics, **critic_diagnostics(cfg, data, generator, critic, objective, constraint)}
         if quality in metrics:
             bar.note(**{quality.split("/")[1]: fmt(metrics[quality])})
         clock.evaluating += time.perf_counter() - started
