@@ -190,14 +190,14 @@ def from_history(claim_id: str, smoke_seeds: Sequence[int] = (0,)) -> Ledger:
         for commit, rows in runs.groupby(runs.get("tags.git_commit", pd.Series("unknown", index=runs.index))):
             budget = str(rows["tags.budget"].iloc[0]) if "tags.budget" in rows else ""
             entries.setdefault(commit, Entry(
-                by_arm(zip(rows["tags.arm"], rows["tags.seed"].astype(int))), f"reports/reference/{claim_id}/data "
-                f"as committed at {sha}", commit[:10], budget, f"{len(rows)} runs"))
+                by_arm(zip(rows["tags.arm"], rows["tags.seed"].astype(int))), f"reports/reference/{claim_id}/data",
+                commit[:10], budget, f"{len(rows)} runs, the export as committed at {sha}"))
     first = REPO / "reports" / "reference-2026-11-27-superseded" / "runs.csv"
     out = list(reversed(list(entries.values())))  # oldest first
     if first.is_file():
         seeds = sorted({int(s) for s in pd.read_csv(first)["name"].str.extract(r"-s(\d+)$")[0].dropna()})
-        out.insert(0, Entry({"*": seeds}, "reports/reference-2026-11-27-superseded/runs.csv (the first edition's "
-                                          "experiments, which this claim's arms drew on)", what="the first edition"))
-    out.insert(0, Entry({"*": list(smoke_seeds)}, "budget smoke (every test session's pipeline check, a prefix of the "
-                                                  "same training)", budget="smoke", what="smoke runs"))
+        out.insert(0, Entry({"*": seeds}, "the first edition (reports/reference-2026-11-27-superseded)",
+                            what="the first edition's experiments, which this claim's arms drew on"))
+    out.insert(0, Entry({"*": list(smoke_seeds)}, "smoke runs", budget="smoke",
+                        what="every test session's pipeline check before 2026-12-07: a prefix of the same training"))
     return Ledger(claim_id, out)

@@ -120,10 +120,15 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
         plan.power = P.power(tests, t.alpha, scale)
         plan.seeds_needed = P.seeds_needed(tests, t.alpha, pilot_seeds)
         mde = P.minimum_detectable(tests, t.alpha, scale)
-        say(f"power of the whole primary rule at the smallest effects, every gate passing: {plan.power:.0%} with "
-            f"{len(b.seeds)} seeds; "
-            f"seeds needed for 80%: {plan.seeds_needed or f'more than {P.MOST_SEEDS}'}; minimum detectable effect: "
-            + (f"{mde:.3g} x the smallest effects" if mde is not None else "beyond 64 x the smallest effects"))
+        if plan.power != plan.power:  # the pilot lacks the measure (a rule redesigned after its runs)
+            plan.seeds_needed = None
+            say("power of the whole primary rule: unknown (the pilot's runs do not hold the measure the rule reads; "
+                "a pilot that does, pilot=<export>, gives it)")
+        else:
+            say(f"power of the whole primary rule at the smallest effects, every gate passing: {plan.power:.0%} with "
+                f"{len(b.seeds)} seeds; "
+                f"seeds needed for 80%: {plan.seeds_needed or f'more than {P.MOST_SEEDS}'}; minimum detectable effect: "
+                + (f"{mde:.3g} x the smallest effects" if mde is not None else "beyond 64 x the smallest effects"))
         for gate in module.gates(data, t, table):
             say(f"  gate on the pilot: {'pass' if gate.passed else 'FAIL'}: {gate.text}")
         plan.wall_min, how = wall_minutes(data, claim, budget)
