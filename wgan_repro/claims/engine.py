@@ -26,13 +26,14 @@ import dataclasses
 import importlib
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from wgan_repro.claims import REPO, looks_of
 from wgan_repro.claims import decision as D
-from wgan_repro.claims import looks_of
 from wgan_repro.claims import sequential as S
 from wgan_repro.claims.data import ClaimData
 from wgan_repro.claims.power import MOST_SEEDS, TARGET
@@ -381,14 +382,50 @@ class Checked:
                 + ("passes" if self.ok else "FAILS: " + "; ".join(self.failures)))
 
 
+CONTROL_CACHE = REPO / "outputs" / "cache" / "controls"  # built controls, keyed by the code and the arms
+
+
+def built(claim_id: str, control: Control, arms: Mapping[str, Sequence[int]]) -> ClaimData:
+    """A control's runs, built once per version of the code: some take a minute (exact transport plans, FIDs of
+    scripted generators), and a section, a plan and the tests each need them. The key is the claim's YAML, every
+    source file of the package, the library versions the numbers depend on and the arms; the data are the export
+    format, whose floats round-trip exactly."""
+    import hashlib
+    import platform
+    import shutil
+    import tempfile
+
+    import numpy
+    import scipy
+
+    from wgan_repro.claims.data import export, load_export
+
+    key = hashlib.sha256(repr((claim_id, control.name, sorted((a, list(s)) for a, s in arms.items()),
+                               numpy.__version__, scipy.__version__, pd.__version__,
+                               platform.python_version())).encode())
+    for path in sorted((REPO / "wgan_repro").rglob("*.py")) + [REPO / "conf" / "claim" / f"{claim_id}.yaml"]:
+        key.update(path.read_bytes())
+    folder = CONTROL_CACHE / claim_id / key.hexdigest()[:20]
+    if (folder / "runs.csv").is_file():
+        return load_export(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent))  # whole or absent: a test worker beside may build it too
+    export(control.build(arms), staging)
+    try:
+        staging.rename(folder)
+    except OSError:  # another process put it there first: the same data
+        shutil.rmtree(staging, ignore_errors=True)
+    return load_export(folder)
+
+
 def check_controls(claim_id: str, rule: Mapping[str, Any], arms: Mapping[str, Sequence[int]],
                    design: Design | None = None) -> list[Checked]:
-    """Each of the claim's controls built at the budget's arms and seeds and judged by its committed rule, look by
-    look when the budget is sequential (the word it stops at)."""
+    """Each of the claim's controls built at the budget's arms and seeds (built: cached) and judged by its committed
+    rule, look by look when the budget is sequential (the word it stops at)."""
     claim, t = claim_module(claim_id), thresholds(claim_id, rule)
-    if design is None or len(design.looks) == 1:
-        return [Checked(c, judge(claim_id, rule, c.build(arms))) for c in claim.controls(t)]
-    return [Checked(c, judge_sequential(claim_id, rule, c.build(arms), arms, design)[0]) for c in claim.controls(t)]
+    sequential = design is not None and len(design.looks) > 1
+    return [Checked(c, judge_sequential(claim_id, rule, built(claim_id, c, arms), arms, design)[0] if sequential
+                    else judge(claim_id, rule, built(claim_id, c, arms))) for c in claim.controls(t)]
 
 
 def controls_refusal(claim_id: str, checked: Sequence[Checked]) -> str | None:
