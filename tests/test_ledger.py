@@ -55,7 +55,8 @@ def test_a_relaunch_of_the_same_parent_continues_and_is_recorded_once(tmp_path) 
 def test_a_sections_label_counts_the_runs_that_repeat_seen_data_and_names_a_replication() -> None:
     runs = pd.DataFrame({"run_id": ["a", "b", "c", "d"], "tags.arm": ["wgan"] * 4, "tags.seed": ["1", "2", "8", "9"]})
     label, repeat = L.independence(ledger(EARLIER), runs, "0123456789")
-    assert label.startswith("2 of 4 runs repeat data already seen: seeds 1, 2") and repeat == ["a", "b"]
+    assert label.startswith("2 of 4 runs repeat data already seen (seeds 1, 2 by reports/reference/X/data (commit "
+                            "abcdef1))") and repeat == ["a", "b"]
     label, repeat = L.independence(ledger(EARLIER), runs, "abcdef1234")  # its own runs are not earlier data
     assert label.startswith("every run fresh") and repeat == []
     assert L.independence(ledger(EARLIER), runs, "x", replicate="abcdef1")[0].startswith("a replication of commit")

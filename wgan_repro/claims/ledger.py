@@ -164,10 +164,14 @@ def independence(ledger: Ledger, runs: pd.DataFrame, commit: str, replicate: str
     if not repeat:
         return f"every run fresh: none of its {len(runs)} runs' seeds was run by an earlier run of this claim", []
     used = sorted(set(seeds[seeds.isin(set(seen))]))
-    where = "; ".join(f"{w}" for w in group_where(used, seen))
-    return (f"{len(repeat)} of {len(runs)} runs repeat data already seen: seed{'s' if len(used) > 1 else ''} "
-            f"{span(used)}, run before by {where}; training is deterministic, so these runs are not an independent "
-            "confirmation of a rule revised on that data", repeat)
+    places: dict[str, list[int]] = {}
+    for s in used:
+        for e in seen[s]:
+            places.setdefault(e.where + (f" (commit {e.commit[:7]})" if e.commit else ""), []).append(s)
+    where = "; ".join(f"{span(ss)} by {w}" for w, ss in places.items())
+    return (f"{len(repeat)} of {len(runs)} runs repeat data already seen (seed{'s' if len(used) > 1 else ''} "
+            f"{where}); training is deterministic, so these runs are not an independent confirmation of a rule "
+            "revised on that data", repeat)
 
 
 # --------------------------------------------------------------------------- the ledger from what the project holds

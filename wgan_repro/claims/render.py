@@ -169,9 +169,8 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     if cfg.replicate:
         meta["replicate"] = str(cfg.replicate)
     seeds = seed_independence(claim, budget, cfg, pooled, meta, planned_power(meta))
-    if seeds:
-        meta["seed_independence"] = seeds
-    record = section.render(claim, budget, data, result, meta, out_dir, [*notes, *result.notes])
+    record = section.render(claim, budget, data, result, {**meta, "seed_independence": seeds}, out_dir,
+                            [*notes, *result.notes])
     if data.sample_dir is not None and not cfg.render_from:  # the samples' download folder: exported, not needed
         shutil.rmtree(data.sample_dir, ignore_errors=True)
     (out_dir / "data" / "meta.json").write_text(json.dumps(meta, indent=1))
