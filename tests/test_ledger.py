@@ -54,12 +54,12 @@ def test_a_relaunch_of_the_same_parent_continues_and_is_recorded_once(tmp_path) 
 
 def test_a_sections_label_counts_the_runs_that_repeat_seen_data_and_names_a_replication() -> None:
     runs = pd.DataFrame({"run_id": ["a", "b", "c", "d"], "tags.arm": ["wgan"] * 4, "tags.seed": ["1", "2", "8", "9"]})
-    label, repeat = L.independence(ledger(EARLIER), runs, "0123456789")
+    label, repeat = L.independence(ledger(EARLIER), runs, ["0123456789"])
     assert label.startswith("2 of 4 runs repeat data already seen (seeds 1, 2 by reports/reference/X/data (commit "
                             "abcdef1))") and repeat == ["a", "b"]
-    label, repeat = L.independence(ledger(EARLIER), runs, "abcdef1234")  # its own runs are not earlier data
+    label, repeat = L.independence(ledger(EARLIER), runs, ["abcdef1234"])  # its own runs are not earlier data
     assert label.startswith("every run fresh") and repeat == []
-    assert L.independence(ledger(EARLIER), runs, "x", replicate="abcdef1")[0].startswith("a replication of commit")
+    assert L.independence(ledger(EARLIER), runs, ["x"], replicate="abcdef1")[0].startswith("a replication of commit")
 
 
 def test_span_joins_runs_of_seeds() -> None:
@@ -96,3 +96,43 @@ def test_smoke_runs_use_pilot_seeds_and_confirmatory_budgets_never_do(tmp_path, 
         monkeypatch.setattr(C, "claim_path", lambda cid: tmp_path / f"{cid}.yaml")
         with pytest.raises(ConfigError, match=rf"budgets\.{budget} seeds .*; {allowed}"):
             C.load_claim("F3")
+
+
+@pytest.mark.parametrize("cid", ["F3", "F7"])
+def test_the_committed_ledger_holds_every_earlier_export_in_git_history(cid: str) -> None:
+    """Every version of the claim's export ever committed, the first edition and the smoke runs before the pilot
+    seeds: the ledger began as that and may only grow."""
+    committed = {(e.where, e.commit, tuple(sorted(e.all_seeds()))) for e in L.load(cid).entries}
+    for e in L.from_history(cid).entries:
+        assert (e.where, e.commit, tuple(sorted(e.all_seeds()))) in committed, e
+
+
+def test_each_round_of_a_launch_adds_its_seeds_to_the_one_entry_of_its_parent(tmp_path) -> None:
+    book = ledger(EARLIER)
+    for seeds in ([5, 6], [7, 8], [7, 8]):  # two rounds, then a relaunch of the second
+        L.record(book, L.Entry({"wgan": seeds, "gan": seeds}, "a store", "fedcba9876", "cpu", parent="p9"), tmp_path)
+    again = L.load("X", tmp_path)
+    assert [e.parent for e in again.entries] == ["p1", "p9"] and again.entries[1].seeds == {"gan": [5, 6, 7, 8],
+                                                                                              "wgan": [5, 6, 7, 8]}
+
+
+def test_the_harness_own_writes_do_not_make_a_run_dirty(tmp_path) -> None:
+    """A section or a seed ledger written while another claim's runs go on leaves their tree clean; a change to the
+    code does not."""
+    import shutil
+
+    from wgan_repro import store
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{REPO}", str(repo)], check=True, timeout=120)
+    shutil.copy(store.__file__, repo / "wgan_repro" / "store.py")  # this checkout's version of git_dirty
+    probe = [sys.executable, "-c", "import sys; sys.path.insert(0, '.'); import wgan_repro.store as s; "
+             "print(s.git_dirty())"]
+    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "this store.py", "--allow-empty"], check=True)
+    dirty = lambda: subprocess.run(probe, cwd=repo, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    assert dirty() == "false"
+    (repo / "reports" / "ledger" / "F3.yaml").write_text("claim: F3\nentries: []\n")
+    (repo / "README.md").write_text("changed by a render\n")
+    assert dirty() == "false"
+    (repo / "wgan_repro" / "claims" / "f3.py").write_text("# a change to the code\n")
+    assert dirty() == "true"

@@ -90,7 +90,7 @@ def test_a_look_waits_for_its_whole_round(mean_claim) -> None:
     rng = np.random.default_rng(2)
     result, looks = E.judge_sequential("X", mean_claim, runs(0.3 + rng.standard_normal(8)), ARMS, DESIGN)
     assert [look.n for look in looks] == [3, 6]  # 8 runs: looks at 3 and 6, the round of 10 not ended
-    assert result is looks[-1].result
+    assert result.word == looks[-1].result.word and result.looks == looks  # the last look's, with every look
     assert E.judge_sequential("X", mean_claim, runs([1.0, 2.0]), ARMS, DESIGN) == (None, [])
 
 
@@ -152,3 +152,27 @@ def test_a_budgets_runs_split_into_one_round_per_look_and_arms_at_fewer_seeds_en
     assert [[(j.arm, j.seed) for j in r] for r in rounds.rounds] == [
         [("a", 10), ("a", 11), ("b", 20), ("b", 21)], [("a", 12), ("a", 13), ("b", 22)], [("a", 14), ("a", 15)]]
     assert rounds.sequential and rounds.left_to_cap() == 5
+
+
+def test_a_look_too_early_to_spend_anything_cannot_stop_and_the_rest_still_hold_their_level() -> None:
+    """O'Brien-Fleming-type spending at 2 of 50 seeds spends under 1e-300 (once a crash: an infinite boundary)."""
+    levels = E.Design((2, 25, 50)).levels(0.05)
+    assert levels[0] == 0.0 and 0 < levels[1] < levels[2] < 0.05
+    bounds = S.spending_bounds([0.04, 0.5, 1.0], 0.10)
+    up, low = S.crossing(bounds, [0.04, 0.5, 1.0])
+    assert float((up + low).sum()) == pytest.approx(0.10, abs=1e-6)
+
+
+def test_a_pilot_without_the_measure_gives_no_sequential_power() -> None:
+    from wgan_repro.claims import power as P
+
+    empty = D.SubTest("x", "x", (np.array([np.nan, np.nan]),), "mean", "identity", 0.0, "above", 0.5)
+    stops = P.sequential_stops([empty], [0.01, 0.04], (3, 6), 3, 1.0, simulations=5)
+    assert np.isnan(stops.power) and np.isnan(stops.undecided)
+
+
+def test_an_exact_tests_floor_is_printed_for_counts_and_ranks() -> None:
+    from wgan_repro.claims import power as P
+
+    counts = D.SubTest("c", "c", (np.ones(5), np.zeros(5)), "fisher", "log", 0.0, "above")
+    assert P.smallest_p(counts, 1.0).startswith("0.00397 (Fisher's exact, 5 against 5: 1 / C(10, 5))")

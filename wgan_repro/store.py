@@ -78,11 +78,17 @@ def git_commit() -> str:
         return "unknown"
 
 
+OWN_WRITES = ("reports", "README.md")  # what the harness itself rewrites while claims run: sections, seed ledgers,
+#                                       README's summary; never what a run computes with
+
+
 def git_dirty() -> str:
-    """'true' when the checkout running the code has uncommitted changes to tracked files, 'false' when clean,
-    'unknown' outside a git checkout."""
+    """'true' when the checkout running the code has uncommitted changes to tracked files other than the harness's
+    own writes (OWN_WRITES: a claim rendered, or its seeds recorded, while another claim's runs go on does not make
+    those runs dirty), 'false' when clean, 'unknown' outside a git checkout."""
     try:
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                              *(f":(top,exclude){p}" for p in OWN_WRITES)], capture_output=True,
                              text=True, timeout=10, cwd=Path(__file__).resolve().parent)
         return "unknown" if out.returncode else str(bool(out.stdout.strip())).lower()
     except (OSError, subprocess.SubprocessError):

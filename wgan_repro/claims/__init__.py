@@ -120,6 +120,11 @@ def check_looks(path: Path, name: str, b: DictConfig) -> None:
     if looks and (any(int(n) < 2 for n in looks) or looks != sorted(set(looks)) or looks[-1] != len(b.seeds)):
         raise ConfigError(f"{path}: budgets.{name}.looks={looks}; allowed: rising seeds per arm, each >= 2 (an "
                           f"interval needs 2 runs), the last the budget's {len(b.seeds)} seeds (the cap)")
+    longer = [arm for arm, seeds in b.arm_seeds.items() if looks and len(seeds) > looks[-1]]
+    if longer:
+        raise ConfigError(f"{path}: budgets.{name}.arm_seeds.{longer[0]} has {len(b.arm_seeds[longer[0]])} seeds, "
+                          f"more than the cap {looks[-1]}; allowed: at most the cap (a look judges the first seeds "
+                          "of each arm: the others would run and never be judged)")
     if b.spending not in SPENDINGS:
         raise ConfigError(f"{path}: budgets.{name}.spending={b.spending}; allowed: {', '.join(SPENDINGS)}")
 

@@ -233,7 +233,7 @@ def decide(test: SubTest, alpha: float, with_p: bool = True) -> Outcome:
     """The sub-test's interval and word (module docstring), shown on the natural scale: a difference of logs as a
     ratio, other differences on their analysis scale, one-sample statistics back-transformed. with_p=False leaves
     the p-value out (power simulations need the word only)."""
-    level = f"{1 - 2 * alpha:.0%}"
+    level = f"{(1 - 2 * alpha) * 100:.4g}%"  # 90%, or a sequential look's 99.98%
     scale = "" if test.scale == "identity" else f", {test.scale.replace('_', ' ')} scale"
     if test.kind in ("diff", "rank_shift", "fisher"):
         a, b = (np.asarray(s, dtype=float) for s in test.samples)

@@ -10,8 +10,9 @@ its per-run measures, its regime gates, its sub-tests and its analysis variants.
 4. an arm that missed its gate makes the word "inconclusive (budget: ...)", never "not reproduced".
 
 `verdict` is the one place a claim's word and its qualifiers are decided: gates, the primary's word, robustness,
-the size (reproduced, or reproduced but smaller than the smallest effect of interest) and the power the plan gave
-before the runs. Checks to come (sequential stopping) join it there.
+the size (reproduced, or reproduced but smaller than the smallest effect of interest), the power the plan gave
+before the runs and a sequential claim's cap. A sequential budget is judged look by look (`judge_sequential`: each
+look at its nominal level from claims/sequential.py, the first definite word stopping it).
 
 Each claim also declares known-answer controls (`Claim.controls`): constructed runs whose truth is known without
 the harness's training (formulas, exact solutions, scripted generators or critics), at least one that must read
@@ -23,19 +24,26 @@ design whose controls fail cannot decide its claim, and `reproduce` refuses to r
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import math
+import platform
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy
 import pandas as pd
+import scipy
 from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.claims import REPO, looks_of
 from wgan_repro.claims import decision as D
 from wgan_repro.claims import sequential as S
-from wgan_repro.claims.data import ClaimData
+from wgan_repro.claims.data import ClaimData, export, load_export
 from wgan_repro.claims.power import MOST_SEEDS, TARGET
 from wgan_repro.schema import ConfigError, knob
 
@@ -337,14 +345,16 @@ def judge_sequential(claim_id: str, rule: Mapping[str, Any], data: ClaimData, ar
         if not complete(data, arms, n):
             break
         last = k == len(design.looks) - 1
+        if level <= 0 and not last:  # the spending function spends nothing this early: the look cannot stop
+            continue
         result = judge(claim_id, rule, at_look(data, arms, n), power if last else None, level,
                        n if last and len(design.looks) > 1 else None)
         looks.append(Look(n, level, result))
         if result.word in (D.REPRODUCED, D.NOT_REPRODUCED):
             break
-    if looks:
-        looks[-1].result.looks = looks
-    return (looks[-1].result if looks else None), looks
+    if not looks:
+        return None, []
+    return dataclasses.replace(looks[-1].result, looks=looks), looks  # (its looks' results hold none: no cycle)
 
 
 # --------------------------------------------------------------------------- known-answer controls
@@ -390,19 +400,14 @@ def built(claim_id: str, control: Control, arms: Mapping[str, Sequence[int]]) ->
     scripted generators), and a section, a plan and the tests each need them. The key is the claim's YAML, every
     source file of the package, the library versions the numbers depend on and the arms; the data are the export
     format, whose floats round-trip exactly."""
-    import hashlib
-    import platform
-    import shutil
-    import tempfile
-
-    import numpy
-    import scipy
-
-    from wgan_repro.claims.data import export, load_export
-
+    versions = [numpy.__version__, scipy.__version__, pd.__version__, platform.python_version()]
+    for package in ("torch", "pot", "torch-fidelity", "prdc", "scikit-learn"):  # what builders compute with
+        try:
+            versions.append(metadata.version(package))
+        except metadata.PackageNotFoundError:
+            versions.append("absent")
     key = hashlib.sha256(repr((claim_id, control.name, sorted((a, list(s)) for a, s in arms.items()),
-                               numpy.__version__, scipy.__version__, pd.__version__,
-                               platform.python_version())).encode())
+                               versions)).encode())
     for path in sorted((REPO / "wgan_repro").rglob("*.py")) + [REPO / "conf" / "claim" / f"{claim_id}.yaml"]:
         key.update(path.read_bytes())
     folder = CONTROL_CACHE / claim_id / key.hexdigest()[:20]
@@ -410,10 +415,12 @@ def built(claim_id: str, control: Control, arms: Mapping[str, Sequence[int]]) ->
         return load_export(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent))  # whole or absent: a test worker beside may build it too
-    export(control.build(arms), staging)
     try:
+        export(control.build(arms), staging)
         staging.rename(folder)
     except OSError:  # another process put it there first: the same data
+        pass
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
     return load_export(folder)
 

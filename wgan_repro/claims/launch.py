@@ -1,9 +1,10 @@
 """A claim's runs: every (arm, seed) of its budget composed and validated before any work, refused when its
 known-answer controls do not give their words (its design cannot decide the claim), when its seeds are in its seed
 ledger (data already seen; replicate=<commit> allows them) or when the plan gives it under 80% power (unless
-force=true), then run in one pool of worker processes under one parent MLflow run
-per claim (reopened on a relaunch: what finished is skipped, what was killed continues), each claim rendered
-(render.py) as soon as its last run ends. SIGTERM or Ctrl-C stops the runs in progress after their generator
+force=true), then run in one pool of worker processes under one parent MLflow run per claim (reopened on a
+relaunch: what finished is skipped, what was killed continues), in rounds, one per look of a sequential budget
+(`Rounds`: each round's seeds recorded in the ledger as it starts), each claim rendered (render.py) as soon as it
+stops: a look decides, or its last round ends. SIGTERM or Ctrl-C stops the runs in progress after their generator
 iteration, checkpointed, and starts no queued one.
 """
 
@@ -182,14 +183,16 @@ class Rounds:
         if self.look == len(self.rounds) - 1:
             return "cap"
         uri = resolve_uri(cfg.tracking.uri)
-        data = D.from_mlflow(uri, cfg.tracking.experiment, self.claim.id, self.budget, self.claim.curves,
-                             self.claim.params, parent, samples=False)
-        pooled, _ = D.pooled(data, True)
-        result, looks = judge_sequential(self.claim.id, self.claim.rule, pooled, self.arms, self.design)
-        if result is not None and result.word in ("reproduced", "not reproduced") and looks[-1].n == \
-                self.design.looks[self.look]:
-            return result.word
-        return None
+        try:  # the runs the section will pool, as it pools them
+            data = D.from_mlflow(uri, cfg.tracking.experiment, self.claim.id, self.budget, self.claim.curves,
+                                 self.claim.params, parent, samples=False)
+            pooled, _ = D.pooled(data, bool(cfg.report.allow_mixed))
+            result, _ = judge_sequential(self.claim.id, self.claim.rule, pooled, self.arms, self.design)
+        except Exception as exc:  # noqa: BLE001 - the claim stops here; its render says why, the others go on
+            log.error("claim %s: its look after round %d failed (%s: %s); the claim stops", self.claim.id,
+                      self.look + 1, type(exc).__name__, exc)
+            return "error"
+        return result.word if result is not None and result.word in ("reproduced", "not reproduced") else None
 
 
 def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dict[str, list[Job]], command: str,
@@ -202,8 +205,6 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
     workers = int(cfg.jobs or claims[0].budgets[budget].jobs)
     threads = max(1, (os.cpu_count() or 1) // workers)
     parents = {c.id: parent_run(c, budget, cfg, command) for c in claims}
-    for c in claims:
-        record_seeds(c, budget, cfg, parents[c.id][0])
     rounds = {c.id: Rounds(c, budget, todo[c.id]) for c in claims}
     progress = ClaimsProgress(len(claims), sum(len(todo[c.id]) for c in claims))
     for c in claims:
@@ -218,6 +219,7 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
         owner: dict[cf.Future, DictConfig] = {}
 
         def submit(claim: DictConfig) -> None:
+            record_seeds(claim, budget, cfg, parents[claim.id][0], rounds[claim.id].rounds[rounds[claim.id].look])
             for job in rounds[claim.id].rounds[rounds[claim.id].look]:
                 owner[pool.submit(run_job, run_overrides(job, cfg),
                                   str(REPO / "outputs" / "claims" / claim.id / budget / f"{job.arm}-s{job.seed}"),
@@ -293,7 +295,7 @@ def checked_plan(claim: DictConfig, budget: str, cfg: DictConfig) -> Plan:
     plan = plan_of(claim, budget, cfg)
     if not plan.power >= TARGET and not cfg.force:
         need = Power(plan.power, plan.seeds_needed).need()
-        power = "unknown (no pilot)" if plan.power != plan.power else f"{plan.power:.0%}"
+        power = "unknown (no pilot, or one without the measure)" if plan.power != plan.power else f"{plan.power:.0%}"
         raise ConfigError(f"claim={claim.id} budget={budget}: power {power} at the smallest effect of interest "
                           f"({need}; plan=true prints the plan); force=true runs it anyway, and a result that misses "
                           "significance will read 'inconclusive (underpowered)'")
@@ -337,12 +339,14 @@ def existing_parent(claim: DictConfig, budget: str, cfg: DictConfig) -> str:
     return found[0].info.run_id if found else ""
 
 
-def record_seeds(claim: DictConfig, budget: str, cfg: DictConfig, parent: str) -> None:
-    """The seeds a confirmatory launch uses, into the claim's ledger (once per parent), before its first run."""
-    if budget not in L.CONFIRMATORY:
+def record_seeds(claim: DictConfig, budget: str, cfg: DictConfig, parent: str, round_jobs: list[Job]) -> None:
+    """The seeds of a confirmatory launch's round, into the claim's ledger (one entry per parent), before its runs
+    start: a run started is data seen, whether or not it ends."""
+    if budget not in L.CONFIRMATORY or not round_jobs:
         return
     L.record(L.load(claim.id, ledger_dir(cfg)), L.Entry(
-        budget_arms(claim, budget), f"MLflow experiment {cfg.tracking.experiment}, parent run {parent}",
+        L.by_arm((j.arm, j.seed) for j in round_jobs),
+        f"MLflow experiment {cfg.tracking.experiment}, parent run {parent}",
         system_tags(None)["mlflow.source.git.commit"][:10], budget,
         f"replication of {cfg.replicate}" if cfg.replicate else "confirmatory runs", parent), ledger_dir(cfg))
 
@@ -367,7 +371,7 @@ def plans_text(claims: list[DictConfig], budget: str, cfg: DictConfig) -> str:
     """What `plan=true` prints: each claim's plan, and the total wall time of several."""
     plans = [plan_of(claim, budget, cfg) for claim in claims]
     for claim, plan in zip(claims, plans):
-        plan.lines += controls_lines(claim, budget) + seeds_lines(claim, budget, cfg)
+        plan.lines += (controls_lines(claim, budget) if budget != "smoke" else []) + seeds_lines(claim, budget, cfg)
     text = "\n\n".join(plan.text() for plan in plans) + "\n"
     if len(plans) > 1:
         total = sum(p.wall_min for p in plans if p.wall_min == p.wall_min)
@@ -396,7 +400,7 @@ def seeds_lines(claim: DictConfig, budget: str, cfg: DictConfig) -> list[str]:
     arms = budget_arms(claim, budget)
     seeds = sorted({s for ss in arms.values() for s in ss})
     ledger = L.load(claim.id, ledger_dir(cfg))
-    why = L.refusal(ledger, budget, arms, cfg.replicate)
+    why = L.refusal(ledger, budget, arms, cfg.replicate, existing_parent(claim, budget, cfg))
     seen = sorted(ledger.seen())
     return [f"seeds: {L.span(seeds)}; the seed ledger ({L.path(claim.id, ledger_dir(cfg)).name}) holds "
             f"{L.span(seen) if seen else 'none'}" + (f" => REFUSED: {why}" if why else

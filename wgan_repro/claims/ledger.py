@@ -45,13 +45,11 @@ class Ledger:
     claim: str
     entries: list[Entry] = field(default_factory=list)
 
-    def seen(self, exclude_parent: str = "", exclude_commit: str = "") -> dict[int, list[Entry]]:
-        """seed -> the entries that used it, leaving out a relaunch's own parent and, for a section, its own runs'
-        commit."""
+    def seen(self, exclude_parent: str = "") -> dict[int, list[Entry]]:
+        """seed -> the entries that used it, leaving out a relaunch's own parent."""
         out: dict[int, list[Entry]] = {}
         for e in self.entries:
-            if (exclude_parent and e.parent == exclude_parent) or (
-                    exclude_commit and e.commit and same_commit(e.commit, exclude_commit)):
+            if exclude_parent and e.parent == exclude_parent:
                 continue
             for s in e.all_seeds():
                 out.setdefault(s, []).append(e)
@@ -147,18 +145,27 @@ def span(seeds: Sequence[int]) -> str:
 
 
 def record(ledger: Ledger, entry: Entry, folder: Path | None = None) -> Path:
-    """Add a launch's seeds (once per parent: a relaunch adds nothing) and write the ledger."""
-    if not (entry.parent and any(e.parent == entry.parent for e in ledger.entries)):
+    """Add the seeds of a launch's round (one entry per parent run: a later round, or a relaunch, adds its seeds to
+    it) and write the ledger."""
+    same = next((e for e in ledger.entries if entry.parent and e.parent == entry.parent), None)
+    if same is None:
         ledger.entries.append(entry)
+    else:
+        same.seeds = by_arm([*((a, s) for a, ss in same.seeds.items() for s in ss),
+                             *((a, s) for a, ss in entry.seeds.items() for s in ss)])
     return save(ledger, folder)
 
 
-def independence(ledger: Ledger, runs: pd.DataFrame, commit: str, replicate: str | None = None) -> tuple[str, list]:
+def independence(ledger: Ledger, runs: pd.DataFrame, commits: Sequence[str], replicate: str | None = None
+                 ) -> tuple[str, list]:
     """A section's seed-independence label, and the run ids that repeat data seen before its runs (seeds of other
-    commits' runs, in the ledger)."""
+    commits' runs, in the ledger; `commits`: those of the section's own runs)."""
     if replicate:
         return f"a replication of commit {replicate[:10]}, not an independent confirmation", []
-    seen = ledger.seen(exclude_commit=commit)
+    own = [c for c in commits if c]
+    seen = {s: [e for e in es if not any(same_commit(e.commit, c) for c in own)]
+            for s, es in ledger.seen().items()}
+    seen = {s: es for s, es in seen.items() if es}
     seeds = runs["tags.seed"].astype(int)
     repeat = runs.loc[seeds.isin(set(seen)), "run_id"].tolist()
     if not repeat:
@@ -183,7 +190,8 @@ def git(*args: str) -> str:
 def from_history(claim_id: str, smoke_seeds: Sequence[int] = (0,)) -> Ledger:
     """A claim's ledger from every version of its committed export in git history (one entry per commit of runs),
     the first edition's runs (seeds 0-2 of its experiments, which every claim's arms drew on) and the smoke runs
-    every test session makes (seed 0 before PILOT_SEEDS)."""
+    every test session made (seed 0, before PILOT_SEEDS). The committed ledgers began as this (2026-12-07); a test
+    checks they still hold all of it."""
     export = f"reports/reference/{claim_id}/data/runs.csv"
     entries: dict[str, Entry] = {}
     for sha in git("log", "--format=%h", "--", export).split():

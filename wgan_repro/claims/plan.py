@@ -102,9 +102,8 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
         tests = module.subtests(data, t, table, **module.variants["primary"])
         pilot_seeds = max(1, data.runs["tags.seed"].nunique())
         scale = len(b.seeds) / pilot_seeds
-        say(f"pilot: {shown_path(pilot_dir)} ({len(data.runs)} runs, {pilot_seeds} seeds; its seeds are spent: the "
-            f"claim's seed ledger holds them, so a confirmatory run never repeats its data); the design has "
-            f"{scale:.3g} x its units")
+        say(f"pilot: {shown_path(pilot_dir)} ({len(data.runs)} runs, {pilot_seeds} seeds; the seeds line below says "
+            f"whether the design's seeds were run before); the design has {scale:.3g} x its units")
         for test, effect in zip(tests, P.effects(tests)):
             p = P.pilot(test, effect)
             say(f"  sub-test {test.name}: {test.label}; {test.kind} on the {test.scale} scale, claim "
@@ -134,7 +133,7 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
         plan.wall_min, how = wall_minutes(data, claim, budget)
         say(f"wall: about {plan.wall_min:.0f} min ({how})")
         design = design_of(claim, budget)
-        if len(design.looks) > 1:
+        if len(design.looks) > 1 and plan.power == plan.power:  # (a pilot that cannot give power: unknown as well)
             sequential(plan, claim, budget, t, tests, design, pilot_seeds)
     say("variants (each decided the same way; the primary decides the word):")
     for name, what in module.describe_variants().items():

@@ -58,8 +58,8 @@ def shifted(test: D.SubTest, effect: float | None, scale_n: float, rng: np.rando
     sign = 1.0 if test.side == "above" else -1.0
     xs = [np.asarray(s, dtype=float)[np.isfinite(np.asarray(s, dtype=float))] for s in test.samples]
     if test.kind == "fisher":  # counts of runs: Bernoulli draws, b at its pilot share, a at effect's log odds past it
-        return dataclasses.replace(test, samples=events(xs, sign * effect if effect is not None else None, scale_n,
-                                                        rng))
+        return dataclasses.replace(test, samples=events(xs, test.threshold + sign * effect if effect is not None
+                                                        else None, scale_n, rng))
     sd = pilot(test, effect).sd_used if sd is None else sd
     two = len(xs) == 2
     out = []
@@ -184,6 +184,11 @@ def smallest_p(test: D.SubTest, scale_n: float) -> str:
     n = int(round(sum(np.isfinite(np.asarray(s, dtype=float)).sum() for s in test.samples) * scale_n))
     if test.kind == "signed_rank":
         return f"{0.5 ** n:.3g} (exact signed-rank, {n} pairs: 2^-{n})"
+    if test.kind in ("fisher", "rank_shift"):  # the most extreme arrangement of two arms of m and k units
+        m = int(round(np.isfinite(np.asarray(test.samples[0], dtype=float)).sum() * scale_n))
+        k = n - m
+        name = "Fisher's exact" if test.kind == "fisher" else "exact Mann-Whitney"
+        return f"{1 / math.comb(n, m):.3g} ({name}, {m} against {k}: 1 / C({n}, {m}))"
     return "no floor (t test)"
 
 
@@ -191,12 +196,11 @@ def smallest_p(test: D.SubTest, scale_n: float) -> str:
 @dataclass(frozen=True)
 class Stops:
     """How a sequential rule ends at one truth: P(stopping at each look with "reproduced"), with "not reproduced",
-    P(reaching the cap undecided), and the expected seeds per arm."""
+    and P(reaching the cap undecided)."""
 
     reproduced: tuple[float, ...]
     not_reproduced: tuple[float, ...]
     undecided: float
-    expected_seeds: float
 
     @property
     def power(self) -> float:
@@ -210,16 +214,17 @@ def sequential_stops(tests: Sequence[D.SubTest], levels: Sequence[float], looks:
     units scaled from the pilot's, its SD at the pilot's 80% upper limit, as `power`), each look deciding on the
     first units of its seeds at its nominal level, the first definite word stopping it. effect_factor: the truth at
     that multiple of each sub-test's effect past its threshold (0: at the threshold); None: the pilot's own means."""
+    if any(len(np.asarray(s)[np.isfinite(np.asarray(s, dtype=float))]) < 2 for t in tests for s in t.samples):
+        nan = (math.nan,) * len(looks)  # the pilot cannot say (fewer than 2 units of a sub-test): unknown, as `power`
+        return Stops(nan, nan, math.nan)
     rng = np.random.default_rng(seed)
     es = effects(tests)
     sds = [pilot(t, e).sd_used for t, e in zip(tests, es)]
     cap = looks[-1]
     rep, notrep = np.zeros(len(looks)), np.zeros(len(looks))
-    seeds = 0.0
     for _ in range(simulations):
         sims = [shifted(t, None if effect_factor is None or e is None else e * effect_factor, cap / pilot_seeds, rng,
                         sd) for t, e, sd in zip(tests, es, sds)]
-        stopped = len(looks) - 1
         for k, (n, level) in enumerate(zip(looks, levels)):
             parts = [D.decide(dataclasses.replace(s, samples=tuple(x[:max(2, int(round(len(x) * n / cap)))]
                                                                   for x in s.samples)), level, False) for s in sims]
@@ -229,8 +234,6 @@ def sequential_stops(tests: Sequence[D.SubTest], levels: Sequence[float], looks:
             elif word == D.NOT_REPRODUCED:
                 notrep[k] += 1
             if word != D.INCONCLUSIVE:
-                stopped = k
                 break
-        seeds += looks[stopped]
     return Stops(tuple(rep / simulations), tuple(notrep / simulations),
-                 1 - float((rep.sum() + notrep.sum()) / simulations), seeds / simulations)
+                 1 - float((rep.sum() + notrep.sum()) / simulations))

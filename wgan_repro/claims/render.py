@@ -160,12 +160,16 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     if len(design.looks) > 1:  # judged look by look: the word it stopped at
         result, _ = judge_sequential(claim.id, claim.rule, pooled, budget_arms(claim, budget), design,
                                      planned_power(meta))
-        if result is None:
-            raise ValueError(f"claim {claim.id}, budget {budget}: the round of its first look ({design.looks[0]} seeds "
-                             "per arm) has not ended: no look to judge yet")
+        if result is None or (result.word == "inconclusive" and len(result.looks) < len(design.looks)
+                              and not result.detail.startswith("budget")):
+            done = len(result.looks) if result is not None else 0
+            raise ValueError(f"claim {claim.id}, budget {budget}: it has not stopped ({done} of {len(design.looks)} "
+                             "looks judged, none decided, the next round not ended): relaunch the command to run its "
+                             "next round; a section is written once the claim stops")
     else:
         result = judge(claim.id, claim.rule, pooled, planned_power(meta))
-    result.controls = check_controls(claim.id, claim.rule, budget_arms(claim, budget), design_of(claim, budget))
+    if budget != "smoke":  # a pipeline check at one or two seeds: controls cannot read a word there
+        result.controls = check_controls(claim.id, claim.rule, budget_arms(claim, budget), design)
     if cfg.replicate:
         meta["replicate"] = str(cfg.replicate)
     seeds = seed_independence(claim, budget, cfg, pooled, meta, planned_power(meta))
@@ -191,14 +195,14 @@ def seed_independence(claim: DictConfig, budget: str, cfg: DictConfig, data: D.C
     if budget not in L.CONFIRMATORY or data.runs.empty:
         return ""
     ledger = L.load(claim.id, Path(cfg.ledger) if cfg.ledger else None)
-    label, repeat = L.independence(ledger, data.runs, str(meta.get("commit", "")), meta.get("replicate"))
+    label, repeat = L.independence(ledger, data.runs, str(meta.get("commit", "")).split(", "), meta.get("replicate"))
     if not repeat:
         return label
     fresh = data.runs[~data.runs["run_id"].isin(repeat)]
     if fresh.empty or fresh.groupby("tags.arm").size().reindex(data.runs["tags.arm"].unique()).fillna(0).min() < 2:
         return label + "; too few fresh runs in some arm to judge them alone"
     keep = set(fresh["run_id"])
-    alone = judge(claim.id, claim.rule, D.ClaimData(fresh.reset_index(drop=True),
+    alone = judge(claim.id, claim.rule, D.ClaimData(fresh.reset_index(drop=True),  # one look at every fresh run
                                                     data.curves[data.curves["run_id"].isin(keep)]), power)
     return (label + f"; on the {len(fresh)} fresh runs alone: {alone.headline}, {alone.robustness} "
             f"({alone.primary.text()})")

@@ -30,6 +30,7 @@ from scipy import optimize, stats
 from wgan_repro.claims import SPENDINGS
 
 GRID = 32  # gsDesign's r (its default 18 gives J&T's tables to 3 decimals; 32 to 5)
+WIDE = 12.0  # a critical value beyond which crossing has probability below 1e-32: an infinite boundary's stand-in
 
 
 def crossing(bounds: Sequence[float], info: Sequence[float], theta: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -37,6 +38,7 @@ def crossing(bounds: Sequence[float], info: Sequence[float], theta: float = 0.0)
     values `bounds` at information `info`, drift theta (0: no effect)."""
     upper, lower = np.zeros(len(bounds)), np.zeros(len(bounds))
     grid = None
+    bounds = [min(c, WIDE) for c in bounds]  # a look that cannot stop (nothing spent): no crossing, the grid carried on
     for k, (c, i) in enumerate(zip(bounds, info)):
         if k == 0:
             up, low, grid = (h1(GRID, theta, i, a=c, b=math.inf), h1(GRID, theta, i, a=-math.inf, b=-c),
@@ -78,7 +80,7 @@ class Spending:
 SPENDING = {
     # O'Brien-Fleming-type: 2 - 2 Phi(z_{1 - level/2} / sqrt(t)); spends almost nothing at early looks
     "obrien_fleming": Spending("O'Brien-Fleming-type (Lan-DeMets)", lambda t, a: 0.0 if t <= 0 else float(
-        2 - 2 * stats.norm.cdf(stats.norm.ppf(1 - a / 2) / math.sqrt(t)))),
+        2 * stats.norm.sf(stats.norm.isf(a / 2) / math.sqrt(t)))),
     # Pocock-type: level log(1 + (e - 1) t); spends evenly
     "pocock": Spending("Pocock-type (Lan-DeMets)", lambda t, a: float(a * math.log(1 + (math.e - 1) * t))),
 }
