@@ -141,3 +141,23 @@ def test_the_commands_check_before_hydra_starts(argv: list[str], needle: str, tm
     if not help_:
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["data=folder", "data.root={empty}"], "error: data=folder: no data found under data.root="),
+    (["train.resume={here}/nope.pt"], "error: train.resume="),
+    (["arch=dcgan", "critic=dcgan", "data=eight_gaussians"], "error: DCGAN models need image data"),
+])
+def test_a_run_refused_once_hydra_started_leaves_no_folder_behind(args: list[str], needle: str, tmp_path) -> None:
+    """Refusals that need the composed run (its data, its checkpoint, its models) come after Hydra made the run's
+    folder: the folder goes again, with its date folder and outputs/, and nothing else is made."""
+    here, empty = tmp_path / "work", tmp_path / "empty"
+    here.mkdir()
+    empty.mkdir()
+    argv = [a.format(here=here, empty=empty) for a in args]
+    done = subprocess.run([sys.executable, "-m", "wgan_repro", *argv, f"tracking.uri=sqlite:///{here}/m.db"],
+                          capture_output=True, text=True, cwd=here, env={**os.environ, "PYTHONPATH": str(REPO)},
+                          timeout=300)
+    assert done.returncode == 2 and needle in done.stderr, done.stderr[-2000:]
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert sorted(p.name for p in here.iterdir()) in ([], ["m.db"]), sorted(here.rglob("*"))

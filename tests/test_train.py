@@ -146,7 +146,7 @@ def test_progress_is_a_bar_in_a_pseudo_terminal_and_lines_every_5_percent_elsewh
     screen = b"".join(chunks).decode(errors="replace")
     assert proc.returncode == 0, screen[-2000:]
     first = next(line for line in screen.replace("\r", "\n").splitlines() if line.strip())
-    assert "preparing Ring data, MLPGenerator generator" in first
+    assert "prepared Ring data, MLPGenerator generator" in first
     assert "60/60" in screen and "it/s" in screen and "em=" in screen
 
     cfg, choices = compose(*TINY, "train.iterations=40", "eval.every=40", "eval.figures=false",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -35,6 +36,8 @@ def main(cfg: DictConfig) -> str:
         result = run(cfg, dict(hc.runtime.choices), Path(hc.runtime.output_dir), command=command_line(hc),
                      parent=parent)
     except (ConfigError, TrackingUnavailable) as exc:
+        if not multirun:  # refused before any work: the folder Hydra made for the run goes too
+            forget_run_dir(Path(hc.runtime.output_dir), f"{hc.job.name}.log")
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except Stopped as exc:  # checkpointed and marked KILLED; a sweep stops too, its parent KILLED
@@ -52,6 +55,18 @@ def main(cfg: DictConfig) -> str:
         print(f"failed: {result.get('reason') or 'the run ended FAILED'}", file=sys.stderr)
         sys.exit(EXIT_FAILED)
     return result["status"]
+
+
+def forget_run_dir(run_dir: Path, log_name: str) -> None:
+    """A refused run leaves nothing behind: the folder Hydra made for it, when it holds only Hydra's own files (its
+    .hydra/ and the job's log), and the folders above it that this leaves empty, up to the working directory."""
+    if not run_dir.is_dir() or not {p.name for p in run_dir.iterdir()} <= {".hydra", log_name}:
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    here, folder = Path.cwd().resolve(), run_dir.resolve().parent
+    while folder != here and here in folder.parents and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 def check(cfg: DictConfig) -> None:

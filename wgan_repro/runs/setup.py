@@ -85,8 +85,6 @@ def build_parts(cfg: DictConfig, compile_models: bool = True) -> tuple[TrainStat
     seed_everything(cfg.train.seed)
     cpu_numerics(cfg.train)
     device = resolve_device(cfg.train.device)
-    log.info("preparing %s data, %s generator, %s critic and %s evaluation on %s", target(cfg.data), target(cfg.arch),
-             target(cfg.critic), target(cfg.eval), device)
     dtype = run_dtype(cfg.train.precision)
     data = build_data(cfg.data, device)
     if dtype != data.dtype:  # fp64: toy data only (validate)
@@ -94,6 +92,8 @@ def build_parts(cfg: DictConfig, compile_models: bool = True) -> tuple[TrainStat
     generator = build_generator(cfg.arch, data.shape).to(device, dtype)  # initialised in float32, then cast
     constraint = build(cfg.constraint)
     critic = constraint.wrap(build_critic(cfg.critic, data.shape)).to(device, dtype)  # spectral norm; refusals
+    log.info("prepared %s data, %s generator, %s critic and %s evaluation on %s", target(cfg.data), target(cfg.arch),
+             target(cfg.critic), target(cfg.eval), device)  # after the refusals data and models can make
     if cfg.train.channels_last and len(data.shape) == 3:  # images: (C, H, W)
         generator, critic = (m.to(memory_format=torch.channels_last) for m in (generator, critic))
     if cfg.train.compile and compile_models:
