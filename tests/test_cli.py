@@ -131,6 +131,7 @@ def test_help_shows_the_keys_of_the_choices_given() -> None:
     (["-m", "wgan_repro.report", "report.filter=garbage(("], "error: report.filter=garbage(("),
     (["-m", "wgan_repro.evaluate", "fid", "a=/nope", "b=/tmp"], "error: a=/nope: no such folder"),
     (["-m", "wgan_repro.bench", "bench.nope=1"], "error: bench.nope=1: no such key"),
+    (["-m", "wgan_repro", "tracking.experiment="], "error: tracking.experiment='': an MLflow experiment needs a name"),
 ])
 def test_the_commands_check_before_hydra_starts(argv: list[str], needle: str, tmp_path) -> None:
     done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=tmp_path,

@@ -176,3 +176,6 @@ def validate(cfg: DictConfig) -> None:
     if cfg.train.resume == "auto" and not cfg.tracking.enabled:
         raise ConfigError("train.resume=auto finds the run in the MLflow store, but tracking.enabled=false; "
                           "allowed: tracking.enabled=true with auto, or the path of a checkpoint.pt")
+    if cfg.tracking.enabled and not str(cfg.tracking.experiment).strip():
+        raise ConfigError(f"tracking.experiment={cfg.tracking.experiment!r}: an MLflow experiment needs a name; "
+                          "allowed: any non-empty name (default wgan_repro)")
