@@ -314,8 +314,14 @@ def run(command: str, config_name: str, hydra_main: Callable[[], Any], summary: 
     CURRENT.update(config=config_name, config_dir=config_dir)
     try:
         if "--help" in argv or "-h" in argv:
-            print(help_text(command, config_name, summary, list(groups), [o for o in overrides if "," not in o],
-                            config_dir))
+            try:
+                text = help_text(command, config_name, summary, list(groups), [o for o in overrides if "," not in o],
+                                 config_dir)
+            except (BadInput, ConfigError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bad override beside --help: said in one line, as without it
+                raise BadInput(explain(exc, overrides)) from None
+            print(text)
             return
         grid: list[str] = []
         try:
