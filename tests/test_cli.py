@@ -134,6 +134,12 @@ def test_help_shows_the_keys_of_the_choices_given() -> None:
     (["-m", "wgan_repro", "tracking.experiment="], "error: tracking.experiment='': an MLflow experiment needs a name"),
     (["-m", "wgan_repro", "optimizer=adamm", "--help"], "error: optimizer=adamm"),
     (["-m", "wgan_repro.reproduce", "claim=F99", "--help"], "error: claim=F99"),
+    (["-m", "wgan_repro.bench", "bench.device=gpu"], "error: bench.device=gpu: allowed: auto, cpu, cuda"),
+    (["-m", "wgan_repro.bench", "bench.out=/tmp"], "error: bench.out=/tmp: is a folder"),
+    (["-m", "wgan_repro.bench", "bench.out=/proc/nope/records.json"], "error: bench.out=/proc/nope/records.json: "),
+    (["-m", "wgan_repro.bench", "bench.overrides=['optimiser=adam']"], "optimiser=adam: no such key"),
+    (["-m", "wgan_repro.bench", "bench.overrides=['optimizer.lr=-1']"], "optimizer.lr must be > 0, got -1"),
+    (["-m", "wgan_repro.bench", "bench.settings=toy"], "error: bench.settings=toy: expected a list"),
 ])
 def test_the_commands_check_before_hydra_starts(argv: list[str], needle: str, tmp_path) -> None:
     done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=tmp_path,

@@ -12,6 +12,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from wgan_repro.schema import knob
+from wgan_repro.schema.base import Device
 
 
 class Choice(str, enum.Enum):
@@ -120,7 +121,7 @@ class BenchSettings:
                                "toy_ensemble16, dcgan32, dcgan64, fid")
     overrides: list[str] = knob([], "applied to every setting's config, quoted: "
                                     "\"bench.overrides=['train.precision=bf16']\"")
-    device: str = knob("auto", "auto | cpu | cuda")
+    device: Device = knob(Device.auto, "auto | cpu | cuda")
     repeats: int = knob(5, "timed segments per loop; the median is reported", ge=1)
     segment_seconds: float = knob(2.0, "each timed segment runs about this long (at least one generator iteration)",
                                   gt=0)

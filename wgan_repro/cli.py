@@ -140,6 +140,10 @@ def explain(exc: BaseException, overrides: list[str]) -> str:
     m = re.search(r"Value '([^']*)' is not a valid bool", text)
     if m and key_m:
         return f"{key_m.group(1)}={m.group(1)}: expected true or false{doc_of(key_m.group(1), overrides)}"
+    if "is not a ListConfig, list or tuple" in text and key_m:  # a scalar where the schema takes a list
+        key = key_m.group(1)
+        return (f"{said(key)}: expected a list, e.g. {key}=[{given.get(key, 'a')},...]"
+                f"{doc_of(key, overrides)}")
     m = re.search(r"Missing mandatory value: (\S+)", text) or re.search(r"You must specify '([^']+)'", text)
     if m:
         key = m.group(1).split("/")[-1]

@@ -3,7 +3,9 @@ torch; the measurements (timing.py) load when it runs."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -11,8 +13,8 @@ from omegaconf import DictConfig
 import wgan_repro.bench as page
 from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
-from wgan_repro.bench import unknown_settings
-from wgan_repro.config import ConfigError
+from wgan_repro.bench import COMMON, SETTINGS, unknown_settings
+from wgan_repro.config import ConfigError, compose, validate
 from wgan_repro.schema import register_configs
 
 register_app_configs()  # conf/<app>.yaml names its schema
@@ -33,10 +35,34 @@ def main(cfg: DictConfig) -> None:
 
 
 def preflight(cfg: DictConfig) -> None:
-    """Before Hydra starts: the settings are known ones."""
-    refusal = unknown_settings(list(cfg.bench.settings))
+    """Before Hydra starts and any timing: the settings are known ones, each composes and validates with
+    bench.overrides, the device is there, and bench.out can be written (a file, in a writable folder)."""
+    b = cfg.bench
+    refusal = unknown_settings(list(b.settings))
     if refusal:
         raise cli.BadInput(refusal)
+    for name in b.settings:
+        if name in SETTINGS:
+            try:
+                validate(compose([*COMMON, *SETTINGS[name], *b.overrides])[0])
+            except ConfigError as exc:
+                raise cli.BadInput(f"bench.overrides={list(b.overrides)} (setting {name}): {exc}") from None
+            except Exception as exc:  # noqa: BLE001 - Hydra's own errors name the bad override
+                raise cli.BadInput(f"bench.overrides={list(b.overrides)} (setting {name}): "
+                                   f"{cli.explain(exc, list(b.overrides))}") from None
+    if getattr(b.device, "value", b.device) == "cuda":
+        import torch  # (only to ask for a GPU: --help and the other refusals load no torch)
+
+        if not torch.cuda.is_available():
+            raise cli.BadInput("bench.device=cuda: no CUDA device on this machine; allowed: auto, cpu")
+    if b.out:
+        out = Path(b.out)
+        if out.is_dir():
+            raise cli.BadInput(f"bench.out={b.out}: is a folder; allowed: a JSON file to write")
+        folder = out.parent if str(out.parent) else Path(".")
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise cli.BadInput(f"bench.out={b.out}: {folder} is not a folder this user can write; allowed: a file "
+                               "in an existing, writable folder")
 
 
 def entry() -> None:
