@@ -140,6 +140,10 @@ def test_help_shows_the_keys_of_the_choices_given() -> None:
     (["-m", "wgan_repro.bench", "bench.overrides=['optimiser=adam']"], "optimiser=adam: no such key"),
     (["-m", "wgan_repro.bench", "bench.overrides=['optimizer.lr=-1']"], "optimizer.lr must be > 0, got -1"),
     (["-m", "wgan_repro.bench", "bench.settings=toy"], "error: bench.settings=toy: expected a list"),
+    (["-m", "wgan_repro", "tracking.uri=sqlite:////proc/mlflow.db"],
+     "error: tracking.uri=sqlite:////proc/mlflow.db: /proc is not writable"),
+    (["-m", "wgan_repro.reproduce", "claim=F3", "budget=smoke", "report.out_dir=/proc/nope/out"],
+     "error: report.out_dir=/proc/nope/out: /proc is not writable"),
 ])
 def test_the_commands_check_before_hydra_starts(argv: list[str], needle: str, tmp_path) -> None:
     done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=tmp_path,
@@ -170,3 +174,13 @@ def test_a_run_refused_once_hydra_started_leaves_no_folder_behind(args: list[str
     assert done.returncode == 2 and needle in done.stderr, done.stderr[-2000:]
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert sorted(p.name for p in here.iterdir()) in ([], ["m.db"]), sorted(here.rglob("*"))
+
+
+def test_a_store_that_is_not_a_database_is_refused_before_any_work(tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("not a database\n")
+    done = subprocess.run([sys.executable, "-m", "wgan_repro", f"tracking.uri=sqlite:///{tmp_path}/notes.txt"],
+                          capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+                          timeout=120)
+    assert done.returncode == 2 and "notes.txt is not an SQLite database" in done.stderr, done.stderr[-2000:]
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"] and (tmp_path / "notes.txt").read_text()

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import os
 import re
 import sys
+import tempfile
 import typing
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -271,8 +271,13 @@ def writable_folder(key: str, path: str | Path | None) -> None:
     if p.exists() and not p.is_dir():
         raise BadInput(f"{key}={path}: is a file; allowed: a folder (created when absent)")
     existing = next(q for q in [p, *p.parents] if q.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise BadInput(f"{key}={path}: {existing} is not writable; allowed: a folder this user can write")
+    if not existing.is_dir():
+        raise BadInput(f"{key}={path}: {existing} is a file; allowed: a folder (created when absent)")
+    try:  # the one answer that holds for root, read-only mounts and /proc alike: make something there, then remove it
+        tempfile.TemporaryDirectory(dir=existing).cleanup()
+    except OSError as exc:
+        raise BadInput(f"{key}={path}: {existing} is not writable ({exc.strerror}); allowed: a folder this user can "
+                       "write") from None
 
 
 def existing_store(uri: str | None) -> None:
@@ -284,11 +289,23 @@ def existing_store(uri: str | None) -> None:
                        "runs wrote (python -m wgan_repro creates sqlite:///mlflow.db)")
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
 def store_folder(uri: str | None) -> None:
-    """A store a command writes: its SQLite file's folder must be writable."""
+    """A store a command writes: its SQLite file's folder must be writable, and the file, when there, a database."""
     path = sqlite_path(resolve_uri(uri))
-    if path is not None:
+    if path is None:
+        return
+    try:
         writable_folder("tracking.uri", path.parent)
+    except BadInput as exc:  # said with the URI as given, not its folder
+        raise BadInput(str(exc).replace(f"tracking.uri={path.parent}:", f"tracking.uri={uri}:", 1)) from None
+    if path.is_dir():
+        raise BadInput(f"tracking.uri={uri}: {path} is a folder; allowed: sqlite:///<a file.db>")
+    if path.is_file() and path.stat().st_size and path.read_bytes()[:16] != SQLITE_HEADER:
+        raise BadInput(f"tracking.uri={uri}: {path} is not an SQLite database; allowed: a new file or an MLflow "
+                       "store's .db")
 
 
 # --------------------------------------------------------------------------- the entry point
