@@ -160,14 +160,16 @@ def test_the_commands_check_before_hydra_starts(argv: list[str], needle: str, tm
     (["data=folder", "data.root={empty}"], "error: data=folder: no data found under data.root="),
     (["train.resume={here}/nope.pt"], "error: train.resume="),
     (["arch=dcgan", "critic=dcgan", "data=eight_gaussians"], "error: DCGAN models need image data"),
+    (["data=folder", "data.root={bad}"], "1 of 1 image files do not open as images"),
 ])
 def test_a_run_refused_once_hydra_started_leaves_no_folder_behind(args: list[str], needle: str, tmp_path) -> None:
     """Refusals that need the composed run (its data, its checkpoint, its models) come after Hydra made the run's
     folder: the folder goes again, with its date folder and outputs/, and nothing else is made."""
-    here, empty = tmp_path / "work", tmp_path / "empty"
-    here.mkdir()
-    empty.mkdir()
-    argv = [a.format(here=here, empty=empty) for a in args]
+    here, empty, bad = tmp_path / "work", tmp_path / "empty", tmp_path / "bad"
+    for folder in (here, empty, bad):
+        folder.mkdir()
+    (bad / "a.png").write_text("a text file named like an image\n")
+    argv = [a.format(here=here, empty=empty, bad=bad) for a in args]
     done = subprocess.run([sys.executable, "-m", "wgan_repro", *argv, f"tracking.uri=sqlite:///{here}/m.db"],
                           capture_output=True, text=True, cwd=here, env={**os.environ, "PYTHONPATH": str(REPO)},
                           timeout=300)
@@ -184,3 +186,13 @@ def test_a_store_that_is_not_a_database_is_refused_before_any_work(tmp_path) -> 
     assert done.returncode == 2 and "notes.txt is not an SQLite database" in done.stderr, done.stderr[-2000:]
     assert len(done.stderr.strip().splitlines()) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"] and (tmp_path / "notes.txt").read_text()
+
+
+def test_an_image_folder_whose_files_do_not_open_is_refused_by_evaluate_before_any_feature(tmp_path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.png").write_text("not a png\n")
+    done = subprocess.run([sys.executable, "-m", "wgan_repro.evaluate", "fid", f"a={tmp_path / 'a'}",
+                           f"b={tmp_path / 'a'}"], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert done.returncode == 2 and "1 of 1 image files do not open as images" in done.stderr, done.stderr[-2000:]
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

@@ -202,6 +202,24 @@ def _check_size(image_size: int, name: str) -> None:
 
 
 # --------------------------------------------------------------------------- torchvision data sets
+def unopenable(files: list[Path], key: str) -> None:
+    """Refuse, naming them, files that claim to be images but do not open (PIL reads each header: milliseconds per
+    thousand files), before any training or feature extraction reads them."""
+    from PIL import Image, UnidentifiedImageError  # Pillow, torchvision's own reader
+
+    bad = []
+    for path in files:
+        try:
+            with Image.open(path):
+                pass
+        except (UnidentifiedImageError, OSError):
+            bad.append(path)
+    if bad:
+        shown = ", ".join(str(p) for p in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ConfigError(f"{key}: {len(bad)} of {len(files)} image files do not open as images ({shown}); allowed: "
+                          "a folder whose image files are images (remove or fix those)")
+
+
 class ImageFiles(Dataset):
     """Every image file under a folder, recursively (torchvision's ImageFolder needs class sub-folders)."""
 
@@ -213,6 +231,7 @@ class ImageFiles(Dataset):
         self.files = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMG_EXTENSIONS)
         if not self.files:
             raise FileNotFoundError(f"no image files ({', '.join(IMG_EXTENSIONS)}) under {root}")
+        unopenable(self.files, f"data.root={root}")
         self.transform = transform
 
     def __len__(self) -> int:

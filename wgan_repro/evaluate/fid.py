@@ -21,6 +21,7 @@ from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 from torch_fidelity.utils import create_feature_extractor, prepare_input_from_descriptor
 
+from wgan_repro.data.images import unopenable
 from wgan_repro.evaluate import digits, inception, mnist
 from wgan_repro.evaluate.prdc import prdc
 
@@ -171,8 +172,10 @@ def folder_metrics(a: str, b: str, space: Space, device: torch.device, batch_siz
     for key, folder in (("a", a), ("b", b)):
         if not Path(folder).is_dir():
             raise FileNotFoundError(f"{key}={folder}: no such folder")
-        if not any(p.suffix.lower() in (".png", ".jpg", ".jpeg") for p in Path(folder).rglob("*")):
+        images = [p for p in Path(folder).rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")]
+        if not images:
             raise FileNotFoundError(f"{key}={folder}: no png or jpg images in it (searched recursively)")
+        unopenable(images, f"{key}={folder}")
         ds = prepare_input_from_descriptor({"input": str(folder)}, samples_find_deep=True,
                                            samples_find_ext="png,jpg,jpeg", samples_ext_lossy="jpg,jpeg",
                                            samples_resize_and_crop=0, verbose=False)
