@@ -87,7 +87,7 @@ def test_folders_and_stores_are_checked_before_any_work(tmp_path, capsys, monkey
     for command, argv, needle in [
             ("wgan_repro.reproduce", ["claim=F3", f"report.out_dir={tmp_path / 'afile'}"], "is a file"),
             ("wgan_repro.report", [f"tracking.uri=sqlite:///{tmp_path / 'none.db'}"], "no store there"),
-            ("wgan_repro.report", [f"report.out_dir={tmp_path / 'afile' / 'x'}"], "is not writable"),
+            ("wgan_repro.report", [f"report.out_dir={tmp_path / 'afile' / 'x'}"], "afile is a file"),
             ("wgan_repro.evaluate", ["run_id=abc", f"tracking.uri=sqlite:///{tmp_path / 'none.db'}"], "no store")]:
         status, err = preflight(command, argv, capsys)
         assert status == 2 and needle in err, err
