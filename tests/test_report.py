@@ -71,12 +71,17 @@ def test_report_tables_match_mlflow(store, tmp_path) -> None:
     assert "![" in md and "T4" in md and "No run in this report logs what this table needs" in md
 
 
-def test_report_refuses_an_empty_selection(store, tmp_path) -> None:
+@pytest.mark.parametrize("selection,needle", [
+    (["tracking.experiment=report", "report.sweep=nope"], "sweep 'nope'"),
+    (["tracking.experiment=report", "report.filter=\"tags.data = 'nope'\""], "matching \"tags.data = 'nope'\""),
+    (["tracking.experiment=nope"], "no runs in experiment 'nope'"),
+])
+def test_report_refuses_an_empty_selection_and_leaves_no_folder(store, tmp_path, selection, needle) -> None:
     uri, _ = store
-    out = subprocess.run([sys.executable, "-m", "wgan_repro.report", f"tracking.uri={uri}",
-                          "tracking.experiment=report",
-                          f"report.out_dir={tmp_path}", "report.sweep=nope"], capture_output=True, text=True)
-    assert out.returncode == 2 and "sweep 'nope'" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "wgan_repro.report", f"tracking.uri={uri}", *selection],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2 and needle in out.stderr, out.stderr[-2000:]
+    assert len(out.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())  # no reports/latest/
 
 
 def test_cells_show_runs_below_five_and_an_interval_from_five() -> None:

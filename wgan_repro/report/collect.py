@@ -27,6 +27,11 @@ def search(uri: str, experiment: str, filter_string: str | None = None, sweep: s
     clauses = [c for c in (filter_string, f"tags.sweep LIKE '{sweep.split('@')[0]}%'" if sweep else None) if c]
     from mlflow.exceptions import MlflowException  # mlflow (~1 s) only to read a store: tables' tests pass DataFrames
 
+    if mlflow_client(uri).get_experiment_by_name(experiment) is None:  # one line (MLflow would warn, then find none)
+        names = [e.name for e in mlflow_client(uri).search_experiments()]
+        raise ValueError(f"no runs in experiment {experiment!r} of {uri}: no such experiment; allowed: "
+                         f"{', '.join(names) or 'none yet (the store is empty)'}")
+
     try:
         runs = mlflow.search_runs(experiment_names=[experiment], filter_string=" and ".join(clauses),
                                   output_format="pandas", max_results=50_000)

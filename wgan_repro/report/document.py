@@ -36,12 +36,12 @@ TABLES = {
 def build(uri: str, experiment: str, out_dir: Path, name: str, filter_string: str | None = None,
           sweep: str | None = None, preface: str = "", verdicts: str = "") -> dict[str, Any]:
     """Collect, summarise, draw and write the report; returns {tables: {name: DataFrame}, figures: [...], runs}."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     runs = collect.search(uri, experiment, filter_string, sweep)
     if runs.empty:
         raise ValueError(f"no runs in experiment {experiment!r} of {uri}"
                          + (f" matching {filter_string!r}" if filter_string else "")
                          + (f" in sweep {sweep!r}" if sweep else ""))
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once there is a report to write: a refusal leaves no folder
     keys = {*collect.CURVE_KEYS, *tables.estimate_key(runs).dropna(), *tables.quality_key(runs).dropna()}
     curves = collect.histories(uri, runs["run_id"], sorted(keys))  # each run's own estimate and quality, too
     with tempfile.TemporaryDirectory() as tmp:
