@@ -196,3 +196,19 @@ def test_an_image_folder_whose_files_do_not_open_is_refused_by_evaluate_before_a
                           env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
     assert done.returncode == 2 and "1 of 1 image files do not open as images" in done.stderr, done.stderr[-2000:]
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("bad,needle", [
+    ("train.device=gpu", "error: train.device=gpu: allowed: auto, cpu, cuda"),
+    ("eval.fidd=true", "error: eval.fidd=True: no such key of the run's eval config; allowed: "),
+])
+def test_evaluate_refuses_a_bad_device_or_eval_key_before_loading_the_run(bad: str, needle: str, tmp_path) -> None:
+    """Checked before any run is read (a store is there; the run id is never looked up)."""
+    from wgan_repro.store import prepare_store
+
+    prepare_store(f"sqlite:///{tmp_path}/m.db", "wgan_repro")
+    done = subprocess.run([sys.executable, "-m", "wgan_repro.evaluate", "run_id=abc",
+                           f"tracking.uri=sqlite:///{tmp_path}/m.db", bad], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert done.returncode == 2 and needle in done.stderr, done.stderr[-2000:]
+    assert len(done.stderr.strip().splitlines()) == 1

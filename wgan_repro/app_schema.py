@@ -94,7 +94,7 @@ class ReportConfig:
 
 @dataclass
 class EvaluateTrain:
-    device: str = knob("auto", "run: auto | cpu | cuda")
+    device: Device = knob(Device.auto, "run: auto | cpu | cuda")
 
 
 @dataclass

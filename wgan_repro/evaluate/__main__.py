@@ -14,6 +14,7 @@ A Hydra app (conf/evaluate.yaml); the leading command word and the eval.* keys a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -25,6 +26,7 @@ from omegaconf import DictConfig
 from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
 from wgan_repro.config import ConfigError
+from wgan_repro.schema.eval import EvalConfig
 
 log = logging.getLogger("wgan_repro.evaluate")
 register_app_configs()  # conf/<app>.yaml names its schema
@@ -113,6 +115,11 @@ def preflight(cfg: DictConfig) -> None:
             raise cli.BadInput("run_id: missing; allowed: the MLflow run id of a finished run (python -m "
                                "wgan_repro.evaluate run_id=<id>)")
         cli.existing_store(cfg.tracking.uri)
+        known = [f.name for f in dataclasses.fields(EvalConfig)]
+        for key in cfg.eval:
+            if key not in known:
+                raise cli.BadInput(f"eval.{key}={cfg.eval[key]}: no such key of the run's eval config; allowed: "
+                                   f"{', '.join(known)}")
     elif cfg.command == "fid":
         for key in ("a", "b"):
             if not cfg[key] or not Path(cfg[key]).is_dir():

@@ -55,7 +55,7 @@ def reevaluate(args: DictConfig, command: str) -> dict[str, float]:
         ckpt = download_checkpoint(client, run_id, Path(tmp))
         cfg = OmegaConf.create(ckpt["config"])
         cfg.eval = eval_config(cfg, args)
-        cfg.train.device = str(args.train.device)
+        cfg.train.device = str(getattr(args.train.device, "value", args.train.device))  # (a Device choice)
         # the run's own build (a spectral-norm critic is wrapped, so its checkpoint loads)
         state, _, _, _, evaluator = build_parts(cfg, compile_models=False)
         generator, critic = state.generator, state.critic
