@@ -200,7 +200,7 @@ def test_an_image_folder_whose_files_do_not_open_is_refused_by_evaluate_before_a
 
 @pytest.mark.parametrize("bad,needle", [
     ("train.device=gpu", "error: train.device=gpu: allowed: auto, cpu, cuda"),
-    ("eval.fidd=true", "error: eval.fidd=True: no such key of the run's eval config; allowed: "),
+    ("eval.fidd=true", "error: eval.fidd=True: no such key of the run's eval config; allowed: every, "),
 ])
 def test_evaluate_refuses_a_bad_device_or_eval_key_before_loading_the_run(bad: str, needle: str, tmp_path) -> None:
     """Checked before any run is read (a store is there; the run id is never looked up)."""

@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
 from wgan_repro.config import ConfigError
-from wgan_repro.schema.eval import EvalConfig
+from wgan_repro.schema import SCHEMAS
 
 log = logging.getLogger("wgan_repro.evaluate")
 register_app_configs()  # conf/<app>.yaml names its schema
@@ -115,7 +115,8 @@ def preflight(cfg: DictConfig) -> None:
             raise cli.BadInput("run_id: missing; allowed: the MLflow run id of a finished run (python -m "
                                "wgan_repro.evaluate run_id=<id>)")
         cli.existing_store(cfg.tracking.uri)
-        known = [f.name for f in dataclasses.fields(EvalConfig)]
+        known = list(dict.fromkeys(f.name for schema in SCHEMAS["eval"].values()  # every eval preset's keys
+                                   for f in dataclasses.fields(schema) if f.name != "_target_"))
         for key in cfg.eval:
             if key not in known:
                 raise cli.BadInput(f"eval.{key}={cfg.eval[key]}: no such key of the run's eval config; allowed: "
