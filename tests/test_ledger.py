@@ -134,5 +134,9 @@ def test_the_harness_own_writes_do_not_make_a_run_dirty(tmp_path) -> None:
     (repo / "reports" / "ledger" / "F3.yaml").write_text("claim: F3\nentries: []\n")
     (repo / "README.md").write_text("changed by a render\n")
     assert dirty() == "false"
+    (repo / "conf" / "claim" / "F3.yaml").write_text("# a change to a claim's configuration\n")
+    assert dirty() == "true"  # anywhere in the checkout, not only the package
+    subprocess.run(["git", "-C", str(repo), "checkout", "-q", "conf"], check=True)
+    assert dirty() == "false"
     (repo / "wgan_repro" / "claims" / "f3.py").write_text("# a change to the code\n")
     assert dirty() == "true"

@@ -87,7 +87,7 @@ def git_dirty() -> str:
     own writes (OWN_WRITES: a claim rendered, or its seeds recorded, while another claim's runs go on does not make
     those runs dirty), 'false' when clean, 'unknown' outside a git checkout."""
     try:
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
                               *(f":(top,exclude){p}" for p in OWN_WRITES)], capture_output=True,
                              text=True, timeout=10, cwd=Path(__file__).resolve().parent)
         return "unknown" if out.returncode else str(bool(out.stdout.strip())).lower()
