@@ -24,6 +24,7 @@ design whose controls fail cannot decide its claim, and `reproduce` refuses to r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib
 import math
@@ -395,21 +396,30 @@ class Checked:
 CONTROL_CACHE = REPO / "outputs" / "cache" / "controls"  # built controls, keyed by the code and the arms
 
 
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """The package's source and the versions of the libraries control builders compute with, hashed once per
+    process (every control of every claim asks: the code does not change under a running process)."""
+    digest = hashlib.sha256(repr([numpy.__version__, scipy.__version__, pd.__version__, platform.python_version()])
+                            .encode())
+    for package in ("torch", "pot", "torch-fidelity", "prdc", "scikit-learn"):  # what builders compute with
+        try:
+            digest.update(metadata.version(package).encode())
+        except metadata.PackageNotFoundError:
+            digest.update(b"absent")
+    for path in sorted((REPO / "wgan_repro").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def built(claim_id: str, control: Control, arms: Mapping[str, Sequence[int]]) -> ClaimData:
     """A control's runs, built once per version of the code: some take a minute (exact transport plans, FIDs of
     scripted generators), and a section, a plan and the tests each need them. The key is the claim's YAML, every
     source file of the package, the library versions the numbers depend on and the arms; the data are the export
     format, whose floats round-trip exactly."""
-    versions = [numpy.__version__, scipy.__version__, pd.__version__, platform.python_version()]
-    for package in ("torch", "pot", "torch-fidelity", "prdc", "scikit-learn"):  # what builders compute with
-        try:
-            versions.append(metadata.version(package))
-        except metadata.PackageNotFoundError:
-            versions.append("absent")
     key = hashlib.sha256(repr((claim_id, control.name, sorted((a, list(s)) for a, s in arms.items()),
-                               versions)).encode())
-    for path in sorted((REPO / "wgan_repro").rglob("*.py")) + [REPO / "conf" / "claim" / f"{claim_id}.yaml"]:
-        key.update(path.read_bytes())
+                               code_digest())).encode())
+    key.update((REPO / "conf" / "claim" / f"{claim_id}.yaml").read_bytes())
     folder = CONTROL_CACHE / claim_id / key.hexdigest()[:20]
     if (folder / "runs.csv").is_file():
         return load_export(folder)
