@@ -72,14 +72,17 @@ def test_the_readme_is_short_and_starts_with_what_reproduces() -> None:
 
 
 def test_the_readmes_claim_command_says_the_runs_and_wall_its_plan_gives() -> None:
-    """The README's example claim (F7) names as many runs as its budget has and the wall its plan prints from the
-    committed pilot, so neither rots when the budget changes."""
+    """The README's example claim (F7) names as many runs at the cap as its budget has, the wall its plan prints from
+    the committed pilot and the runs it expects (a simulation: within one run), so none rots when the budget
+    changes."""
     from wgan_repro.claims import jobs, load_claim
     from wgan_repro.claims.plan import default_pilot, make
 
     readme = (REPO / "README.md").read_text().splitlines()
-    line = next(line for line in readme if "replicate=" in line and "runs" in line)
-    runs, minutes = map(int, re.search(r"its (\d+) runs again.*plan: (\d+) min", line).groups())
+    line = next(line for line in readme if "budget=cpu  " in line and "runs at the cap" in line)
+    runs, minutes, expected = map(int, re.search(r"(\d+) runs at the cap \(plan: (\d+) min\), about (\d+) expected",
+                                                 line).groups())
     claim = load_claim("F7")
-    assert runs == len(jobs(claim, "cpu"))
-    assert minutes == round(make(claim, "cpu", default_pilot("F7", REPO)).wall_min)
+    plan = make(claim, "cpu", default_pilot("F7", REPO))
+    assert runs == len(jobs(claim, "cpu")) == plan.cap_runs
+    assert minutes == round(plan.wall_min) and abs(expected - plan.expected_runs) <= 1

@@ -73,13 +73,15 @@ def reproduce(tmp_path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_reproduce_refuses_seen_seeds_before_any_work_and_plan_shows_them(tmp_path) -> None:
-    refused = reproduce(tmp_path, "claim=F2", "budget=cpu")
+    refused = reproduce(tmp_path, "claim=F2", "budget=full")  # seeds 0-9: 0-4 ran in the second edition
     assert refused.returncode == 2, refused.stderr
     assert "seeds already run" in refused.stderr and "reports/reference/F2/data" in refused.stderr
     assert not (tmp_path / "m.db").exists() and not (tmp_path / "out").exists()  # nothing started, nothing left
-    plan = reproduce(tmp_path, "claim=F2", "budget=cpu", "plan=true", "replicate=55da5ac")
+    plan = reproduce(tmp_path, "claim=F2", "budget=full", "plan=true", "replicate=55da5ac")
     assert plan.returncode == 0, plan.stderr
     assert "a replication of 55da5ac" in plan.stdout and "known-answer controls" in plan.stdout
+    fresh = reproduce(tmp_path, "claim=F2", "budget=cpu", "plan=true")  # the third edition's seeds: never run
+    assert fresh.returncode == 0 and "=> unseen" in fresh.stdout, fresh.stderr
 
 
 def test_smoke_runs_use_pilot_seeds_and_confirmatory_budgets_never_do(tmp_path, monkeypatch) -> None:

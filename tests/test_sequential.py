@@ -84,6 +84,11 @@ def test_a_clear_effect_stops_at_the_first_look_whose_interval_clears_the_bounda
     result, looks = E.judge_sequential("X", mean_claim, runs(3 + 0.1 * rng.standard_normal(24)), ARMS, DESIGN)
     assert result.word == D.REPRODUCED and [look.n for look in looks] == [3, 6]
     assert looks[0].level == pytest.approx(DESIGN.levels(0.05)[0]) and looks[0].level < 1e-5
+    from wgan_repro.claims.section import looks_line
+
+    line = looks_line(result, 24)  # the section: where it stopped, why, and the bias of an early stop
+    assert "Stopped at look 2 (6 seeds per arm)" in line and "before its cap (24" in line and "biased" in line
+    assert "biased" not in looks_line(result, 6)  # stopped at the cap: no early stop
 
 
 def test_a_look_waits_for_its_whole_round(mean_claim) -> None:
@@ -176,3 +181,39 @@ def test_an_exact_tests_floor_is_printed_for_counts_and_ranks() -> None:
 
     counts = D.SubTest("c", "c", (np.ones(5), np.zeros(5)), "fisher", "log", 0.0, "above")
     assert P.smallest_p(counts, 1.0).startswith("0.00397 (Fisher's exact, 5 against 5: 1 / C(10, 5))")
+
+
+# --------------------------------------------------------------------------- every claim's own sequential rule
+@pytest.mark.parametrize("cid", ["F1", "F2", "F3", "F4", "F5", "F6", "F7", "G1", "G2", "G3"])
+def test_each_claims_sequential_rule_says_reproduced_at_its_threshold_at_most_alpha(cid: str) -> None:
+    """Every claim's cpu budget is sequential, and its whole primary rule (every sub-test, intersection-union, on the
+    committed pilot's units and SDs; a pilot without the rule's measures: its positive control's runs), run look by
+    look at the budget's nominal levels with the truth at every threshold, says "reproduced" at most alpha plus 3
+    Monte Carlo SEs (400 simulations: SE 0.011). Its first look lets each exact test of the primary reach its
+    level (a look below an exact test's floor could not stop on it)."""
+    from wgan_repro.claims import budget_arms, load_claim
+    from wgan_repro.claims import power as P
+    from wgan_repro.claims.data import load_export
+    from wgan_repro.claims.engine import built, claim_module, design_of, thresholds
+    from wgan_repro.config import CONF_DIR
+
+    claim = load_claim(cid)
+    design = design_of(claim, "cpu")
+    assert len(design.looks) > 1, f"{cid}'s cpu budget is a fixed design"
+    module, t = claim_module(cid), thresholds(cid, claim.rule)
+    data = load_export(CONF_DIR.parent / "reports" / "reference" / cid / "data")
+    tests = module.subtests(data, t, module.table(data, t, **module.variants["primary"]),
+                            **module.variants["primary"])
+    units = data.runs["tags.seed"].nunique()
+    if np.isnan(P.sequential_stops(tests, [t.alpha], (2,), units, 0.0, simulations=1).undecided):  # no measure
+        positive = next(c for c in module.controls(t) if c.kind == "positive")
+        arms = budget_arms(claim, "cpu")
+        data = built(cid, positive, arms)
+        tests = module.subtests(data, t, module.table(data, t, **module.variants["primary"]),
+                                **module.variants["primary"])
+        units = len(next(iter(arms.values())))
+    levels = design.levels(t.alpha)
+    stops = P.sequential_stops(tests, levels, design.looks, units, 0.0, simulations=400, seed=3)
+    assert stops.power <= t.alpha + 3 * 0.011, (cid, stops)
+    for test in tests:
+        assert P.floor_p(test, design.looks[0] / units)[0] <= levels[0], (cid, test.name)

@@ -383,6 +383,12 @@ def plans_text(claims: list[DictConfig], budget: str, cfg: DictConfig) -> str:
             caps = sum(p.cap_runs for p in sequential)
             text += (f"\n{len(sequential)} sequential claims at their pilots' estimates: {expected:.0f} runs expected "
                      f"of {caps} at their caps ({1 - expected / caps:.0%} fewer), about {wall:.0f} min")
+            compared = [p for p in sequential if p.fixed_runs and p.expected_runs == p.expected_runs]
+            if compared:
+                seq = sum(p.expected_runs for p in compared)
+                fixed = sum(p.fixed_runs for p in compared)
+                text += (f"\nagainst fixed designs of the same power ({len(compared)} claims whose power the pilot "
+                         f"gives): {seq:.0f} runs expected against {fixed} ({1 - seq / fixed:.0%} fewer)")
     return text
 
 

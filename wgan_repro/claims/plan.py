@@ -39,6 +39,7 @@ class Plan:
     expected_runs: float = math.nan  # a sequential design's at the pilot's estimate
     expected_wall: float = math.nan
     cap_runs: int = 0
+    fixed_runs: int | None = None  # the runs of the fixed design with the sequential design's power (None: unknown)
 
     def text(self) -> str:
         return "\n".join(self.lines)
@@ -48,7 +49,8 @@ class Plan:
         shown = lambda v: None if v != v else round(v, 1)  # noqa: E731
         return {"power": None if self.power != self.power else self.power, "seeds_needed": self.seeds_needed,
                 "wall_min": shown(self.wall_min), "expected_runs": shown(self.expected_runs),
-                "expected_wall_min": shown(self.expected_wall), "cap_runs": self.cap_runs or None}
+                "expected_wall_min": shown(self.expected_wall), "cap_runs": self.cap_runs or None,
+                "fixed_runs": self.fixed_runs}
 
 
 def natural(test: SubTest, effect: float | None) -> str:
@@ -124,8 +126,9 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
             say("power of the whole primary rule: unknown (the pilot's runs do not hold the measure the rule reads; "
                 "a pilot that does, pilot=<export>, gives it)")
         else:
-            say(f"power of the whole primary rule at the smallest effects, every gate passing: {plan.power:.0%} with "
-                f"{len(b.seeds)} seeds; "
+            fixed = " (a fixed design: every seed, one look)" if b.looks else ""
+            say(f"power of the whole primary rule at the smallest effects, every gate passing{fixed}: {plan.power:.0%} "
+                f"with {len(b.seeds)} seeds; "
                 f"seeds needed for 80%: {plan.seeds_needed or f'more than {P.MOST_SEEDS}'}; minimum detectable effect: "
                 + (f"{mde:.3g} x the smallest effects" if mde is not None else "beyond 64 x the smallest effects"))
         for gate in module.gates(data, t, table):
@@ -174,6 +177,11 @@ def sequential(plan: Plan, claim: DictConfig, budget: str, t: Any, tests: list[S
     for n, level, r in zip(design.looks, levels, runs):
         say(f"  look at {n} seeds ({r} runs): nominal one-sided level {level:.2g}; {tests[0].name} stops "
             f"'reproduced' at {boundary(tests[0], level, n, pilot_seeds)}")
+        for test in tests:  # an exact test whose floor is above the level: this look cannot stop on it
+            floor, how = P.floor_p(test, n / pilot_seeds)
+            if floor > level:
+                say(f"    {test.name} cannot decide at this look: its smallest p is {floor:.2g} ({how}); the "
+                    "look judges it, and it stays inconclusive")
     truths = {"at the threshold (no effect)": 0.0, "at the smallest effect of interest": 1.0,
               "at the pilot's estimate": None}
     per_run = plan.wall_min / runs[-1] if plan.wall_min == plan.wall_min and runs[-1] else math.nan
@@ -191,6 +199,17 @@ def sequential(plan: Plan, claim: DictConfig, budget: str, t: Any, tests: list[S
             plan.expected_runs, plan.expected_wall = float(expected), float(expected * per_run)
     plan.cap_runs = runs[-1]
     say(f"power at the cap (reproduced by the last look, truth at the smallest effect): {plan.power:.0%}")
+    fixed = P.seeds_needed(tests, t.alpha, pilot_seeds, target=plan.power) if plan.power > 0 else None
+    if fixed is None:
+        say("the fixed design with this power: unknown (none within "
+            f"{P.MOST_SEEDS} seeds, or a power of 0)")
+        return
+    b = claim.budgets[budget]
+    plan.fixed_runs = sum(min(fixed, len(b.arm_seeds[arm])) if arm in b.arm_seeds else fixed for arm in b.arms)
+    saved = 1 - plan.expected_runs / plan.fixed_runs
+    say(f"the fixed design with this power: {fixed} seeds per arm, {plan.fixed_runs} runs; this design's expected "
+        f"runs at the pilot's estimate, {plan.expected_runs:.1f}, are {abs(saved):.0%} "
+        f"{'fewer' if saved >= 0 else 'more'}")
 def default_pilot(claim_id: str, repo: Path) -> Path:
     return repo / "reports" / "reference" / claim_id / "data"
 

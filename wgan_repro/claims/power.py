@@ -86,6 +86,12 @@ def events(xs: Sequence[np.ndarray], log_odds: float | None, scale_n: float, rng
                  for x, share in zip(xs, (share_a, share_b)))
 
 
+def measured(tests: Sequence[D.SubTest]) -> bool:
+    """Whether the pilot holds the sub-tests' measures: at least 2 finite units in every sample (a pilot from before
+    a redesign may hold none: power, level and the stops are then unknown, NaN)."""
+    return all(np.isfinite(np.asarray(s, dtype=float)).sum() >= 2 for t in tests for s in t.samples)
+
+
 def effects(tests: Sequence[D.SubTest]) -> list[float | None]:
     """The effect each sub-test is simulated at: the one its module names, else its SESOI margin."""
     return [t.power_effect if t.power_effect is not None else t.margin for t in tests]
@@ -97,7 +103,7 @@ def power(tests: Sequence[D.SubTest], alpha: float, scale_n: float, simulations:
     effect."""
     rng = np.random.default_rng(seed)
     es = effects(tests)
-    if any(len(np.asarray(s)[np.isfinite(np.asarray(s, dtype=float))]) < 2 for t in tests for s in t.samples):
+    if not measured(tests):
         return math.nan
     sds = [pilot(t, e).sd_used for t, e in zip(tests, es)]  # once, not per simulation
     hits = 0
@@ -111,6 +117,8 @@ def power(tests: Sequence[D.SubTest], alpha: float, scale_n: float, simulations:
 def level(test: D.SubTest, alpha: float, scale_n: float = 1.0, simulations: int = 2000) -> float:
     """How often the sub-test says "reproduced" with no effect (the data at its threshold): about alpha or less
     for a sound simulation and test."""
+    if not measured([test]):
+        return math.nan
     rng = np.random.default_rng(7)
     sd = pilot(test, 0.0).sd_used
     hits = sum(D.decide(shifted(test, 0.0, scale_n, rng, sd), alpha, False).word == D.REPRODUCED
@@ -119,20 +127,21 @@ def level(test: D.SubTest, alpha: float, scale_n: float = 1.0, simulations: int 
 
 
 def seeds_needed(tests: Sequence[D.SubTest], alpha: float, seeds: int, cap: int = MOST_SEEDS,
-                 simulations: int = 400) -> int | None:
-    """The fewest seeds per arm giving TARGET power (None beyond `cap`), by doubling then bisection."""
+                 simulations: int = 400, target: float = TARGET) -> int | None:
+    """The fewest seeds per arm giving `target` power to a fixed design (None beyond `cap`), by doubling then
+    bisection; `seeds`: the pilot's."""
     if not np.isfinite(power(tests, alpha, 1.0, 50)):
         return None
     at = lambda s: power(tests, alpha, s / seeds, simulations)  # noqa: E731
     hi = seeds
-    while at(hi) < TARGET:
+    while at(hi) < target:
         if hi >= cap:
             return None
         hi = min(cap, hi * 2)
     lo = max(2, hi // 2) if hi > seeds else 2
     while lo < hi:
         mid = (lo + hi) // 2
-        if at(mid) >= TARGET:
+        if at(mid) >= target:
             hi = mid
         else:
             lo = mid + 1
@@ -156,6 +165,8 @@ def minimum_detectable(tests: Sequence[D.SubTest], alpha: float, scale_n: float,
 
 def equivalence_margin(test: D.SubTest, alpha: float, scale_n: float, simulations: int = 400) -> float | None:
     """The smallest margin (analysis scale) that TOST establishes with TARGET power when the true effect is 0."""
+    if not measured([test]):
+        return None
     sd = pilot(test, None).sd_used
     if not np.isfinite(sd) or sd == 0:
         return None
@@ -179,17 +190,23 @@ def equivalence_margin(test: D.SubTest, alpha: float, scale_n: float, simulation
     return hi
 
 
-def smallest_p(test: D.SubTest, scale_n: float) -> str:
-    """The floor an exact test puts on p at the design's size, in words."""
+def floor_p(test: D.SubTest, scale_n: float) -> tuple[float, str]:
+    """The smallest one-sided p an exact test can reach at `scale_n` times the pilot's units, and how (0: a t test,
+    no floor): a look whose level is below it cannot stop on that test."""
     n = int(round(sum(np.isfinite(np.asarray(s, dtype=float)).sum() for s in test.samples) * scale_n))
     if test.kind == "signed_rank":
-        return f"{0.5 ** n:.3g} (exact signed-rank, {n} pairs: 2^-{n})"
+        return 0.5 ** n, f"exact signed-rank, {n} pairs: 2^-{n}"
     if test.kind in ("fisher", "rank_shift"):  # the most extreme arrangement of two arms of m and k units
         m = int(round(np.isfinite(np.asarray(test.samples[0], dtype=float)).sum() * scale_n))
-        k = n - m
         name = "Fisher's exact" if test.kind == "fisher" else "exact Mann-Whitney"
-        return f"{1 / math.comb(n, m):.3g} ({name}, {m} against {k}: 1 / C({n}, {m}))"
-    return "no floor (t test)"
+        return 1 / math.comb(n, m), f"{name}, {m} against {n - m}: 1 / C({n}, {m})"
+    return 0.0, "t test"
+
+
+def smallest_p(test: D.SubTest, scale_n: float) -> str:
+    """The floor an exact test puts on p at the design's size, in words."""
+    p, how = floor_p(test, scale_n)
+    return f"{p:.3g} ({how})" if p else "no floor (t test)"
 
 
 # --------------------------------------------------------------------------- a sequential design's operating figures
@@ -214,7 +231,7 @@ def sequential_stops(tests: Sequence[D.SubTest], levels: Sequence[float], looks:
     units scaled from the pilot's, its SD at the pilot's 80% upper limit, as `power`), each look deciding on the
     first units of its seeds at its nominal level, the first definite word stopping it. effect_factor: the truth at
     that multiple of each sub-test's effect past its threshold (0: at the threshold); None: the pilot's own means."""
-    if any(len(np.asarray(s)[np.isfinite(np.asarray(s, dtype=float))]) < 2 for t in tests for s in t.samples):
+    if not measured(tests):
         nan = (math.nan,) * len(looks)  # the pilot cannot say (fewer than 2 units of a sub-test): unknown, as `power`
         return Stops(nan, nan, math.nan)
     rng = np.random.default_rng(seed)

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from wgan_repro.claims import REPO, budget_arms, section, shown_command
 from wgan_repro.claims import data as D
 from wgan_repro.claims import ledger as L
-from wgan_repro.claims.engine import Power, Result, check_controls, design_of, judge, judge_sequential
+from wgan_repro.claims.engine import Design, Power, Result, check_controls, design_of, judge, judge_sequential
 from wgan_repro.host import machine
 from wgan_repro.store import find_runs, mlflow_client, resolve_uri
 
@@ -93,7 +93,8 @@ def planned(folder: Path) -> dict[str, Any]:
     if (folder / "plan.json").is_file():
         return plan_meta(json.loads((folder / "plan.json").read_text()))
     text = (folder / "plan.txt").read_text() if (folder / "plan.txt").is_file() else ""
-    found = re.search(r"every gate passing: (\d+)% with \d+ seeds; seeds needed for 80%: (\d+|more than 200)", text)
+    found = re.search(r"every gate passing(?: \([^)]*\))?: (\d+)% with \d+ seeds; seeds needed for 80%: "
+                      r"(\d+|more than 200)", text)
     if not found:
         return {}
     return {"plan_power": int(found.group(1)) / 100,
@@ -143,6 +144,23 @@ def planned_power(meta: dict[str, Any]) -> Power | None:
     return Power(meta["plan_power"], meta.get("plan_seeds_needed"))
 
 
+def design_and_arms(claim: DictConfig, budget: str, meta: dict[str, Any], data: D.ClaimData, exported: bool
+                    ) -> tuple[Design, dict[str, list[int]]]:
+    """The design the runs were made under and each arm's seeds in its order (a look judges the first seeds of each
+    arm; the controls are built at them). From the store: the budget's. From an export: the design its meta.json
+    recorded, so that a budget redesigned later (new seeds, looks) re-renders its old sections as they were run; an
+    export older than that record was a fixed design, at the seeds it holds."""
+    if "design" in meta:
+        d = meta["design"]
+        return Design(tuple(d["looks"]), d["spending"]), {a: [int(s) for s in seeds] for a, seeds in d["arms"].items()}
+    if not exported:
+        return design_of(claim, budget), budget_arms(claim, budget)
+    arms: dict[str, list[int]] = {}
+    for arm, seeds in data.runs.groupby("tags.arm", sort=False)["tags.seed"]:
+        arms[str(arm)] = sorted({int(float(s)) for s in seeds})
+    return Design((max(len(s) for s in arms.values()),)), arms
+
+
 def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, parent_id: str | None,
                  plan: Any = None) -> dict[str, Any]:
     """Judge the claim on its runs, write its section and export, tag its parent, update the index and README."""
@@ -156,10 +174,10 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     if D.binned(data):
         notes.append("this export's long curves are binned to 1,000 points (the first edition's exports), so a filter "
                      "width counted in iterations is approximated to whole bins")
-    design = design_of(claim, budget)
+    design, arms = design_and_arms(claim, budget, meta, data, bool(cfg.render_from))
+    meta["design"] = {"looks": list(design.looks), "spending": design.spending, "arms": arms}
     if len(design.looks) > 1:  # judged look by look: the word it stopped at
-        result, _ = judge_sequential(claim.id, claim.rule, pooled, budget_arms(claim, budget), design,
-                                     planned_power(meta))
+        result, _ = judge_sequential(claim.id, claim.rule, pooled, arms, design, planned_power(meta))
         if result is None or (result.word == "inconclusive" and len(result.looks) < len(design.looks)
                               and not result.detail.startswith("budget")):
             done = len(result.looks) if result is not None else 0
@@ -169,7 +187,7 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
     else:
         result = judge(claim.id, claim.rule, pooled, planned_power(meta))
     if budget != "smoke":  # a pipeline check at one or two seeds: controls cannot read a word there
-        result.controls = check_controls(claim.id, claim.rule, budget_arms(claim, budget), design)
+        result.controls = check_controls(claim.id, claim.rule, arms, design)
     if cfg.replicate:
         meta["replicate"] = str(cfg.replicate)
     seeds = seed_independence(claim, budget, cfg, pooled, meta, planned_power(meta))

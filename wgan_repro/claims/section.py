@@ -178,15 +178,17 @@ def spec_curve(claim_id: str, result: Result, path: Path) -> Path:
     return path
 
 
-def looks_line(result: Result) -> str:
-    """Where a sequential claim stopped and why, with the bias an early stop brings (empty for a fixed design)."""
+def looks_line(result: Result, cap: int) -> str:
+    """Where a sequential claim stopped and why, with the bias an early stop (before the `cap`, its seeds per arm)
+    brings (empty for a fixed design)."""
     if not result.looks:
         return ""
     last = result.looks[-1]
     decided = result.word != D.INCONCLUSIVE
     why = f"its interval at nominal level {last.level:.2g} crossed a boundary" if decided else "no look decided"
-    early = (" An estimate at an early stop is biased away from the threshold (a look stops when its interval is "
-             "far from it): read its size with care." if decided and len(result.looks) > 1 else "")
+    early = (f" It stopped before its cap ({cap} seeds per arm), and an estimate at an early stop is biased away "
+             "from the threshold (a look stops when its interval is far from it): read its size with care."
+             if decided and last.n < cap else "")
     return (f"<br>Stopped at look {len(result.looks)} ({last.n} seeds per arm): {why}; looks: "
             + ", ".join(f"{k.n} seeds: {k.result.headline}" for k in result.looks) + "." + early)
 
@@ -408,7 +410,7 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
                 + "; ".join(c.line() for c in result.controls) + "." if result.controls else
                 "<br>Controls: <b>none declared</b>: this test is not shown able to give each word.")
     seeds = f"<br>Seeds: {meta['seed_independence']}." if meta.get("seed_independence") else ""
-    stopped = looks_line(result)
+    stopped = looks_line(result, max(meta.get("design", {}).get("looks", [0])))
     replication = (f" <i>A replication of commit {meta['replicate'][:10]}, not an independent confirmation.</i>"
                    if meta.get("replicate") else "")
     smoke = [f"> **{SMOKE}.** Budget `smoke` runs a few iterations of every arm to check the pipeline end to end: "
