@@ -79,7 +79,7 @@ COMMANDS = {"wgan_repro.__main__", "wgan_repro.reproduce", "wgan_repro.bench.__m
 LAYERS = [  # lowest first: a module imports its own layer and those below, never one above
     ("schema", ["wgan_repro", "wgan_repro.schema", "wgan_repro.app_schema", "wgan_repro.members", "wgan_repro.host",
                 "wgan_repro.curves", "wgan_repro.evaluate.metrics", "wgan_repro.bench"]),
-    ("config", ["wgan_repro.config", "wgan_repro.store"]),
+    ("config", ["wgan_repro.config", "wgan_repro.store", "wgan_repro.cluster"]),
     ("components", ["wgan_repro.objectives", "wgan_repro.constraints", "wgan_repro.models", "wgan_repro.data",
                     "wgan_repro.evaluate", "wgan_repro.diagnostics", "wgan_repro.tracking"]),
     ("runs", ["wgan_repro.runs", "wgan_repro.reference_loop", "wgan_repro.bench.timing"]),

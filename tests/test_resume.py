@@ -146,7 +146,10 @@ def test_the_slurm_example_composes_onto_submitit() -> None:
         cfg = hydra_compose("config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
-    assert launcher.gpus_per_node == 1 and launcher.array_parallelism > 1 and launcher.max_num_timeout > 0
+    assert launcher.array_parallelism > 1 and launcher.max_num_timeout > 0
+    from wgan_repro.cluster import slurm_keys  # reproduce's launcher=slurm reads the same keys from the same file
+
+    assert {k: launcher[k] for k in slurm_keys()} == slurm_keys()
 
 
 def test_resume_auto_leaves_a_run_with_a_fresh_heartbeat_alone(tmp_path, mlflow_uri) -> None:

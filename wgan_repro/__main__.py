@@ -20,6 +20,10 @@ from wgan_repro.schema import GROUPS, register_configs
 from wgan_repro.store import TrackingUnavailable, resolve_uri, set_terminated
 
 register_configs()
+if any(a.startswith("hydra/launcher=") and "slurm" in a for a in sys.argv):  # the sweep waits on SLURM jobs here
+    from wgan_repro import cluster
+
+    cluster.install()  # their states from squeue where the cluster keeps no accounting (cluster.py)
 log = logging.getLogger("wgan_repro")
 EXIT_FAILED = 1  # a run that ended FAILED (diverged, or an error it recorded); 2 is refused input
 

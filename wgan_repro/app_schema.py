@@ -28,6 +28,11 @@ class Budget(Choice):
     full = "full"  # the paper's scale (data roots, a GPU)
 
 
+class Launcher(Choice):
+    local = "local"  # a process pool on this machine, `jobs` at a time
+    slurm = "slurm"  # one SLURM job per run through submitit, a round of a claim one job array
+
+
 class Command(Choice):
     run = "run"
     fid = "fid"
@@ -72,6 +77,13 @@ class ReproduceConfig:
     replicate: Optional[str] = knob(None, "a commit whose runs this replicates: allows seeds the claim's seed ledger "
                                           "holds, and the section says it is a replication, not a confirmation")
     ledger: Optional[str] = knob(None, "the folder of the claims' seed ledgers; null: reports/ledger")
+    launcher: Launcher = knob(Launcher.local, "local: a process pool here | slurm: one SLURM job per run through "
+                                              "submitit (a round one job array), with conf/hydra/launcher/slurm.yaml's "
+                                              "keys, the ones sweeps use")
+    slurm: dict[str, Any] = knob({}, "launcher=slurm: overrides of conf/hydra/launcher/slurm.yaml's keys, e.g. "
+                                     "slurm.partition=cpu slurm.timeout_min=60 (partition, gpus_per_node, "
+                                     "cpus_per_task, mem_gb, timeout_min, array_parallelism, max_num_timeout, "
+                                     "signal_delay_s, additional_parameters)")
     tracking: ClaimsTracking = field(default_factory=ClaimsTracking)
     report: ReproduceReport = field(default_factory=ReproduceReport)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -72,6 +73,19 @@ def preflight(cfg: DictConfig) -> None:
                                "e.g. reports/reference/F5/data")
     if not (cfg.render_from or cfg.plan):
         (cli.existing_store if cfg.render_only else cli.store_folder)(cfg.tracking.uri)
+    if cfg.slurm and cfg.launcher != "slurm":
+        raise cli.BadInput(f"slurm.{next(iter(cfg.slurm))}: SLURM keys need launcher=slurm; allowed: launcher=slurm "
+                           "with them, or neither")
+    if cfg.launcher == "slurm":
+        from wgan_repro import cluster
+
+        try:
+            cluster.settings(cfg.slurm)
+        except ConfigError as exc:
+            raise cli.BadInput(str(exc)) from None
+        if not shutil.which("sbatch"):
+            raise cli.BadInput("launcher=slurm: no sbatch on this machine; allowed: local, or slurm where SLURM's "
+                               "commands are (a login node; scripts/local_slurm.sh start brings up one here)")
 
 
 def entry() -> None:

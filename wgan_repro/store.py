@@ -105,7 +105,18 @@ def system_tags(command: str | None) -> dict[str, str]:
             "mlflow.source.git.commit": git_commit(), "git_dirty": git_dirty(), "mlflow.user": user}
     if command:
         tags.update({"command": command, "mlflow.note.content": f"Reproduce: `{command}`"})
-    return tags
+    return {**tags, **slurm_tags()}
+
+
+def slurm_tags() -> dict[str, str]:
+    """The SLURM job a run ran in (an array's element as <array job>_<task>, as squeue and sacct name it) and its
+    node; none outside SLURM."""
+    env = os.environ
+    if "SLURM_JOB_ID" not in env:
+        return {}
+    job = (f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}" if "SLURM_ARRAY_TASK_ID" in env
+           else env["SLURM_JOB_ID"])
+    return {"slurm_job_id": job, "slurm_node": env.get("SLURMD_NODENAME", "")}
 
 
 def artifact_location(uri: str, experiment: str) -> str | None:

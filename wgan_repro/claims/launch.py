@@ -1,7 +1,8 @@
 """A claim's runs: every (arm, seed) of its budget composed and validated before any work, refused when its
 known-answer controls do not give their words (its design cannot decide the claim), when its seeds are in its seed
 ledger (data already seen; replicate=<commit> allows them) or when the plan gives it under 80% power (unless
-force=true), then run in one pool of worker processes under one parent MLflow run per claim (reopened on a
+force=true), then run in one pool (worker processes here, or SLURM jobs under launcher=slurm: cluster.py) under
+one parent MLflow run per claim (reopened on a
 relaunch: what finished is skipped, what was killed continues), in rounds, one per look of a sequential budget
 (`Rounds`: each round's seeds recorded in the ledger as it starts), each claim rendered (render.py) as soon as it
 stops: a look decides, or its last round ends. SIGTERM or Ctrl-C stops the runs in progress after their generator
@@ -25,6 +26,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from wgan_repro import cluster
 from wgan_repro.claims import REPO, Job, budget_arms, jobs
 from wgan_repro.claims import data as D
 from wgan_repro.claims import ledger as L
@@ -111,6 +113,30 @@ def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: d
             for k, v in tags.items():
                 client.set_tag(run_id, k, v)
     return tags["arm"], result["status"], result.get("reason")
+
+
+class LocalPool(cf.ProcessPoolExecutor):
+    """reproduce's default pool: `workers` spawned processes on this machine, each ignoring signals between runs and
+    watching the stop event (init_worker)."""
+
+    def __init__(self, workers: int, stop: Any) -> None:
+        super().__init__(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                         initializer=init_worker, initargs=(stop,))
+        self.stop_event = stop
+
+    def submit_all(self, fn: Any, calls: list[tuple[Any, ...]], arm_of: Any) -> list[cf.Future]:
+        return [self.submit(fn, *args) for args in calls]
+
+    def stop(self) -> None:
+        self.stop_event.set()  # the runs in progress stop after their generator iteration; queued ones never start
+
+
+def make_pool(cfg: DictConfig, workers: int, command_time: str) -> LocalPool | Any:
+    """The pool a launch runs its claims' runs in: the local processes, or SLURM (launcher=slurm: cluster.py), its
+    submitit folder fresh for this launch."""
+    if str(cfg.launcher) == "slurm":
+        return cluster.SlurmPool(cluster.settings(cfg.slurm), REPO / "outputs" / "claims" / ".submitit" / command_time)
+    return LocalPool(workers, multiprocessing.get_context("spawn").Event())
 
 
 def parent_run(claim: DictConfig, budget: str, cfg: DictConfig, command: str) -> tuple[str, str]:
@@ -204,6 +230,8 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
     uri = resolve_uri(cfg.tracking.uri)
     workers = int(cfg.jobs or claims[0].budgets[budget].jobs)
     threads = max(1, (os.cpu_count() or 1) // workers)
+    if str(cfg.launcher) == "slurm":  # a job's run uses the CPUs SLURM gives it
+        threads = int(cluster.settings(cfg.slurm)["cpus_per_task"] or 1)
     parents = {c.id: parent_run(c, budget, cfg, command) for c in claims}
     rounds = {c.id: Rounds(c, budget, todo[c.id]) for c in claims}
     progress = ClaimsProgress(len(claims), sum(len(todo[c.id]) for c in claims))
@@ -212,19 +240,18 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
         log.info("claim %s, budget %s: %d runs%s, %d at a time (%d thread each), parent %s", c.id, budget,
                  len(todo[c.id]), f" to the cap, in {len(r.rounds)} rounds (looks at {list(r.design.looks)} seeds "
                  "per arm)" if r.sequential else "", workers, threads, parents[c.id][0])
-    context = multiprocessing.get_context("spawn")
-    stop = context.Event()
-    with stopping.stop_on_signals(), cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                                             initializer=init_worker, initargs=(stop,)) as pool:
+    stopped = False
+    with stopping.stop_on_signals(), make_pool(cfg, workers, time.strftime("%Y%m%d-%H%M%S")) as pool:
         owner: dict[cf.Future, DictConfig] = {}
 
         def submit(claim: DictConfig) -> None:
             record_seeds(claim, budget, cfg, parents[claim.id][0], rounds[claim.id].rounds[rounds[claim.id].look])
-            for job in rounds[claim.id].rounds[rounds[claim.id].look]:
-                owner[pool.submit(run_job, run_overrides(job, cfg),
-                                  str(REPO / "outputs" / "claims" / claim.id / budget / f"{job.arm}-s{job.seed}"),
-                                  parents[claim.id], {"claim": claim.id, "budget": budget, "arm": job.arm},
-                                  threads)] = claim
+            calls = [(run_overrides(job, cfg),
+                      str(REPO / "outputs" / "claims" / claim.id / budget / f"{job.arm}-s{job.seed}"),
+                      parents[claim.id], {"claim": claim.id, "budget": budget, "arm": job.arm}, threads)
+                     for job in rounds[claim.id].rounds[rounds[claim.id].look]]
+            for future in pool.submit_all(run_job, calls, lambda call: call[3]["arm"]):
+                owner[future] = claim
 
         for c in claims:
             submit(c)
@@ -269,8 +296,9 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
                     unrendered.append(f"claim {claim.id}: {exc}")
                 progress.claims_done += 1
                 log.info("%s", progress.line())
-            if stopping.requested() and not stop.is_set():  # the runs in progress stop cleanly; the rest never start
-                stop.set()
+            if stopping.requested() and not stopped:  # the runs in progress stop cleanly; the rest never start
+                stopped = True
+                pool.stop()
                 for future in pending:
                     future.cancel()
     if stopping.requested():
