@@ -49,7 +49,8 @@ def test_sweeps_and_claims_run_as_jobs_of_a_real_slurm(tmp_path) -> None:
     """A 2 x 2 sweep with hydra/launcher=slurm lands as one parent with 4 FINISHED children, each tagged with its
     own SLURM job; a smoke claim with launcher=slurm gives the word the local pool gives; a job cancelled before it
     writes a result is reported KILLED with SLURM's state, not waited on (the cluster keeps no accounting: its states
-    come from squeue, wgan_repro/cluster.py)."""
+    come from squeue, wgan_repro/cluster.py); a job requeued mid-run resumes from its checkpoint and ends with the
+    metrics of an uninterrupted run."""
     with service("local_slurm.sh", tmp_path / "slurm", WGAN_SLURM_STATE=str(tmp_path / "slurm")) as env:
         uri = f"sqlite:///{tmp_path}/m.db"
         sweep = subprocess.run(
@@ -87,6 +88,41 @@ def test_sweeps_and_claims_run_as_jobs_of_a_real_slurm(tmp_path) -> None:
                                    capture_output=True, text=True, timeout=300)
         assert cancelled.returncode == 0, cancelled.stderr[-3000:]
         assert cancelled.stdout.startswith("('an arm', 'KILLED', 'SLURM job ") and "CANCELLED" in cancelled.stdout
+
+        # preemption: `scontrol requeue` on a running job mid-run; the run checkpoints on SLURM's SIGTERM, the job
+        # restarts, the run resumes (train.resume=auto under submitit) and ends as an uninterrupted run ends
+        longer = [*TINY, "train.iterations=2000", "eval.every=500", "train.log_every=100", "train.checkpoint_every=200"]
+        sweep = subprocess.Popen(
+            [sys.executable, "-m", "wgan_repro", "--multirun", "hydra/launcher=slurm", "optimizer=rmsprop", *longer,
+             f"tracking.uri={uri}", "tracking.experiment=requeued", f"hydra.sweep.dir={tmp_path / 'requeued'}"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        client, deadline = MlflowClient(uri), time.monotonic() + 300
+        while time.monotonic() < deadline:  # until the run is half way in
+            time.sleep(0.5)
+            exp = client.get_experiment_by_name("requeued")
+            runs = [r for r in (client.search_runs([exp.experiment_id]) if exp else [])
+                    if r.data.tags.get("sweep_parent") != "true"]
+            if runs and any(m.step >= 1000 for m in client.get_metric_history(runs[0].info.run_id, "eval/w1")):
+                break
+        else:
+            sweep.kill()
+            raise AssertionError("the run never reached iteration 1,000")
+        subprocess.run(["scontrol", "requeue", runs[0].data.tags["slurm_job_id"]], env=env, check=True, timeout=30)
+        out, _ = sweep.communicate(timeout=600)
+        assert sweep.returncode == 0, out[-3000:]
+        children, _ = children_and_parents(uri, "requeued")
+        assert len(children) == 1 and children[0].info.status == "FINISHED", out[-3000:]
+        log = "".join(p.read_text() for p in (tmp_path / "requeued" / ".submitit").rglob("*.err"))
+        assert "DUE TO JOB REQUEUE" in log and "resuming run" in log  # it was requeued, and it resumed
+        whole = subprocess.run([sys.executable, "-m", "wgan_repro", "optimizer=rmsprop", *longer,
+                                f"tracking.uri={uri}", "tracking.experiment=uninterrupted"],
+                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert whole.returncode == 0, whole.stderr[-3000:]
+        (plain,), _ = children_and_parents(uri, "uninterrupted")
+        resumed = [(m.step, m.value) for m in client.get_metric_history(children[0].info.run_id, "eval/w1")]
+        expected = [(m.step, m.value) for m in client.get_metric_history(plain.info.run_id, "eval/w1")]
+        assert sorted(s for s, _ in resumed) == sorted(s for s, _ in expected) == list(range(500, 2001, 500))
+        assert [v for _, v in sorted(resumed)] == pytest.approx([v for _, v in sorted(expected)], rel=1e-5)
 
 
 def log_a_job(uri: str, name: str, folder: Path) -> None:
