@@ -131,11 +131,11 @@ class LocalPool(cf.ProcessPoolExecutor):
         self.stop_event.set()  # the runs in progress stop after their generator iteration; queued ones never start
 
 
-def make_pool(cfg: DictConfig, workers: int, command_time: str) -> LocalPool | Any:
-    """The pool a launch runs its claims' runs in: the local processes, or SLURM (launcher=slurm: cluster.py), its
-    submitit folder fresh for this launch."""
-    if str(cfg.launcher) == "slurm":
-        return cluster.SlurmPool(cluster.settings(cfg.slurm), REPO / "outputs" / "claims" / ".submitit" / command_time)
+def make_pool(slurm: dict[str, Any] | None, workers: int, command_time: str) -> LocalPool | Any:
+    """The pool a launch runs its claims' runs in: the local processes, or SLURM jobs with these keys (launcher=slurm:
+    cluster.py), its submitit folder fresh for this launch."""
+    if slurm is not None:
+        return cluster.SlurmPool(slurm, REPO / "outputs" / "claims" / ".submitit" / command_time)
     return LocalPool(workers, multiprocessing.get_context("spawn").Event())
 
 
@@ -229,9 +229,8 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
     stops."""
     uri = resolve_uri(cfg.tracking.uri)
     workers = int(cfg.jobs or claims[0].budgets[budget].jobs)
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    if str(cfg.launcher) == "slurm":  # a job's run uses the CPUs SLURM gives it
-        threads = int(cluster.settings(cfg.slurm)["cpus_per_task"] or 1)
+    slurm = cluster.settings(cfg.slurm) if str(cfg.launcher) == "slurm" else None
+    threads = int(slurm["cpus_per_task"] or 1) if slurm else max(1, (os.cpu_count() or 1) // workers)  # SLURM's CPUs
     parents = {c.id: parent_run(c, budget, cfg, command) for c in claims}
     rounds = {c.id: Rounds(c, budget, todo[c.id]) for c in claims}
     progress = ClaimsProgress(len(claims), sum(len(todo[c.id]) for c in claims))
@@ -241,7 +240,7 @@ def run_claims(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dic
                  len(todo[c.id]), f" to the cap, in {len(r.rounds)} rounds (looks at {list(r.design.looks)} seeds "
                  "per arm)" if r.sequential else "", workers, threads, parents[c.id][0])
     stopped = False
-    with stopping.stop_on_signals(), make_pool(cfg, workers, time.strftime("%Y%m%d-%H%M%S")) as pool:
+    with stopping.stop_on_signals(), make_pool(slurm, workers, time.strftime("%Y%m%d-%H%M%S")) as pool:
         owner: dict[cf.Future, DictConfig] = {}
 
         def submit(claim: DictConfig) -> None:

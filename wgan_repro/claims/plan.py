@@ -19,7 +19,7 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy import stats
 
-from wgan_repro.claims import budget_arms, jobs, shown_path
+from wgan_repro.claims import jobs, shown_path
 from wgan_repro.claims import power as P
 from wgan_repro.claims.data import ClaimData, load_export
 from wgan_repro.claims.decision import SubTest
@@ -145,9 +145,10 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
 
 
 def runs_at_looks(claim: DictConfig, budget: str, looks: Sequence[int]) -> list[int]:
-    """The runs a claim has made by each look (arms at fewer seeds than the cap stop early)."""
-    arms = budget_arms(claim, budget)
-    return [sum(min(n, len(seeds)) for seeds in arms.values()) for n in looks]
+    """The runs a claim has made by each look, or a fixed design would make at that many seeds (arms at their own,
+    fewer seeds stop early)."""
+    b = claim.budgets[budget]
+    return [sum(min(n, len(b.arm_seeds[arm])) if arm in b.arm_seeds else n for arm in b.arms) for n in looks]
 
 
 def boundary(test: SubTest, level: float, n: int, pilot_seeds: int) -> str:
@@ -204,8 +205,7 @@ def sequential(plan: Plan, claim: DictConfig, budget: str, t: Any, tests: list[S
         say("the fixed design with this power: unknown (none within "
             f"{P.MOST_SEEDS} seeds, or a power of 0)")
         return
-    b = claim.budgets[budget]
-    plan.fixed_runs = sum(min(fixed, len(b.arm_seeds[arm])) if arm in b.arm_seeds else fixed for arm in b.arms)
+    plan.fixed_runs = runs_at_looks(claim, budget, [fixed])[0]
     saved = 1 - plan.expected_runs / plan.fixed_runs
     say(f"the fixed design with this power: {fixed} seeds per arm, {plan.fixed_runs} runs; this design's expected "
         f"runs at the pilot's estimate, {plan.expected_runs:.1f}, are {abs(saved):.0%} "
