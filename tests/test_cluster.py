@@ -19,6 +19,7 @@ from conftest import TINY
 from mlflow.tracking import MlflowClient
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.cluster  # ./test.sh runs these after the rest, with the machine to themselves
 
 
 @contextmanager

@@ -73,15 +73,25 @@ def reproduce(tmp_path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_reproduce_refuses_seen_seeds_before_any_work_and_plan_shows_them(tmp_path) -> None:
-    refused = reproduce(tmp_path, "claim=F2", "budget=full")  # seeds 0-9: 0-4 ran in the second edition
+    refused = reproduce(tmp_path, "claim=F3", "budget=full")  # seeds 0-9: all ran in the second edition
     assert refused.returncode == 2, refused.stderr
-    assert "seeds already run" in refused.stderr and "reports/reference/F2/data" in refused.stderr
+    assert "seeds already run" in refused.stderr and "reports/reference/F3/data" in refused.stderr
     assert not (tmp_path / "m.db").exists() and not (tmp_path / "out").exists()  # nothing started, nothing left
-    plan = reproduce(tmp_path, "claim=F2", "budget=full", "plan=true", "replicate=55da5ac")
+    plan = reproduce(tmp_path, "claim=F3", "budget=full", "plan=true", "replicate=90e7ff6")
     assert plan.returncode == 0, plan.stderr
-    assert "a replication of 55da5ac" in plan.stdout and "known-answer controls" in plan.stdout
-    fresh = reproduce(tmp_path, "claim=F2", "budget=cpu", "plan=true")  # the third edition's seeds: never run
-    assert fresh.returncode == 0 and "=> unseen" in fresh.stdout, fresh.stderr
+    assert "a replication of 90e7ff6" in plan.stdout and "known-answer controls" in plan.stdout
+
+
+@pytest.mark.parametrize("cid", claim_ids())
+def test_the_third_editions_seeds_are_unseen_by_every_ledger(cid: str) -> None:
+    """Each claim's cpu budget (the third edition's design) runs seeds no earlier run of the claim used: what the
+    plan prints as "=> unseen" (launch.seeds_lines)."""
+    from wgan_repro.claims import load_claim
+    from wgan_repro.claims.launch import budget_arms
+
+    arms = budget_arms(load_claim(cid), "cpu")
+    assert L.refusal(L.load(cid), "cpu", arms, None) is None
+    assert min(s for seeds in arms.values() for s in seeds) >= 1000
 
 
 def test_smoke_runs_use_pilot_seeds_and_confirmatory_budgets_never_do(tmp_path, monkeypatch) -> None:

@@ -24,6 +24,7 @@ design whose controls fail cannot decide its claim, and `reproduce` refuses to r
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import importlib
@@ -424,14 +425,15 @@ def built(claim_id: str, control: Control, arms: Mapping[str, Sequence[int]]) ->
     if (folder / "runs.csv").is_file():
         return load_export(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent))  # whole or absent: a test worker beside may build it too
-    try:
-        export(control.build(arms), staging)
-        staging.rename(folder)
-    except OSError:  # another process put it there first: the same data
-        pass
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process building it (a test worker beside): wait for it, once
+        if not (folder / "runs.csv").is_file():
+            staging = Path(tempfile.mkdtemp(dir=folder.parent))  # whole or absent, whoever reads it
+            try:
+                export(control.build(arms), staging)
+                staging.rename(folder)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
     return load_export(folder)
 
 
