@@ -14,6 +14,7 @@ from wgan_repro import config
 CONF = config.CONF_DIR
 if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one torch thread each, not two fighting for one
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # and the runs each worker starts, in it or in a subprocess (host.threads_for)
 TINY = ["train.iterations=4", "train.warmup=false", "train.batch_size=16", "train.log_every=2", "eval.every=2",
         "eval.n_samples=200", "eval.w1_points=100", "arch.hidden=16", "critic.hidden=16", "train.progress=false"]
 

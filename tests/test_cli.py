@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import compose
 
 from wgan_repro import cli
 
@@ -123,6 +124,18 @@ def test_help_documents_every_key_from_the_schema(command: str, capsys, monkeypa
 def test_help_shows_the_keys_of_the_choices_given() -> None:
     text = cli.help_text("wgan_repro", "config", "", [], ["optimizer=adam"])
     assert "optimizer.betas: list[float] = [0.5, 0.999]" in text and "optimizer.momentum" not in text
+
+
+@pytest.mark.parametrize("objective,n_critic,warmup", [("wgan", 5, True), ("gan", 1, False), ("hinge", 5, False),
+                                                       ("gan_minimax", 1, False)])
+def test_help_shows_the_defaults_the_chosen_objective_gives(objective: str, n_critic: int, warmup: bool) -> None:
+    """train.n_critic and train.warmup default to the objective class's attributes: --help shows their values for
+    the objective chosen (it showed only '${objective:n_critic}'), read from the class (gan_minimax: its base's)."""
+    cfg, _ = compose(f"objective={objective}")
+    assert (cfg.train.n_critic, cfg.train.warmup) == (n_critic, warmup)  # what a run resolves
+    text = cli.help_text("wgan_repro", "config", "", [], [f"objective={objective}"])
+    assert f"train.n_critic: int = {n_critic} (${{objective:n_critic}})" in text
+    assert f"train.warmup: bool = {warmup} (${{objective:warmup}})" in text
 
 
 @pytest.mark.parametrize("argv,needle", [

@@ -89,6 +89,40 @@ def test_cells_show_runs_below_five_and_an_interval_from_five() -> None:
     assert tables.cell([1, 2, 3, 4, 5]).endswith("(t 95%, n=5)")
 
 
+def toy_frame(iterations: list[int], modes: list[float], hq: list[float]) -> pd.DataFrame:
+    n = len(iterations)
+    return pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "status": "FINISHED", "tags.objective": "wgan",
+                         "tags.data": "eight_gaussians", "tags.experiment": "", "params.data.n_modes": "8",
+                         "tags.optimizer": "rmsprop", "params.optimizer.lr": "5e-05",
+                         "params.train.iterations": [str(i) for i in iterations],
+                         "params.train.seed": [str(i) for i in range(n)],  # not a setting: runs pool over seeds
+                         "params.tracking.uri": [f"sqlite:///{i}.db" for i in range(n)],  # nor is the store
+                         "metrics.eval/modes": modes, "metrics.eval/high_quality": hq})
+
+
+def test_runs_of_different_lengths_are_separate_rows_and_bounded_intervals_stay_in_bounds() -> None:
+    """A 7,000-iteration run was pooled with 200-iteration ones into one row, whose intervals left their bounds
+    (modes up to 9.1 of 8, a high-quality share from -8.51%): every differing setting now splits the rows, named in
+    a column of its own, and a bounded measure's interval is computed on the logit scale between its bounds."""
+    runs = toy_frame([200] * 6 + [7000], [8, 8, 5, 8, 6, 8, 8], [0.95, 0.99, 0.02, 0.97, 0.4, 0.99, 1.0])
+    t1 = tables.t1_toy(runs)
+    assert list(t1["train.iterations"]) == ["200", "7000"] and list(t1["runs"]) == [6, 1], t1
+    short = t1.attrs["numeric"].iloc[0]
+    assert 0 <= short["modes lo"] < short["modes mean"] < short["modes hi"] <= 8
+    assert 0 <= short["high quality % lo"] < short["high quality % hi"] <= 100
+    pooled = tables.S.summarise([8, 8, 5, 8, 6, 8])  # what the identity scale gave: past the 8 modes there are
+    assert pooled.hi > 8
+    assert "seed" not in t1 and "tracking.uri" not in t1
+
+
+def test_a_table_without_its_spearman_columns_says_why() -> None:
+    runs = toy_frame([200] * 2, [8, 8], [0.9, 0.9])
+    curves = pd.DataFrame({"run_id": "r0", "key": "estimate/em", "step": [1, 2, 3], "value": [3.0, 2.0, 1.0]})
+    t2 = tables.t2_meaningful_loss(runs, curves)
+    assert len(t2) == 1 and not any(c.startswith("Spearman") for c in t2)
+    assert "none of these runs has the 20 evaluations" in t2.attrs["note"]
+
+
 def test_meaningful_loss_on_a_literal() -> None:
     steps = np.arange(1, 3001)
     est = pd.DataFrame({"run_id": "r", "key": "estimate/em", "step": steps, "value": 1.0 / steps})

@@ -123,6 +123,24 @@ def test_config_hash_ignores_only_what_may_differ_on_resume(mlflow_uri) -> None:
     assert find_resume(cfg).run_id is None  # nothing in the store: start
 
 
+def test_resume_auto_on_a_changed_config_says_which_keys_differ_and_the_new_run_has_a_name_of_its_own(
+        tmp_path, mlflow_uri, caplog) -> None:
+    """Runs that differ only in their learning rate once shared a name, and resume=auto started the second one
+    silently: now one line names the nearest run and the keys that differ, and the names differ."""
+    common = [*TINY, "eval.figures=false", f"tracking.uri={mlflow_uri}", "tracking.experiment=changed_config",
+              "train.resume=auto"]
+    first = run(*compose(*common), tmp_path / "first")
+    with caplog.at_level("WARNING", logger="wgan_repro"):
+        second = run(*compose(*common, "optimizer.lr=1e-4"), tmp_path / "second")
+    client = MlflowClient(mlflow_uri)
+    names = [client.get_run(r["run_id"]).info.run_name for r in (first, second)]
+    assert second["run_id"] != first["run_id"] and names[0] != names[1], names
+    assert all(n.startswith("wgan-mlp-toy8-s0-") for n in names), names
+    said = [r.getMessage() for r in caplog.records if "no run of this config" in r.getMessage()]
+    assert len(said) == 1 and names[0] in said[0] and "1 key(s): optimizer.lr: 5e-05 -> 0.0001" in said[0], said
+    assert run(*compose(*common), tmp_path / "third")["status"] == "SKIPPED"  # the first config: found by its hash
+
+
 def test_a_sweep_through_submitit_local_is_one_parent_with_its_children(tmp_path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     sweep(tmp_path, uri, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10")
@@ -220,7 +238,14 @@ def test_sigterm_ends_a_run_killed_with_a_checkpoint_and_resume_finishes_it_bitw
                           f"hydra.run.dir={tmp_path}/second"], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-1500:]
-    assert client.get_run(saved["run_id"]).info.status == "FINISHED"
+    resumed_run = client.get_run(saved["run_id"])
+    assert resumed_run.info.status == "FINISHED"
+    assert "status_reason" not in resumed_run.data.tags  # the SIGTERM's reason is not how it ended
+    assert resumed_run.data.tags["command"] == killed.data.tags["command"]  # the command that started it
+    assert "train.resume=auto" not in resumed_run.data.tags["mlflow.note.content"]
+    assert resumed_run.data.tags["resumes"] == "1"
+    record = resumed_run.data.tags["resume_1"]
+    assert f"from generator iteration {saved['gen_iter']}: " in record and "train.resume=auto" in record, record
     assert sorted(m.step for m in client.get_metric_history(saved["run_id"], "estimate/em")) == list(range(1, 1501))
     cfg, choices = compose(*LONG, "train.checkpoint_every=1000000", "tracking.enabled=false")
     run(cfg, choices, tmp_path / "straight")

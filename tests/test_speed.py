@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -184,12 +185,12 @@ def test_the_benchmark_times_both_loops_and_refuses_unknown_settings(mlflow_uri,
     assert 0 < record["harness_share_of_peak"] < 1 and 0 <= record["tracking_share"] < 1
     assert "toy" in timing.table([record])
     assert timing.run(OmegaConf.create({"settings": ["toy", "nope"]})) == 2
-    assert f"unknown ['nope']; allowed: {sorted([*bench.SETTINGS, bench.FID])}" in capsys.readouterr().err
+    assert f"unknown ['nope']; allowed: {sorted([*bench.SETTINGS, *bench.OWN_TIMING])}" in capsys.readouterr().err
     # through the command line, before any work, one line; an unknown key is Hydra's to refuse
     cli = subprocess.run([sys.executable, "-m", "wgan_repro.bench", "bench.settings=[nope]"], capture_output=True,
                          text=True, cwd=tmp_path)
     assert cli.returncode == 2 and cli.stderr.strip().splitlines() == [
-        f"error: bench.settings=['nope']: unknown ['nope']; allowed: {sorted([*bench.SETTINGS, bench.FID])}"]
+        f"error: bench.settings=['nope']: unknown ['nope']; allowed: {sorted([*bench.SETTINGS, *bench.OWN_TIMING])}"]
     assert list(tmp_path.iterdir()) == []  # no log file, no outputs/ folder
     cli = subprocess.run([sys.executable, "-m", "wgan_repro.bench", "bench.nope=1"], capture_output=True, text=True)
     assert cli.returncode != 0 and "bench.nope" in cli.stderr
@@ -221,3 +222,69 @@ def test_a_compiled_ensemble_compiles_the_stacked_networks(tmp_path, mlflow_uri,
         alone = run(cfg, choices, tmp_path / f"alone{k}")
         got, want = history(mlflow_uri, run_id, "loss/critic"), history(mlflow_uri, alone["run_id"], "loss/critic")
         assert len(got) == len(want) == 4 and gap(got, want) <= FP64_GAP  # member k's own weights scored it
+
+
+# --------------------------------------------------------------------------- threads beside other processes
+def test_a_run_takes_the_threads_it_is_given_or_the_cpus_that_others_leave_free(monkeypatch) -> None:
+    """train.threads wins, then $OMP_NUM_THREADS; else the CPUs this process may use less those other processes keep
+    busy (two trainings on two cores: one thread; an idle machine: both), at least one."""
+    from wgan_repro import host
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert host.threads_for(4) == (4, "train.threads=4") and host.threads_for(None)[0] == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(host, "usable_cpus", lambda: 2)
+    for busy, threads in ((0.0, 2), (0.4, 2), (0.6, 1), (1.7, 1), (5.0, 1)):
+        monkeypatch.setattr(host, "busy_elsewhere", lambda seconds=0.0, b=busy: b)
+        assert host.threads_for(None)[0] == threads, busy
+
+
+def test_busy_elsewhere_sees_another_process_working_and_not_this_one() -> None:
+    """/proc/stat's busy ticks, less this process's own: a spinning child counts (at least 0.4 of a CPU, whatever
+    else runs beside the test); the process's own work does not make the measure larger than everything busy."""
+    from wgan_repro import host
+
+    if not host.PROC_STAT.is_file():
+        pytest.skip("no /proc/stat on this system")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)  # the interpreter is up and spinning
+        assert host.busy_elsewhere(1.0) > 0.4
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert 0.0 <= host.busy_elsewhere(0.2) <= host.usable_cpus()
+
+
+def test_a_runs_threads_follow_what_other_processes_do_and_change_no_result(tmp_path, mlflow_uri,
+                                                                           monkeypatch) -> None:
+    """Chosen again at each flush: a run that another process joins gives up the core it would wait for, and takes
+    it back when the other leaves; perf/threads logs each stretch's count. Its numbers are those of a run with one
+    fixed count: on this CPU one thread and two train the default MLP (3 x 512, batch 64) bitwise alike, so the
+    choice changes no result (were that to fail on some CPU, train.threads=<n> fixes the count)."""
+    from wgan_repro import host
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(host, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(host, "busy_elsewhere", lambda seconds=0.0: 0.0)  # idle as it starts
+    loads = iter([1.4, 1.4, 0.1] + [0.1] * 100)  # CPUs busy elsewhere at each flush: joined, then left alone
+    monkeypatch.setattr(host.CpuWatch, "busy_elsewhere", lambda self: next(loads))
+    applied = []
+    threads = host.Threads(None, applied.append)
+    assert [threads.adjust() for _ in range(4)] == [1, 1, 2, 2] and applied == [2, 1, 2]
+    assert host.Threads(3, applied.append).adjust() == 3  # told: never changed
+
+    loads = iter([1.4, 1.4, 0.1] + [0.1] * 100)
+    base = ["train.iterations=40", "train.warmup=false", "train.log_every=10", "eval.every=40", "eval.n_samples=200",
+            "eval.w1_points=100", "eval.figures=false", "train.progress=false", f"tracking.uri={mlflow_uri}",
+            "tracking.experiment=threads"]
+    changing = run(*compose(*base), tmp_path / "auto")
+    # each stretch's count beside its speed: 2 from the start, 1 while joined, 2 again
+    assert history(mlflow_uri, changing["run_id"], "perf/threads") == [2.0, 1.0, 1.0, 2.0]
+    weights = {}
+    for name, extra in (("auto", []), ("t1", ["train.threads=1"]), ("t2", ["train.threads=2"])):
+        if extra:
+            run(*compose(*base, *extra, "tracking.enabled=false"), tmp_path / name)
+        weights[name] = torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)["generator"]
+    assert all(torch.equal(weights["t1"][k], weights["t2"][k]) and torch.equal(weights["t1"][k], weights["auto"][k])
+               for k in weights["t1"])

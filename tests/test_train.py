@@ -180,3 +180,26 @@ def test_flush_denormal_decides_whether_cpu_denormals_are_computed_as_zero(flush
         assert bool((left == 0).all()) is flush and torch.equal(weight, torch.ones(3))
     finally:
         torch.set_flush_denormal(not before)
+
+
+def test_the_eta_counts_work_so_it_does_not_jump_when_the_warm_up_ends() -> None:
+    """The bar's ETA went from 19 hours during the warm-up bursts (100 critic steps per generator iteration) to 25
+    minutes after them: it divided the iterations left by the iterations per second so far. It now divides the work
+    left (critic steps and generator steps) by the work per second, so a run whose time follows its work gets the
+    same ETA in the warm-up and after it, and that ETA is the true time left."""
+    from wgan_repro.runs.train import Progress, work_done
+
+    cfg, _ = compose("train.iterations=2000", "train.progress=true")  # WGAN: warm-up on, n_critic 5
+    steps = [critic_iterations(g, cfg.train) + 1 for g in range(2000)]
+    assert list(work_done(cfg.train, 2000)[1:]) == list(torch.tensor(steps).cumsum(0).tolist())
+    bar = Progress(cfg, 0, "wgan")
+    try:
+        seconds_per_step = 0.002
+        for done in (5, 25, 26, 400, 501, 1500):  # in the bursts, just after, between and across a periodic one
+            elapsed = seconds_per_step * sum(steps[:done])
+            truth = seconds_per_step * sum(steps[done:])
+            assert bar.eta(done, elapsed) == pytest.approx(truth, rel=1e-9), done
+        naive = (2000 - 5) / (5 / (seconds_per_step * sum(steps[:5])))  # iterations left / iterations per second
+        assert naive > 10 * seconds_per_step * sum(steps[5:])  # what the old ETA said in the warm-up: 10x too long
+    finally:
+        bar.close()

@@ -130,7 +130,8 @@ class EvaluateConfig:
 @dataclass
 class BenchSettings:
     settings: list[str] = knob(["toy", "toy_ensemble16", "dcgan32", "dcgan64", "fid"], "which to time: toy, "
-                               "toy_ensemble16, dcgan32, dcgan64, fid")
+                               "toy_ensemble16, toy_gp, toy_spectral, dcgan32, dcgan64, mnist_preset, fid, and "
+                               "contention (two runs at once against one alone; not by default)")
     overrides: list[str] = knob([], "applied to every setting's config, quoted: "
                                     "\"bench.overrides=['train.precision=bf16']\"")
     device: Device = knob(Device.auto, "auto | cpu | cuda")

@@ -242,11 +242,22 @@ def schema_keys(config_name: str, overrides: list[str], config_dir: str | None =
             raw = value._value() if hasattr(value, "_value") else value
             shown = OmegaConf.to_container(raw) if isinstance(raw, (DictConfig, ListConfig)) else raw
             shown = getattr(shown, "value", shown)
-            out.append((key, type_name(hints.get(f.name, Any)), "???" if shown == "???" else repr(shown),
-                        f.metadata.get("doc", "")))
+            out.append((key, type_name(hints.get(f.name, Any)), "???" if shown == "???" else
+                        shown_default(node, f.name, shown), f.metadata.get("doc", "")))
 
     walk(cfg, "")
     return out
+
+
+def shown_default(node: DictConfig, name: str, value: Any) -> str:
+    """A default as --help shows it: an interpolation as the value it resolves to for the choices given, beside it
+    (`1 (${objective:n_critic})` with objective=gan)."""
+    if not OmegaConf.is_interpolation(node, name):
+        return repr(value)
+    try:
+        return f"{getattr(node[name], 'value', node[name])!r} ({value})"
+    except Exception:  # noqa: BLE001 - an interpolation that cannot resolve here is shown as written
+        return repr(value)
 
 
 def help_text(command: str, config_name: str, summary: str, groups: list[str], overrides: list[str],

@@ -19,7 +19,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.flop_counter import FlopCounterMode
 from torch_fidelity.utils import create_feature_extractor
 
-from wgan_repro.bench import COMMON, FID, SETTINGS, unknown_settings
+from wgan_repro.bench import COMMON, CONTENTION, FID, SETTINGS, unknown_settings
+from wgan_repro.bench.contention import bench_contention, contention_table
 from wgan_repro.config import compose, validate
 from wgan_repro.evaluate import fid as F
 from wgan_repro.evaluate import inception
@@ -312,13 +313,21 @@ def run(b: DictConfig) -> int:
         uri = f"sqlite:///{tmp}/bench.db"
         for name in b.settings:
             print(f"timing {name} ...", file=sys.stderr, flush=True)
+            if name == CONTENTION:
+                records.append(bench_contention(list(b.overrides)))
+                print(contention_table(records[-1]), file=sys.stderr, flush=True)
+                continue
             records.append(bench_fid(list(b.overrides), device, b.repeats) if name == FID else
                            bench_setting(name, list(b.overrides), device, uri, b.repeats, b.segment_seconds))
             print(table(records[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
-    print(f"device: {records[0]['device'] if records else device}; torch {torch.__version__}; medians of "
-          f"{b.repeats} repeats after a warm-up; matmul peak {records[0]['matmul_peak_flops_per_s'] / 1e9:.0f} "
-          f"GFLOP/s" if records else "")
-    print(table(records))
+    timed = [r for r in records if r["setting"] != CONTENTION]
+    print(f"device: {timed[0]['device']}; torch {torch.__version__}; medians of {b.repeats} repeats after a "
+          f"warm-up; matmul peak {timed[0]['matmul_peak_flops_per_s'] / 1e9:.0f} GFLOP/s" if timed else "")
+    if timed:
+        print(table(timed))
+    for r in records:
+        if r["setting"] == CONTENTION:
+            print(contention_table(r))
     if b.out:
         Path(b.out).write_text(json.dumps(records, indent=1))
         print(f"records: {b.out}", file=sys.stderr)

@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig
 
 from wgan_repro import cluster
@@ -97,10 +96,11 @@ def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: d
     """One run in a worker process (one thread); tags it with its claim, budget and arm. (arm, status, reason)."""
     if _STOP is not None and _STOP.is_set():  # queued in the pool before the stop: never started
         return tags["arm"], "NOT STARTED", "the claim was stopped first; relaunching the same command runs it"
-    torch.set_num_threads(threads)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(asctime)s %(name)s] %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg, choices = compose(overrides)
+    if cfg.train.threads is None:  # the pool's share of the CPUs, not what happens to be busy as the job starts
+        cfg.train.threads = threads
     try:
         result = run(cfg, choices, Path(out_dir), "python -m wgan_repro " + " ".join(overrides), parent)
     except stopping.Stopped as exc:  # checkpointed and KILLED: a relaunch continues it

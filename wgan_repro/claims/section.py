@@ -40,7 +40,10 @@ AXIS = {"rho_diff": "Spearman(estimate, quality),\nfirst differences (> 0: they 
         "log_u": "log U: instability\n(worst value for broken runs)"}  # per-run columns' axis labels
 LOG_SCALE = {"minimax_over_critic", "nonsat_over_critic", "quality", "final_quality", "w1_over_floor"}
 STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45;padding:0 1em}"
-         "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
+         # a wide table scrolls within itself: the page never scrolls sideways
+         "table{border-collapse:collapse;font-size:13px;margin:1em 0;display:block;max-width:100%;overflow-x:auto}"
+         "td,th{border:1px solid #ccc;padding:3px 6px;overflow-wrap:anywhere}"
+         "pre{overflow-x:auto}"
          "th{background:#f3f3f3}img{max-width:100%}code{background:#f5f5f5;padding:0 3px}"
          ".verdict{font-size:1.15em;padding:.6em;border-left:5px solid #888;background:#fafafa}")
 
@@ -333,13 +336,15 @@ def samples_block(data: ClaimData) -> list[str]:
                   for r in shots.itertuples()]
         return [*lines, ""]
     lines = ["## Samples", "", "Each arm's run at its lowest seed (a fixed rule, never the best run), at the "
-             "evaluation nearest mid-training and at the last one.", "", "| arm | mid-training | final |",
-             "|---|---|---|"]
+             "evaluation nearest mid-training and at the last one, each at the page's width (their labels are "
+             "drawn in the image).", ""]
+    stage = {"mid": "mid-training", "final": "final"}
     for arm, at in shots.groupby("arm", sort=False):
-        cells = {r.stage: f"![{arm} at iteration {r.step}](data/samples/{r.file})<br>seed {r.seed}, iteration {r.step}"
-                 for r in at.itertuples()}
-        lines.append(f"| {arm} | {cells.get('mid', '')} | {cells.get('final', '')} |")
-    return [*lines, ""]
+        lines += [f"### {arm}", ""]
+        for r in sorted(at.itertuples(), key=lambda r: r.step):
+            lines += [f"{stage.get(r.stage, r.stage)}: seed {r.seed}, iteration {r.step}", "",
+                      f"![{arm} at iteration {r.step}](data/samples/{r.file})", ""]
+    return lines
 
 
 def shown_word(headline: str, budget: str) -> str:
@@ -527,6 +532,7 @@ def index(folder: Path) -> Path:
     intro = folder / "INTRO.md"
     text = "\n".join([f"# {title}", "", intro.read_text().strip() if intro.is_file() else "", "",
                       pd.DataFrame(rows).to_markdown(index=False) if rows else "No claim has been run yet.", "",
+                      POWER_LEGEND, "",
                       *[f"- **{r['claim']}** ({r['verdict']}{'; ' + CHANGED if r.get('changed_after_runs') else ''}): "
                         f"{r['reason']}." for r in records], "",
                       f"Each claim's word comes from its primary analysis at alpha {FAMILY_ALPHA} per sub-test, with "
@@ -555,6 +561,8 @@ def wall_total(records: list[dict]) -> list[str]:
             "the machine with other work counts at its slower wall).", ""]
 
 
+POWER_LEGEND = ("*power (plan)*: the chance, planned before the runs, that the design gives its word at the smallest "
+                "effect of interest. A significant result at low planned power likely overstates its effect.")
 SMOKE = "Pipeline check, not a verdict"  # how a smoke budget's sections and index introduce themselves
 FAMILY_ALPHA = 0.05  # the house's alpha (every claim's rule uses it), for the index's family-wide statement
 CHANGED = "rule changed after the runs"  # the index's mark on a claim whose rule changed after its runs

@@ -252,6 +252,10 @@ NEGATIVE_COSINE = _metric("optim/negative_cosine_share", ("training",), "none", 
                           "negative-cosine share")
 ITERS_PER_S = _metric("perf/gen_iters_per_s", ("training",), "higher", 0, INF, "generator iterations per second",
                       "generator iterations per second since the last flush (train.log_every)")
+THREADS = _metric("perf/threads", ("training",), "none", 1, INF, "CPU threads",
+                  "torch's intra-op threads over the train.log_every iterations since the last flush, beside "
+                  f"{ITERS_PER_S.key} (train.threads; by default the CPUs other processes leave free, chosen again "
+                  "at each flush)")
 EVAL_SECONDS = _metric("perf/eval_seconds", ("training",), "lower", 0, INF, "seconds of this evaluation",
                        "wall time of one evaluation, critic diagnostics included")
 EVAL_SHARE = _metric("perf/eval_share", ("training",), "lower", 0, 1, "evaluation's share of the wall time",

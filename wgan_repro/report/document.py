@@ -112,13 +112,20 @@ def draw(runs: pd.DataFrame, curves: pd.DataFrame, images: dict[str, dict[str, P
          figures.side_by_side(images["grids"], out_dir / "fig_grids.png", "final samples (seed 0)")),
         ("Toy mixtures at the end of training, seed 0: samples over their KDE, and the critic (F2)",
          figures.side_by_side(images["toy"], out_dir / "fig_toy_panels.png", "toy mixtures (seed 0)", cols=2)),
-        ("Toy mixtures over training, seed 0: where the generated samples sit at five evaluations (F2: a generator "
-         "that rotates between modes shows as a cloud moving from mode to mode)",
+        (f"Toy mixtures over training, seed 0: where the generated samples sit at {over_time_count(images)} "
+         "evaluations spread over the run (F2: a generator that rotates between modes shows as a cloud moving from "
+         "mode to mode)",
          figures.over_time(images["toy_time"], out_dir / "fig_toy_over_time.png", "toy mixtures over training")),
     ]
     for name, p in images["studies"].items():
         made.append((f"{name}: the study run's figure (F1/F3)", figures.save_copy(p, out_dir / f"{name}.png")))
     return [(caption, path) for caption, path in made if path is not None]
+
+
+def over_time_count(images: dict[str, dict[str, Path]]) -> str:
+    """How many evaluations the over-training figure shows (five when a run has them), in words."""
+    counts = sorted({len(frames) for frames in images["toy_time"].values() if frames})
+    return " to ".join(str(c) for c in (counts[:1] + counts[-1:] if len(counts) > 1 else counts)) or "no"
 
 
 def run_listing(runs: pd.DataFrame) -> pd.DataFrame:
@@ -148,6 +155,8 @@ def outline(name: str, uri: str, experiment: str, result: dict[str, pd.DataFrame
         out.append(("h2", title))
         table = result[key]
         out.append(("table", table) if not table.empty else ("p", "No run in this report logs what this table needs."))
+        if table.attrs.get("note"):
+            out.append(("p", table.attrs["note"]))
         if not table.empty:
             out.append(("p", f"CSV: `{key}.csv`"))
     out.append(("h2", "Figures"))

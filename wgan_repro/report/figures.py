@@ -139,7 +139,8 @@ def over_time(rows: dict[str, list[tuple[int, Path]]], path: Path, title: str) -
     if not rows:
         return None
     cols = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(len(rows), cols, figsize=(2.6 * cols, 2.8 * len(rows)), squeeze=False)
+    side = max(2.6, 13 / cols)  # a row fills a page's width however few evaluations the runs had
+    fig, axes = plt.subplots(len(rows), cols, figsize=(side * cols, (side + 0.2) * len(rows)), squeeze=False)
     for r, (label, frames) in enumerate(rows.items()):
         for c in range(cols):
             ax = axes[r][c]
@@ -149,10 +150,10 @@ def over_time(rows: dict[str, list[tuple[int, Path]]], path: Path, title: str) -
                 img = Image.open(file).convert("RGB")
                 w, h = img.size  # the left panel only: below the figure's title, left of the critic's axis
                 ax.imshow(img.crop((0, int(0.13 * h), int(0.46 * w), h)))
-                ax.set_title(f"iteration {step}", fontsize=8)
+                ax.set_title(f"iteration {step}", fontsize=10)
                 if c == 0:
                     ax.text(-0.04, 0.5, label, rotation=90, transform=ax.transAxes, ha="right", va="center",
-                            fontsize=8)
+                            fontsize=10)
     fig.suptitle(title)
     fig.tight_layout()
     return save(fig, path)

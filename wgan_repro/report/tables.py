@@ -29,6 +29,11 @@ PUBLISHED = {
 }
 
 
+# Params that say nothing about a run's outcome: runs that differ only in them share a row
+NOT_SETTINGS = ("params.train.seed", "params.tracking.", "params.sweep", "params.train.resume", "params.train.progress",
+                "params.train.checkpoint_every", "params.train.heartbeat_stale", "params.train.take_over")
+
+
 def cell(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> str:
     """Per-run values below 5 runs, from 5 a mean with its t interval (claims/stats.py: the house's rule)."""
     summary = S.summarise([v * scale for v in values if v is not None])
@@ -40,20 +45,45 @@ def column(runs: pd.DataFrame, name: str) -> pd.Series:
     return runs[name] if name in runs else pd.Series(np.nan, index=runs.index)
 
 
+Bounds = Callable[[pd.DataFrame], tuple[float, float, float]]  # a group -> (lo, hi, pad) of a bounded measure
+
+
+def settings_that_differ(runs: pd.DataFrame, by: list[str]) -> list[str]:
+    """The params (settings) that differ between runs of one group of `by`: the run length, a learning rate...
+    Runs that differ in them are not pooled into one row."""
+    params = [c for c in runs.columns if c.startswith("params.") and c not in by and not c.startswith(NOT_SETTINGS)]
+    if not params or runs.empty:
+        return []
+    counts = runs[by + params].astype(str).groupby(by, dropna=False)[params].nunique()
+    return [c for c in params if (counts[c] > 1).any()]
+
+
 def summarise(runs: pd.DataFrame, by: list[str], measures: dict[str, tuple[str, float]],
-              extra: dict[str, Callable[[pd.DataFrame], str]] | None = None) -> pd.DataFrame:
-    """One row per group of `by` columns; measures: label -> (column, scale). Columns no run logged are left out.
-    The cells are formatted for reading ("4, 5, 7" or "mean [lo, hi] (t 95%, n=k)"); the tidy numeric table (mean,
-    interval ends, n per measure) is `table.attrs["numeric"]`, which the report writes as CSV."""
+              extra: dict[str, Callable[[pd.DataFrame], str]] | None = None,
+              bounded: dict[str, Bounds] | None = None) -> pd.DataFrame:
+    """One row per group of `by` columns and of every setting that differs within them (settings_that_differ: a
+    7,000-iteration run is not pooled with 200-iteration ones; such a setting gets its own column, named as its
+    key); measures: label -> (column, scale). Columns no run logged are left out. A measure in `bounded` has its
+    interval on the logit scale between the group's bounds (modes of 8 stay within [0, 8]). The cells are formatted
+    for reading ("4, 5, 7" or "mean [lo, hi] (t 95%, n=k)"); the tidy numeric table (mean, interval ends, n per
+    measure) is `table.attrs["numeric"]`, which the report writes as CSV."""
     present = {label: (col, scale) for label, (col, scale) in measures.items() if column(runs, col).notna().any()}
+    differ = settings_that_differ(runs, by)
+    labels = [b.split(".")[-1] for b in by] + [c.removeprefix("params.") for c in differ]
+    by = by + differ
     rows, numeric = [], []
     for key, group in runs.groupby(by, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        row = {b.split(".")[-1]: k for b, k in zip(by, key)}
+        row = dict(zip(labels, key))
         row["runs"] = len(group)
         number = dict(row)
         for label, (col, scale) in present.items():
-            summary = S.summarise((column(group, col).astype(float) * scale).tolist())
+            values = (column(group, col).astype(float) * scale).tolist()
+            if bounded and label in bounded:
+                lo, hi, pad = bounded[label](group)
+                summary = S.summarise(values, "logit", (lo, hi), pad)
+            else:
+                summary = S.summarise(values)
             row[label] = summary.text()
             number.update({f"{label} mean": summary.mean, f"{label} lo": summary.lo, f"{label} hi": summary.hi,
                            f"{label} n": summary.n})
@@ -82,6 +112,19 @@ def outside_own_tables(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[~sweep_names(runs).isin(OWN_TABLE)]
 
 
+def modes_of(group: pd.DataFrame) -> tuple[float, float, float]:
+    """A toy group's mode count bounds: (0, its mixture's modes, half a mode of padding on the fraction's logit)."""
+    n = column(group, "params.data.n_modes").astype(float).max()
+    if not n > 0:
+        n = column(group, "params.data.side").astype(float).max() ** 2
+    if not n > 0:
+        n = column(group, M.column(M.MODES)).astype(float).max()  # a mixture whose size the params do not say
+    return 0.0, float(n), 0.5 / (float(n) + 1)
+
+
+BOUNDED: dict[str, Bounds] = {"modes": modes_of, "high quality %": lambda g: (0.0, 100.0, 1e-4)}
+
+
 def t1_toy(runs: pd.DataFrame) -> pd.DataFrame:
     """T1 (F2): objective x data -> modes, high-quality %, reverse KL, exact W1 beside its floor, final estimate."""
     runs = outside_own_tables(runs)
@@ -92,7 +135,7 @@ def t1_toy(runs: pd.DataFrame) -> pd.DataFrame:
         "modes": (M.column(M.MODES), 1), "high quality %": (M.column(M.HIGH_QUALITY), 100),
         "reverse KL": (M.column(M.KL_MODES), 1), "exact W1": (M.column(M.W1), 1),
         "W1 floor": (M.column(M.W1_FLOOR), 1), "final EM estimate": (M.column(M.EM), 1),
-        "final JS estimate": (M.column(M.JS), 1)})
+        "final JS estimate": (M.column(M.JS), 1)}, bounded=BOUNDED)
     table["published (same protocol)"] = [PUBLISHED.get((o, d), "") for o, d in zip(table["objective"], table["data"])]
     return table
 
@@ -136,10 +179,15 @@ def t2_meaningful_loss(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame
     done["quality"], done["estimate"] = quality_key(done), estimate_key(done)
     rho = [meaningful_loss(curves, r.run_id, r.estimate, r.quality) for _, r in done.iterrows()]
     done["rho_quality"], done["rho_diff"] = [r[0] for r in rho], [r[1] for r in rho]
-    return summarise(done, ["tags.experiment", "tags.objective", "tags.data", "tags.optimizer",
-                               "params.optimizer.lr", "quality"], {
-        "Spearman(estimate, quality), >= 20 evaluations": ("rho_quality", 1),
+    table = summarise(done, ["tags.experiment", "tags.objective", "tags.data", "tags.optimizer",
+                                "params.optimizer.lr", "quality"], {
+        f"Spearman(estimate, quality), >= {S.MIN_CURVE_POINTS} evaluations": ("rho_quality", 1),
         "the same on first differences": ("rho_diff", 1)})
+    if done["rho_quality"].isna().all():  # the rows stand, without the columns they are here for: say why
+        table.attrs["note"] = (f"No Spearman columns: none of these runs has the {S.MIN_CURVE_POINTS} evaluations a "
+                               "correlation over training needs (more train.iterations, or a smaller eval.every, "
+                               "give them).")
+    return table
 
 
 def t3_architecture(runs: pd.DataFrame, diversity: pd.Series | None = None) -> pd.DataFrame:
@@ -172,7 +220,8 @@ def t4_optimizer(runs: pd.DataFrame) -> pd.DataFrame:
     return summarise(swept, ["tags.optimizer", "params.optimizer.lr"], {
         "modes": (M.column(M.MODES), 1), "high quality %": (M.column(M.HIGH_QUALITY), 100),
         "exact W1": (M.column(M.W1), 1), "negative-cosine share %": ("negative_share", 100),
-        "mean cosine": ("mean_cosine", 1)}, extra={"diverged": diverged})
+        "mean cosine": ("mean_cosine", 1)}, extra={"diverged": diverged},
+        bounded={**BOUNDED, "negative-cosine share %": lambda g: (0.0, 100.0, 1e-4)})
 
 
 def own_value(runs: pd.DataFrame, keys: pd.Series) -> pd.Series:

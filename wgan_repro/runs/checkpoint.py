@@ -42,7 +42,7 @@ from wgan_repro.store import (
 log = logging.getLogger(__name__)
 
 # Keys that may differ between a checkpoint's config and the one that continues it.
-RESUMABLE_CHANGES = frozenset({"train.iterations", "train.resume", "train.progress", "train.device",
+RESUMABLE_CHANGES = frozenset({"train.iterations", "train.resume", "train.progress", "train.device", "train.threads",
                                "train.checkpoint_every", "train.heartbeat_stale", "train.take_over"})
 CHECKPOINT = "checkpoint.pt"  # its name in the run's output folder, and under the run's `checkpoints` artifacts
 UNDER_SUBMITIT = "SUBMITIT_EXECUTOR"  # set by submitit in its jobs: a requeued job must continue, not restart
@@ -166,6 +166,7 @@ def find_resume(cfg: DictConfig, parent_id: str | None = None) -> Resume:
     runs = sorted([r for r in found_runs if "superseded_by" not in r.data.tags
                    and (parent_id or "mlflow.parentRunId" not in r.data.tags)], key=lambda r: -r.info.start_time)
     if not runs:
+        say_nearest(uri, cfg, parent)
         return Resume()
     found = runs[0]
     run_id, status, reason = found.info.run_id, found.info.status, found.data.tags.get("status_reason", "")
@@ -188,6 +189,23 @@ def find_resume(cfg: DictConfig, parent_id: str | None = None) -> Resume:
         raise ConfigError(f"train.resume=auto: checkpoint {path} belongs to run {ckpt['run_id']}, not {run_id}")
     log.info("resuming run %s (%s) from %s at generator iteration %d", run_id, status, path, ckpt["gen_iter"])
     return Resume(ckpt, run_id)
+
+
+def say_nearest(uri: str, cfg: DictConfig, parent: Mapping[str, str]) -> None:
+    """train.resume=auto found no run of this config: one line naming the run of the same seed whose config is
+    nearest, and the keys in which it differs (a new run starts, under a name of its own)."""
+    now = {k: str(v) for k, v in flat_params(cfg).items() if k not in RESUMABLE_CHANGES}
+    seed = [r for r in find_runs(uri, cfg.tracking.experiment, parent) if r.data.params.get("train.seed") == now[
+        "train.seed"] and (parent or "mlflow.parentRunId" not in r.data.tags)]
+    if not seed:
+        return
+    differ = {r.info.run_id: sorted(k for k in now if now[k] != r.data.params.get(k)) for r in seed}
+    nearest = min(seed, key=lambda r: len(differ[r.info.run_id]))
+    keys = differ[nearest.info.run_id]
+    shown = ", ".join(f"{k}: {nearest.data.params.get(k, '(absent)')} -> {now[k]}" for k in keys[:5])
+    log.warning("train.resume=auto: no run of this config; the nearest of seed %s, %s (%s), differs in %d key(s): %s%s;"
+                " starting a new run", now["train.seed"], nearest.info.run_name, nearest.info.run_id, len(keys), shown,
+                ", ..." if len(keys) > 5 else "")
 
 
 class Checkpointer:

@@ -14,10 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from wgan_repro.config import build, flat_params, validate
 from wgan_repro.evaluate import metrics as M
+from wgan_repro.host import Threads
 from wgan_repro.members import ensemble_members
 from wgan_repro.runs import ensemble as E
 from wgan_repro.runs.checkpoint import Checkpointer, Resume, config_hash, find_resume
@@ -50,16 +52,24 @@ def run_tags(cfg: DictConfig, choices: Mapping[str, str], command: str | None = 
 
 def open_tracker(cfg: DictConfig, choices: Mapping[str, str], command: str | None = None,
                  parent: Parent | None = None, resume: Resume = Resume()):
-    """The MLflow run (or a null tracker) named <objective>-<arch>-<data>-s<seed> unless tracking.run_name is set;
-    the resumed run when there is one; an earlier run that left no checkpoint is closed as superseded."""
-    tags = run_tags(cfg, choices, command, parent)
-    default = f"{cfg.experiment}-s{cfg.train.seed}" if cfg.study is not None else \
-        f"{tags['objective']}-{tags['arch']}-{tags['data']}-s{cfg.train.seed}"
-    tracker = start_tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.run_name or default, tags,
-                            cfg.tracking.enabled, run_id=resume.run_id)
+    """The MLflow run (or a null tracker) named by `default_name` unless tracking.run_name is set; the resumed run
+    when there is one; an earlier run that left no checkpoint is closed as superseded."""
+    tags = {**run_tags(cfg, choices, command, parent), "threads": str(torch.get_num_threads())}
+    tracker = start_tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.run_name or default_name(tags),
+                            tags, cfg.tracking.enabled, run_id=resume.run_id,
+                            resumed_at=resume.ckpt["gen_iter"] if resume.ckpt else None)
     if resume.supersede:
         set_terminated(resolve_uri(cfg.tracking.uri), resume.supersede, "KILLED", {"superseded_by": tracker.run_id})
     return tracker
+
+
+def default_name(tags: Mapping[str, str]) -> str:
+    """<objective>-<arch>-<data>-s<seed>-<config>, or <experiment>-s<seed>-<config> for a study; <config> is the
+    first 6 characters of the config hash, so that runs whose configs differ (a learning rate) never share a name,
+    and a resumed or extended run (train.iterations) keeps its own."""
+    study = tags.get("study")
+    what = (tags.get("experiment") or study) if study else f"{tags['objective']}-{tags['arch']}-{tags['data']}"
+    return f"{what}-s{tags['seed']}-{tags[CONFIG_HASH][:6]}"
 
 
 @contextlib.contextmanager
@@ -125,13 +135,16 @@ def run_one(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command:
         log.info("skipping: %s", resume.skip)
         return {"run_id": resume.run_id, "status": "SKIPPED", "reason": resume.skip, "gen_iter": None,
                 "metrics": {}}
+    threads = Threads(cfg.train.threads, torch.set_num_threads)  # said once the data and models are prepared
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.study is not None:
+        threads.say()
         return run_study(cfg, choices, out_dir, command, parent, resume)
     if len(ensemble_members(cfg)) > 1:
-        return run_ensemble(cfg, choices, out_dir, command, parent)
+        return run_ensemble(cfg, choices, out_dir, command, parent, threads)
     state, data, objective, constraint, evaluator = build_parts(cfg)
+    threads.say()
     tracker = open_tracker(cfg, choices, command, parent, resume)
     checkpoint = Checkpointer(state, cfg, data, tracker, out_dir)
     with marking_failures(tracker, lambda: f"at generator iteration {state.gen_iter}"):
@@ -145,7 +158,8 @@ def run_one(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command:
             tracker.set_tags(evaluator.tags())
             (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
             tracker.log_artifact(out_dir / "config.yaml")
-        failure, metrics = train(cfg, state, data, objective, constraint, evaluator, tracker, out_dir, checkpoint)
+        failure, metrics = train(cfg, state, data, objective, constraint, evaluator, tracker, out_dir, checkpoint,
+                                 threads)
         evaluator.finish(state.generator, out_dir, tracker)
         if failure:  # the last good checkpoint stays; a diverged state is not worth continuing
             log.error("run failed: %s", failure)
@@ -156,11 +170,13 @@ def run_one(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command:
 
 
 def run_ensemble(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, command: str | None = None,
-                 parent: Parent | None = None) -> dict[str, Any]:
+                 parent: Parent | None = None, threads: Threads | None = None) -> dict[str, Any]:
     """train.ensemble=K: K runs trained as one (ensemble.py), each its own MLflow run with the params, tags and
     description of the single run of its seed (and learning rate), plus tags ensemble=<members> and
     ensemble_member=k. A member that diverges fails alone."""
     state, data, objective, constraint, evaluators, members = E.build_ensemble(cfg)
+    if threads is not None:
+        threads.say()
     trackers = [open_tracker(member, choices, E.member_command(command, cfg, k), parent)
                 for k, member in enumerate(members)]
     tracker = E.EnsembleTracker(trackers)
@@ -176,7 +192,8 @@ def run_ensemble(cfg: DictConfig, choices: Mapping[str, str], out_dir: Path, com
         checkpoint = E.EnsembleCheckpointer(state, data, members, tracker, out_dir)
         evaluator = E.EnsembleEvaluator(evaluators, tracker)
         per_run = OmegaConf.merge(cfg, {"train": {"log_step_cosine": False}})  # the step cosine is a single run's
-        _, metrics = train(per_run, state, data, objective, constraint, evaluator, tracker, out_dir, checkpoint)
+        _, metrics = train(per_run, state, data, objective, constraint, evaluator, tracker, out_dir, checkpoint,
+                           threads)
         evaluator.finish(state.generator, out_dir, tracker)
         checkpoint()  # the members still running (all failed: none)
         for k, member_tracker in tracker.alive():

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable, Mapping
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch import nn
@@ -29,6 +30,7 @@ from wgan_repro.diagnostics import (
     weights_near_max,
 )
 from wgan_repro.evaluate import metrics as M
+from wgan_repro.host import Threads
 from wgan_repro.runs import stopping
 from wgan_repro.runs.checkpoint import TrainState
 
@@ -41,6 +43,15 @@ def critic_iterations(gen_iter: int, train: DictConfig) -> int:
     if train.warmup and (gen_iter < train.warmup_first or gen_iter % train.warmup_every == 0):
         return train.warmup_critic_iters
     return train.n_critic
+
+
+def work_done(train: DictConfig, iterations: int) -> np.ndarray:
+    """The work of generator iterations 1..iterations so far, cumulative, in steps (its critic steps, warm-up bursts
+    included, and the generator's own): element k is the work of the first k iterations. What an ETA divides by, so
+    that it does not jump when the warm-up's 100-step bursts end."""
+    g = np.arange(iterations)
+    burst = (g < train.warmup_first) | (g % train.warmup_every == 0) if train.warmup else np.zeros(iterations, bool)
+    return np.concatenate([[0], np.cumsum(np.where(burst, train.warmup_critic_iters, train.n_critic) + 1)])
 
 
 def wants_step_cosine(cfg: DictConfig) -> bool:
@@ -123,9 +134,12 @@ class Progress:
         self.tty = self.on and not os.environ.get("CI") and sys.stderr.isatty()
         self.every = max(1, self.total // 20)
         self.since = time.perf_counter()
+        self.work = work_done(cfg.train, self.total) if self.on else None
         sized = self.tty and min(terminal_size()) > 0
+        # the ETA is the harness's (`eta`, by work), not tqdm's (by generator iterations, which jumps after warm-up)
         self.bar = tqdm(total=self.total, initial=start, disable=not self.tty, unit="it", desc=name, file=sys.stderr,
-                        dynamic_ncols=sized, ncols=None if sized else 100, nrows=None if sized else 20)
+                        dynamic_ncols=sized, ncols=None if sized else 100, nrows=None if sized else 20,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
         self.logs = logging_redirect_tqdm() if self.tty else contextlib.nullcontext()  # log lines above the bar
         self.logs.__enter__()
 
@@ -134,14 +148,23 @@ class Progress:
         self.values.update(values)
         self.bar.set_postfix(self.values, refresh=False)
 
+    def eta(self, done: int, elapsed: float) -> float:
+        """Seconds to go: the work left (work_done) at the rate of work since this process started the run."""
+        rate = (self.work[done] - self.work[self.start]) / max(elapsed, 1e-9)
+        return float(self.work[self.total] - self.work[done]) / max(rate, 1e-9)
+
     def update(self, done: int) -> None:
-        self.bar.update(1)
-        if self.on and not self.tty and (done % self.every == 0 or done == self.total):
-            rate = (done - self.start) / max(time.perf_counter() - self.since, 1e-9)
-            eta = (self.total - done) / max(rate, 1e-9)
+        if not self.on:
+            return
+        elapsed = time.perf_counter() - self.since
+        if self.tty:
+            self.bar.set_postfix({"ETA": tqdm.format_interval(self.eta(done, elapsed)), **self.values}, refresh=False)
+            self.bar.update(1)
+        elif done % self.every == 0 or done == self.total:
+            rate = (done - self.start) / max(elapsed, 1e-9)
             extra = "".join(f", {k} {v}" for k, v in self.values.items())
             log.info("iteration %d/%d (%d%%), %.3g it/s, %.0f s to go%s", done, self.total,
-                     100 * done // self.total, rate, eta, extra)
+                     100 * done // self.total, rate, self.eta(done, elapsed), extra)
 
     def close(self) -> None:
         """The bar closed and logging given back (once; the loop's `finally`)."""
@@ -153,14 +176,16 @@ class Progress:
 
 # --------------------------------------------------------------------------- the loop
 def train(cfg: DictConfig, state: TrainState, data, objective, constraint, evaluator, tracker,
-          out_dir: Path, checkpoint: Callable[[], None]) -> tuple[str | None, dict[str, float]]:
+          out_dir: Path, checkpoint: Callable[[], None], threads: Threads | None = None
+          ) -> tuple[str | None, dict[str, float]]:
     """Algorithm 1 until cfg.train.iterations generator iterations; returns (why it failed or None, last eval).
-    `checkpoint` saves the state every train.checkpoint_every iterations (default: at each evaluation)."""
+    `checkpoint` saves the state every train.checkpoint_every iterations (default: at each evaluation); `threads`
+    (host.Threads), when given, is chosen again at each metric flush."""
     generator, critic = state.generator, state.critic
     m, nz, sample_dims, device = cfg.train.batch_size, cfg.arch.nz, len(data.shape), data.device
     joint = not has_batch_norm(critic)
     amp = functools.partial(torch.autocast, device.type, torch.bfloat16, enabled=cfg.train.precision == "bf16")
-    history = MetricHistory(cfg.train.divergence_threshold)
+    history = MetricHistory(cfg.train.divergence_threshold, threads)
     probe = StepCosine(critic.parameters()) if wants_step_cosine(cfg) else None
     metrics: dict[str, float] = {}
     clock = EvalClock()
@@ -249,8 +274,8 @@ class EvalClock:
 class MetricHistory:
     """Per-iteration metrics kept on the device as 0-d tensors; moved to the host once per flush."""
 
-    def __init__(self, threshold: float) -> None:
-        self.threshold = threshold
+    def __init__(self, threshold: float, threads: Threads | None = None) -> None:
+        self.threshold, self.threads = threshold, threads
         self.steps: list[int] = []
         self.rows: list[dict[str, torch.Tensor]] = []
         self.since = time.perf_counter()
@@ -276,7 +301,9 @@ class MetricHistory:
         reasons = {k: self.divergence(runs[..., k], bad[..., k], keys)
                    for k in bad.any(0).any(0).nonzero().flatten().tolist()}
         failure = tracker.diverged(reasons) if reasons else None  # the tracker says whether training stops
-        tracker.log_metrics({M.ITERS_PER_S.key: rate}, step=self.steps[-1])
+        tracker.log_metrics({M.ITERS_PER_S.key: rate, M.THREADS.key: torch.get_num_threads()}, step=self.steps[-1])
+        if self.threads is not None:  # the next stretch's threads, beside what other processes now do
+            self.threads.adjust()
         tracker.flush()
         if estimate_key in keys:
             bar.note(**{estimate_key.split("/")[1]: fmt(values[keys.index(estimate_key), -1])})

@@ -22,6 +22,9 @@ class TrainConfig:
     warmup_every: int = knob(500, "and on every this-many-th generator iteration (official: 500)", ge=1)
     seed: int = knob(0, "seeds torch, numpy and python; logged as a tag", ge=0)
     device: Device = knob(Device.auto, "auto: cuda when available, else cpu")
+    threads: Optional[int] = knob(None, "CPU threads of torch's intra-op pool; null: the CPUs this process may use "
+                                        "less those other processes keep busy when the run starts (at least 1), or "
+                                        "$OMP_NUM_THREADS when set", ge=1)
     log_every: int = knob(50, "generator iterations between metric flushes (metrics stay on the device between)", ge=1)
     progress: bool = knob(True, "show a progress bar on stderr (always off when CI is set or stderr is not a terminal)")
     log_step_cosine: Optional[bool] = knob(None, f"log {M.STEP_COSINE.key}, cos(critic update, -gradient) per "
@@ -64,5 +67,6 @@ class TrainConfig:
 class TrackingConfig:
     uri: Optional[str] = knob(None, "MLflow tracking URI; null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db")
     experiment: str = knob("wgan_repro", "MLflow experiment name")
-    run_name: Optional[str] = knob(None, "MLflow run name; null: <objective>-<arch>-<data>-s<seed>")
+    run_name: Optional[str] = knob(None, "MLflow run name; null: <objective>-<arch>-<data>-s<seed>-<config hash's "
+                                         "first 6 characters> (runs whose configs differ never share a name)")
     enabled: bool = knob(True, "false: train without any tracking (nothing is written to MLflow)")
