@@ -27,6 +27,18 @@ OWNER = f"{socket.gethostname()}:{os.getpid()}"
 FINISH_RETRIES = (1, 5, 15, 30, 60)  # seconds between the attempts to close a run when the store is unreachable
 
 
+ORIGINAL_ONLY = ("command", "mlflow.note.content")  # a resumed run keeps the command that started it
+
+
+def resume_record(tags: Mapping[str, str], resumed_at: int | None, command: str | None) -> dict[str, str]:
+    """Tags `resumes` (how many times the run was continued) and `resume_<n>`: when, from which generator
+    iteration, and by which command."""
+    n = int(tags.get("resumes", "0")) + 1
+    where = f"from generator iteration {resumed_at}" if resumed_at is not None else "from its checkpoint"
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    return {"resumes": str(n), f"resume_{n}": f"{when} {where}" + (f": {command}" if command else "")}
+
+
 class Tracker(Protocol):
     """What the loop, the runner, evaluators and studies may call on a tracker: one run's log."""
 
@@ -95,7 +107,7 @@ class MLflowTracker:
     """
 
     def __init__(self, uri: str, experiment: str, run_name: str, tags: Mapping[str, str],
-                 run_id: str | None = None, skip_logged: bool = False) -> None:
+                 run_id: str | None = None, skip_logged: bool = False, resumed_at: int | None = None) -> None:
         self.uri = uri
         self.client = mlflow_client(uri)
         self.estimate = None if tags.get("study") else tags.get("estimate")  # the key whose paper's curve it logs
@@ -109,6 +121,11 @@ class MLflowTracker:
                 self._logged = {k: max((m.step for m in self.client.get_metric_history(run_id, k)), default=-1)
                                 for k in run.data.metrics}
             self.client.update_run(run_id, status="RUNNING")
+            if skip_logged:  # training goes on (re-evaluation also reopens a run, and is no resume)
+                if "status_reason" in run.data.tags:  # why it stopped then is not how it ends now
+                    self.client.delete_tag(run_id, "status_reason")
+                tags = {**{k: v for k, v in tags.items() if k not in ORIGINAL_ONLY},
+                        **resume_record(run.data.tags, resumed_at, tags.get("command"))}
             if tags:
                 self.set_tags(tags)
             return
@@ -240,18 +257,32 @@ class MLflowTracker:
     diverged = staticmethod(single_run_diverged)
 
     def ui_hint(self) -> str:
-        """The command that opens the MLflow UI on this store, and the direct link to this run."""
+        """The command that opens the MLflow UI on this store, and the direct links to this run and its experiment
+        (in the UI's model-training view: ui_links)."""
         if self.uri.startswith(("http://", "https://")):
-            return f"this run:   {self.uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
+            return ui_links(self.uri, self.experiment_id, self.run_id)
         store = self.uri if "://" in self.uri else Path(self.uri).resolve().as_uri()
-        return (f"MLflow UI:  mlflow ui --backend-store-uri {store}\n"
-                f"this run:   http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs/{self.run_id}")
+        return f"MLflow UI:  mlflow ui --backend-store-uri {store}\n" + ui_links(
+            "http://127.0.0.1:5000", self.experiment_id, self.run_id)
+
+
+UI_VIEW = "workflowType=machine_learning"  # the UI's model-training view; a fresh browser opens its GenAI view
+
+
+def ui_links(server: str, experiment_id: str, run_id: str) -> str:
+    """Links into the MLflow UI at `server` that open in the model-training view (runs, charts of metrics), not in
+    the GenAI view (traces) that MLflow 3's UI shows a browser that never chose (its workflowType in localStorage),
+    whatever the experiment's mlflow.experimentKind tag says: the URL's workflowType wins."""
+    base = f"{server.rstrip('/')}/#/experiments/{experiment_id}"
+    return f"this run:   {base}/runs/{run_id}?{UI_VIEW}\nall runs:   {base}?{UI_VIEW}"
 
 
 def start_tracker(uri: str | None, experiment: str, run_name: str, tags: Mapping[str, str],
-                  enabled: bool = True, run_id: str | None = None) -> MLflowTracker | NullTracker:
-    """A new MLflow run on the resolved store (or run_id, reopened without repeating its logged steps), or a
-    NullTracker when tracking is disabled."""
+                  enabled: bool = True, run_id: str | None = None, resumed_at: int | None = None
+                  ) -> MLflowTracker | NullTracker:
+    """A new MLflow run on the resolved store (or run_id, reopened without repeating its logged steps, its resume
+    recorded and its first command kept), or a NullTracker when tracking is disabled."""
     if not enabled:
         return NullTracker()
-    return MLflowTracker(resolve_uri(uri), experiment, run_name, tags, run_id, skip_logged=run_id is not None)
+    return MLflowTracker(resolve_uri(uri), experiment, run_name, tags, run_id, skip_logged=run_id is not None,
+                         resumed_at=resumed_at)
