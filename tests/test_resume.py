@@ -135,7 +135,7 @@ def test_resume_auto_on_a_changed_config_says_which_keys_differ_and_the_new_run_
     client = MlflowClient(mlflow_uri)
     names = [client.get_run(r["run_id"]).info.run_name for r in (first, second)]
     assert second["run_id"] != first["run_id"] and names[0] != names[1], names
-    assert all(n.startswith("wgan-mlp-toy8-s0-") for n in names), names
+    assert all(n.startswith("wgan-mlp-eight_gaussians-s0-") for n in names), names
     said = [r.getMessage() for r in caplog.records if "no run of this config" in r.getMessage()]
     assert len(said) == 1 and names[0] in said[0] and "1 key(s): optimizer.lr: 5e-05 -> 0.0001" in said[0], said
     assert run(*compose(*common), tmp_path / "third")["status"] == "SKIPPED"  # the first config: found by its hash

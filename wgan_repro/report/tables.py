@@ -64,7 +64,8 @@ def summarise(runs: pd.DataFrame, by: list[str], measures: dict[str, tuple[str, 
     """One row per group of `by` columns and of every setting that differs within them (settings_that_differ: a
     7,000-iteration run is not pooled with 200-iteration ones; such a setting gets its own column, named as its
     key); measures: label -> (column, scale). Columns no run logged are left out. A measure in `bounded` has its
-    interval on the logit scale between the group's bounds (modes of 8 stay within [0, 8]). The cells are formatted
+    interval (from MIN_INTERVAL_RUNS runs) on the logit scale between the group's bounds (modes of 8 stay within
+    [0, 8]); below that, its mean is the plain mean of the runs shown. The cells are formatted
     for reading ("4, 5, 7" or "mean [lo, hi] (t 95%, n=k)"); the tidy numeric table (mean, interval ends, n per
     measure) is `table.attrs["numeric"]`, which the report writes as CSV."""
     present = {label: (col, scale) for label, (col, scale) in measures.items() if column(runs, col).notna().any()}
@@ -79,7 +80,7 @@ def summarise(runs: pd.DataFrame, by: list[str], measures: dict[str, tuple[str, 
         number = dict(row)
         for label, (col, scale) in present.items():
             values = (column(group, col).astype(float) * scale).tolist()
-            if bounded and label in bounded:
+            if bounded and label in bounded and len(S.finite(values)) >= S.MIN_INTERVAL_RUNS:  # an interval
                 lo, hi, pad = bounded[label](group)
                 summary = S.summarise(values, "logit", (lo, hi), pad)
             else:
