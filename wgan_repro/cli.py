@@ -255,7 +255,8 @@ def shown_default(node: DictConfig, name: str, value: Any) -> str:
     if not OmegaConf.is_interpolation(node, name):
         return repr(value)
     try:
-        return f"{getattr(node[name], 'value', node[name])!r} ({value})"
+        resolved = node[name]
+        return f"{getattr(resolved, 'value', resolved)!r} ({value})"
     except Exception:  # noqa: BLE001 - an interpolation that cannot resolve here is shown as written
         return repr(value)
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+log = logging.getLogger(__name__)
 CPUINFO = Path("/proc/cpuinfo")
 PROC_STAT = Path("/proc/stat")
 SAMPLE_S = 0.3  # how long a run watches the CPUs before choosing its threads
@@ -131,14 +132,14 @@ class Threads:
 
     def __init__(self, setting: int | None, apply: Callable[[int], None]) -> None:
         self.apply = apply
-        self.count, self.why = threads_for(setting)
-        self.watch = None if fixed_threads(setting) else CpuWatch()
+        told = fixed_threads(setting)
+        self.count, self.why = told or threads_for(None)
+        self.watch = None if told else CpuWatch()
         apply(self.count)
 
     def say(self) -> None:
-        logging.getLogger("wgan_repro.runs.runner").info("%d intra-op thread(s) to start with: %s%s", self.count,
-                                                         self.why, "; chosen again at each metric flush"
-                                                         if self.watch is not None else "")
+        log.info("%d intra-op thread(s) to start with: %s%s", self.count, self.why,
+                 "; chosen again at each metric flush" if self.watch is not None else "")
 
     def adjust(self) -> int:
         """The count for the next stretch of the loop (applied when it changes)."""

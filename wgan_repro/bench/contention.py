@@ -63,11 +63,10 @@ def bench_contention(overrides: list[str], iterations: int = ITERATIONS) -> dict
     with tempfile.TemporaryDirectory() as tmp:
         folder, uri = Path(tmp), f"sqlite:///{tmp}/contention.db"
         mlflow_client(uri).create_experiment(EXPERIMENT)  # once, before runs start together (creation races)
-        own = [*overrides]
         torch_own = [*overrides, f"train.threads={torch_threads}"]
-        alone = scenario("alone", 1, own, folder, uri, iterations)[0]
+        alone = scenario("alone", 1, overrides, folder, uri, iterations)[0]
         alone_torch = scenario("alone_torch", 1, torch_own, folder, uri, iterations)[0]
-        two = scenario("two", 2, own, folder, uri, iterations)
+        two = scenario("two", 2, overrides, folder, uri, iterations)
         two_torch = scenario("two_torch", 2, torch_own, folder, uri, iterations)
     return {"setting": CONTENTION, "overrides": overrides, "cpu": cpu_name(), "usable_cpus": usable_cpus(),
             "iterations": iterations, "alone": alone, "alone_torch_threads": alone_torch, "two_together": two,

@@ -125,7 +125,9 @@ def draw(runs: pd.DataFrame, curves: pd.DataFrame, images: dict[str, dict[str, P
 def over_time_count(images: dict[str, dict[str, Path]]) -> str:
     """How many evaluations the over-training figure shows (five when a run has them), in words."""
     counts = sorted({len(frames) for frames in images["toy_time"].values() if frames})
-    return " to ".join(str(c) for c in (counts[:1] + counts[-1:] if len(counts) > 1 else counts)) or "no"
+    if not counts:
+        return "no"
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
 
 
 def run_listing(runs: pd.DataFrame) -> pd.DataFrame:

@@ -133,7 +133,7 @@ class Progress:
         self.on = bool(cfg.train.progress)
         self.tty = self.on and not os.environ.get("CI") and sys.stderr.isatty()
         self.every = max(1, self.total // 20)
-        self.since = time.perf_counter()
+        self.since = self.shown = time.perf_counter()
         self.work = work_done(cfg.train, self.total) if self.on else None
         sized = self.tty and min(terminal_size()) > 0
         # the ETA is the harness's (`eta`, by work), not tqdm's (by generator iterations, which jumps after warm-up)
@@ -156,11 +156,15 @@ class Progress:
     def update(self, done: int) -> None:
         if not self.on:
             return
-        elapsed = time.perf_counter() - self.since
         if self.tty:
-            self.bar.set_postfix({"ETA": tqdm.format_interval(self.eta(done, elapsed)), **self.values}, refresh=False)
+            now = time.perf_counter()
+            if now - self.shown >= 0.5:  # the ETA at most twice a second, not at every iteration
+                self.shown = now
+                self.bar.set_postfix({"ETA": tqdm.format_interval(self.eta(done, now - self.since)), **self.values},
+                                     refresh=False)
             self.bar.update(1)
         elif done % self.every == 0 or done == self.total:
+            elapsed = time.perf_counter() - self.since
             rate = (done - self.start) / max(elapsed, 1e-9)
             extra = "".join(f", {k} {v}" for k, v in self.values.items())
             log.info("iteration %d/%d (%d%%), %.3g it/s, %.0f s to go%s", done, self.total,
