@@ -98,16 +98,18 @@ def test_smoke_runs_use_pilot_seeds_and_confirmatory_budgets_never_do(tmp_path, 
     import wgan_repro.claims as C
     from wgan_repro.config import ConfigError
 
-    text = C.claim_path("F3").read_text()
-    for budget, seeds, allowed in (("smoke", "[0]", "allowed: 10000-19999"),
-                                   ("cpu", "[3, 10005]", "allowed: seeds outside 10000-19999")):
-        start = text.index(f"\n  {budget}:\n")
+    texts = {cid: C.claim_path(cid).read_text() for cid in ("F3", "G2")}
+    for cid, budget, seeds, allowed in (("F3", "smoke", "[0]", "allowed: 10000-19999"),
+                                        ("F3", "cpu", "[3, 10005]", "allowed: seeds outside 10000-19999"),
+                                        ("G2", "pilot", "[10100, 1000]", "allowed: 10000-19999")):
+        text = texts[cid]
+        start = text.index(f"\n  {budget}:")
         at = text.index("    seeds: ", start)
         bad = text[:at] + f"    seeds: {seeds}" + text[text.index("\n", at):]
-        (tmp_path / "F3.yaml").write_text(bad)
+        (tmp_path / f"{cid}.yaml").write_text(bad)
         monkeypatch.setattr(C, "claim_path", lambda cid: tmp_path / f"{cid}.yaml")
         with pytest.raises(ConfigError, match=rf"budgets\.{budget} seeds .*; {allowed}"):
-            C.load_claim("F3")
+            C.load_claim(cid)
 
 
 @pytest.mark.parametrize("cid", ["F3", "F7"])

@@ -24,6 +24,7 @@ class Choice(str, enum.Enum):
 
 class Budget(Choice):
     smoke = "smoke"  # seconds: checks the pipeline, decides nothing
+    pilot = "pilot"  # a claim's cpu arms on pilot seeds: the SDs plan=true reads for power; decides nothing
     cpu = "cpu"  # the reference reproduction on a 2-core CPU
     full = "full"  # the paper's scale (data roots, a GPU)
 
@@ -66,7 +67,8 @@ class ReproduceReport:
 @dataclass
 class ReproduceConfig:
     claim: Any = knob(MISSING, "the claim: F1 ... F7 (conf/claim/), or all (in order)")
-    budget: Budget = knob(Budget.smoke, "smoke | cpu | full (each claim file defines what its budgets run)")
+    budget: Budget = knob(Budget.smoke, "smoke | pilot | cpu | full (each claim file defines what its budgets "
+                                        "run; pilot: where a claim has one)")
     jobs: Optional[int] = knob(None, "runs in parallel, one thread each; null: the budget's own (2 on a 2-core CPU)",
                                ge=1)
     render_only: bool = knob(False, "render the section from MLflow without running anything")

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from wgan_repro import cli
 from wgan_repro.app_schema import register_app_configs
-from wgan_repro.claims import REPO, claim_ids, load_claim
+from wgan_repro.claims import EXPLORATORY, REPO, claim_ids, load_claim
 from wgan_repro.config import ConfigError
 from wgan_repro.runs import stopping
 
@@ -44,6 +44,8 @@ def main(cfg: DictConfig) -> None:
     budget = str(cfg.budget)
     try:
         claims = [load_claim(i) for i in (claim_ids() if str(cfg.claim.id) == "all" else [str(cfg.claim.id)])]
+        if str(cfg.claim.id) == "all" and budget == "pilot":  # an optional budget: the claims that have one
+            claims = [c for c in claims if budget in c.budgets]
         todo = {c.id: launch.check(c, budget, cfg) for c in claims}  # every config checked before any work
         if cfg.plan:
             print(launch.plans_text(claims, budget, cfg))
@@ -62,10 +64,9 @@ def main(cfg: DictConfig) -> None:
 
 def preflight(cfg: DictConfig) -> None:
     """Before Hydra starts: the folders a command writes and the exports it reads."""
-    if cfg.budget == "smoke" and cfg.report.out_dir and "reference" in Path(cfg.report.out_dir).parts:
-        raise cli.BadInput(f"report.out_dir={cfg.report.out_dir}: budget=smoke checks the pipeline and gives no "
-                           "verdict; allowed: any folder outside the reference reproduction (default "
-                           "reports/claims-smoke)")
+    if str(cfg.budget) in EXPLORATORY and cfg.report.out_dir and "reference" in Path(cfg.report.out_dir).parts:
+        raise cli.BadInput(f"report.out_dir={cfg.report.out_dir}: budget={cfg.budget} gives no verdict; allowed: "
+                           f"any folder outside the reference reproduction (default reports/claims-{cfg.budget})")
     cli.writable_folder("report.out_dir", cfg.report.out_dir or REPO / "reports" / f"claims-{cfg.budget}")
     for key in ("render_from", "pilot"):
         if cfg[key] and not Path(cfg[key], "runs.csv").is_file():

@@ -19,7 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 from wgan_repro.config import CONF_DIR, ConfigError
 
 REPO = CONF_DIR.parent  # the checkout: conf/, reports/, outputs/ and README.md, which sections update
-BUDGETS = ("smoke", "cpu", "full")
+BUDGETS = ("smoke", "pilot", "cpu", "full")
+REQUIRED_BUDGETS = ("smoke", "cpu", "full")  # every claim's; a pilot budget is optional
+EXPLORATORY = ("smoke", "pilot")  # on PILOT_SEEDS: they decide nothing (no verdict, no controls, no ledger entry)
 SPENDINGS = ("obrien_fleming", "pocock")  # Lan-DeMets spending functions (claims/sequential.py SPENDING)
 PILOT_SEEDS = range(10_000, 20_000)  # pilots' and smoke runs' seeds, never a confirmatory budget's (claims/ledger.py)
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
@@ -100,11 +102,12 @@ def load_claim(claim_id: str) -> DictConfig:
         claim.budgets[name] = OmegaConf.merge(OmegaConf.structured(BudgetConfig), budget)
         b = claim.budgets[name]
         seeds = {int(x) for x in [*b.seeds, *[x for xs in b.arm_seeds.values() for x in xs]]}
-        wrong = sorted(seeds - set(PILOT_SEEDS)) if name == "smoke" else sorted(seeds & set(PILOT_SEEDS))
+        wrong = sorted(seeds - set(PILOT_SEEDS)) if name in EXPLORATORY else sorted(seeds & set(PILOT_SEEDS))
         if wrong:
-            allowed = (f"{PILOT_SEEDS.start}-{PILOT_SEEDS.stop - 1} (a smoke run is a prefix of the same training: "
-                       "its seeds are spent)" if name == "smoke" else
-                       f"seeds outside {PILOT_SEEDS.start}-{PILOT_SEEDS.stop - 1} (the pilots' and smoke runs')")
+            span = f"{PILOT_SEEDS.start}-{PILOT_SEEDS.stop - 1}"
+            allowed = {"smoke": f"{span} (a smoke run is a prefix of the same training: its seeds are spent)",
+                       "pilot": f"{span} (a pilot's runs never enter a verdict: its seeds are no confirmatory budget's)"
+                       }.get(name, f"seeds outside {span} (the pilots' and smoke runs')")
             raise ConfigError(f"{path}: budgets.{name} seeds {', '.join(map(str, wrong))}; allowed: {allowed}")
         check_looks(path, name, b)
         unknown = set(claim.budgets[name].arm_seeds) - set(claim.budgets[name].arms)

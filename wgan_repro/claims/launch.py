@@ -26,7 +26,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from wgan_repro import cluster
-from wgan_repro.claims import REPO, Job, budget_arms, jobs
+from wgan_repro.claims import EXPLORATORY, REPO, Job, budget_arms, jobs
 from wgan_repro.claims import data as D
 from wgan_repro.claims import ledger as L
 from wgan_repro.claims.engine import Power, check_controls, controls_refusal, design_of, judge_sequential, thresholds
@@ -333,8 +333,8 @@ def checked_plan(claim: DictConfig, budget: str, cfg: DictConfig) -> Plan:
 
 def checked_controls(claim: DictConfig, budget: str) -> None:
     """A confirmatory budget whose known-answer controls do not give their words is refused before any run: its
-    design cannot decide the claim (a smoke budget decides nothing and is not checked)."""
-    if budget == "smoke":
+    design cannot decide the claim (a smoke or pilot budget decides nothing and is not checked)."""
+    if budget in EXPLORATORY:
         return
     checked = check_controls(claim.id, claim.rule, budget_arms(claim, budget), design_of(claim, budget))
     why = controls_refusal(claim.id, checked)
@@ -385,7 +385,7 @@ def reproduce(claims: list[DictConfig], budget: str, cfg: DictConfig, todo: dict
     for c in claims:
         checked_seeds(c, budget, cfg)
         checked_controls(c, budget)
-    plans = {} if budget == "smoke" else {c.id: checked_plan(c, budget, cfg) for c in claims}
+    plans = {} if budget in EXPLORATORY else {c.id: checked_plan(c, budget, cfg) for c in claims}
     for claim_id, plan in plans.items():
         folder = section_dir(cfg, claim_id, budget)
         folder.mkdir(parents=True, exist_ok=True)
@@ -398,7 +398,8 @@ def plans_text(claims: list[DictConfig], budget: str, cfg: DictConfig) -> str:
     """What `plan=true` prints: each claim's plan, and the total wall time of several."""
     plans = [plan_of(claim, budget, cfg) for claim in claims]
     for claim, plan in zip(claims, plans):
-        plan.lines += (controls_lines(claim, budget) if budget != "smoke" else []) + seeds_lines(claim, budget, cfg)
+        controls = controls_lines(claim, budget) if budget not in EXPLORATORY else []
+        plan.lines += controls + seeds_lines(claim, budget, cfg)
     text = "\n\n".join(plan.text() for plan in plans) + "\n"
     if len(plans) > 1:
         total = sum(p.wall_min for p in plans if p.wall_min == p.wall_min)

@@ -211,5 +211,8 @@ def sequential(plan: Plan, claim: DictConfig, budget: str, t: Any, tests: list[S
         f"runs at the pilot's estimate, {plan.expected_runs:.1f}, are {abs(saved):.0%} "
         f"{'fewer' if saved >= 0 else 'more'}")
 def default_pilot(claim_id: str, repo: Path) -> Path:
-    return repo / "reports" / "reference" / claim_id / "data"
+    """The claim's own pilot (budget=pilot's export, reports/claims-pilot/<ID>/data) where it has one, else its
+    committed reference export."""
+    own = repo / "reports" / "claims-pilot" / claim_id / "data"
+    return own if (own / "runs.csv").is_file() else repo / "reports" / "reference" / claim_id / "data"
 

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
-from wgan_repro.claims import REPO, budget_arms, section, shown_command
+from wgan_repro.claims import EXPLORATORY, REPO, budget_arms, section, shown_command
 from wgan_repro.claims import data as D
 from wgan_repro.claims import ledger as L
 from wgan_repro.claims.engine import Design, Power, Result, check_controls, design_of, judge, judge_sequential
@@ -186,7 +186,7 @@ def render_claim(claim: DictConfig, budget: str, cfg: DictConfig, command: str, 
                              "next round; a section is written once the claim stops")
     else:
         result = judge(claim.id, claim.rule, pooled, planned_power(meta))
-    if budget != "smoke":  # a pipeline check at one or two seeds: controls cannot read a word there
+    if budget not in EXPLORATORY:  # a pipeline check or a pilot: it decides nothing, its controls neither
         result.controls = check_controls(claim.id, claim.rule, arms, design)
     if cfg.replicate:
         meta["replicate"] = str(cfg.replicate)

@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from wgan_repro.claims import claim_ids, load_claim, shown_command, shown_path  # noqa: E402
+from wgan_repro.claims import EXPLORATORY, claim_ids, load_claim, shown_command, shown_path  # noqa: E402
 from wgan_repro.claims import decision as D  # noqa: E402
 from wgan_repro.claims.data import ClaimData, export  # noqa: E402
 from wgan_repro.claims.engine import Claim, Result, claim_module, thresholds  # noqa: E402
@@ -348,8 +348,9 @@ def samples_block(data: ClaimData) -> list[str]:
 
 
 def shown_word(headline: str, budget: str) -> str:
-    """The verdict word as shown: a smoke budget's is marked '(smoke)', never read as a verdict."""
-    return f"{headline} (smoke)" if budget == "smoke" else headline
+    """The verdict word as shown: a smoke or pilot budget's is marked '(smoke)' or '(pilot)', never read as a
+    verdict."""
+    return f"{headline} ({budget})" if budget in EXPLORATORY else headline
 
 
 def binding(o: D.Outcome) -> D.Outcome:
@@ -418,9 +419,9 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
     stopped = looks_line(result, max(meta.get("design", {}).get("looks", [0])))
     replication = (f" <i>A replication of commit {meta['replicate'][:10]}, not an independent confirmation.</i>"
                    if meta.get("replicate") else "")
-    smoke = [f"> **{SMOKE}.** Budget `smoke` runs a few iterations of every arm to check the pipeline end to end: "
-             "the word below is not a verdict.", ""] if budget == "smoke" else []
-    lines = [f"# {claim.id}: {claim.title}" + (" (smoke)" if smoke else ""), "", *smoke,
+    smoke = [f"> **{NOT_A_VERDICT[budget]}.** {EXPLORATORY_TEXT[budget]}: the word below is not a verdict.", ""
+             ] if budget in EXPLORATORY else []
+    lines = [f"# {claim.id}: {claim.title}" + (f" ({budget})" if smoke else ""), "", *smoke,
              sentence(claim, result, budget), "",
              f"<p class='verdict'><b>Verdict ({budget}): {shown_word(result.headline, budget)}; "
              f"{result.robustness}.</b> "
@@ -511,8 +512,8 @@ def index(folder: Path) -> Path:
     budgets = sorted({r["budget"] for r in records})
     if folder.name == "reference":
         title = "wgan_repro: the reference reproduction"
-    elif budgets == ["smoke"]:
-        title = f"wgan_repro: {SMOKE.lower()} (budget=smoke): no verdicts"
+    elif len(budgets) == 1 and budgets[0] in EXPLORATORY:
+        title = f"wgan_repro: {NOT_A_VERDICT[budgets[0]].lower()} (budget={budgets[0]}): no verdicts"
     else:
         title = f"wgan_repro: claims at budget={', '.join(budgets) or 'none'}"
     done = {r["claim"] for r in records}
@@ -563,7 +564,12 @@ def wall_total(records: list[dict]) -> list[str]:
 
 POWER_LEGEND = ("*power (plan)*: the chance, planned before the runs, that the design gives its word at the smallest "
                 "effect of interest. A significant result at low planned power likely overstates its effect.")
-SMOKE = "Pipeline check, not a verdict"  # how a smoke budget's sections and index introduce themselves
+# how a smoke or pilot budget's sections and index introduce themselves
+NOT_A_VERDICT = {"smoke": "Pipeline check, not a verdict", "pilot": "Pilot, not a verdict"}
+EXPLORATORY_TEXT = {
+    "smoke": "Budget `smoke` runs a few iterations of every arm to check the pipeline end to end",
+    "pilot": ("Budget `pilot` runs the cpu budget's arms on pilot seeds, never a confirmatory budget's: its runs "
+              "give `plan=true` the SDs it computes power from (`pilot=<this section>/data`)")}
 FAMILY_ALPHA = 0.05  # the house's alpha (every claim's rule uses it), for the index's family-wide statement
 CHANGED = "rule changed after the runs"  # the index's mark on a claim whose rule changed after its runs
 README_MARKERS = ("<!-- reference:start -->", "<!-- reference:end -->")
