@@ -170,6 +170,27 @@ def test_the_slurm_example_composes_onto_submitit() -> None:
     assert {k: launcher[k] for k in slurm_keys()} == slurm_keys()
 
 
+def test_a_relaunched_sweep_continues_under_its_parent_with_resume_auto_or_submitits_launchers() -> None:
+    """The jobs of submitit's launchers resume by default (a requeued job continues): the same command run again
+    after a cancelled job reopens the sweep's parent, where the job finds its run; elsewhere only train.resume=auto
+    does, and a checkpoint path never does."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from wgan_repro import config, schema
+    from wgan_repro.runs.sweep import relaunch_continues
+
+    schema.register_configs()
+    with initialize_config_dir(config_dir=str(config.CONF_DIR), version_base="1.3"):
+        def continues(*overrides: str) -> bool:
+            return relaunch_continues(hydra_compose("config", overrides=list(overrides), return_hydra_config=True))
+
+        assert continues("hydra/launcher=slurm") and continues("hydra/launcher=submitit_local")
+        assert continues("train.resume=auto") and continues("hydra/launcher=joblib", "train.resume=auto")
+        assert not continues() and not continues("hydra/launcher=joblib")
+        assert not continues("hydra/launcher=slurm", "train.resume=/some/checkpoint.pt")
+
+
 def test_resume_auto_leaves_a_run_with_a_fresh_heartbeat_alone(tmp_path, mlflow_uri) -> None:
     """A RUNNING run whose heartbeat is fresh (another machine is training it) is skipped; a stale one, or one whose
     owner on this machine is gone, is taken over; train.take_over=true takes over a fresh one."""
@@ -269,3 +290,44 @@ def test_a_sweep_sent_sigterm_leaves_no_running_run(tmp_path, mlflow_uri) -> Non
     runs = client.search_runs([client.get_experiment_by_name("sigterm_sweep").experiment_id])
     assert {r.info.status for r in runs} == {"KILLED"} and len(runs) == 2  # the parent and the first job; no second
     assert all(r.data.tags["status_reason"].startswith("stopped by SIGTERM") for r in runs)
+
+
+def test_sigusr2_checkpoints_a_run_then_hands_the_signal_to_the_handler_before_it(tmp_path, mlflow_uri) -> None:
+    """SLURM's warning before a time limit or a preemption (SIGUSR2, submitit's --signal): the run stops after its
+    generator iteration as for SIGTERM, checkpointed and KILLED, and only then is the handler that was installed
+    before it called (in a submitit job, submitit's: it requeues the job and exits), once, with the signal."""
+    import threading
+
+    from wgan_repro.runs import stopping
+
+    out = tmp_path / "run"
+    calls: list[tuple[int, int]] = []
+
+    def submitits(signum: int, frame) -> None:  # what submitit does: requeue, then exit the job
+        calls.append((signum, torch.load(out / "checkpoint.pt", weights_only=False)["gen_iter"]))
+        raise SystemExit(-1)
+
+    def warn() -> None:  # as SLURM's clock would, once training has started
+        deadline = time.monotonic() + 120
+        while not (out / "config.yaml").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGUSR2)
+
+    before = signal.signal(signal.SIGUSR2, submitits)
+    try:
+        cfg, choices = compose(*LONG, "train.checkpoint_every=1000000", f"tracking.uri={mlflow_uri}",
+                               "tracking.experiment=usr2")
+        threading.Thread(target=warn, daemon=True).start()
+        with pytest.raises(SystemExit) as exited:
+            run(cfg, choices, out)
+        assert signal.getsignal(signal.SIGUSR2) is submitits  # restored before it was called
+    finally:
+        signal.signal(signal.SIGUSR2, before)
+    assert exited.value.code == -1 and isinstance(exited.value.__context__, stopping.Stopped)
+    ((signum, at),) = calls
+    assert signum == signal.SIGUSR2 and 0 < at < 1500, "the run ended before the signal"
+    client = MlflowClient(mlflow_uri)
+    (killed,) = client.search_runs([client.get_experiment_by_name("usr2").experiment_id])
+    assert killed.info.status == "KILLED"
+    assert killed.data.tags["status_reason"].startswith(f"stopped by SIGUSR2 after generator iteration {at}; ")

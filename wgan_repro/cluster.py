@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from omegaconf import OmegaConf
+from submitit.helpers import Checkpointable
 from submitit.slurm import slurm
 
 from wgan_repro.schema import ConfigError
@@ -96,11 +97,25 @@ def executor(keys: Mapping[str, Any], folder: Path) -> Any:
     return ex
 
 
+class Requeueable(Checkpointable):
+    """A run's function as a checkpointable submitit job: on SLURM's SIGUSR2 (a time limit or a preemption) the run
+    checkpoints (runs/stopping.py hands the signal on), submitit resubmits the same call and requeues the job, and
+    the call, under submitit train.resume=auto, continues the run from its checkpoint, up to max_num_timeout
+    times."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
 class SlurmPool:
     """The cluster as reproduce's pool: the runs of one round of a claim are one job array, and each job's end is
     awaited by a thread here, so the claims' loop waits on futures as it does with the local process pool. A job
-    that SLURM ends before it writes its result (cancelled, out of time, its node lost) is reported KILLED or
-    FAILED with SLURM's state, never waited on forever."""
+    that SLURM ends before it writes its result (cancelled, its node lost, out of time more than max_num_timeout
+    times) is reported KILLED or FAILED with SLURM's state, never waited on forever; one that SLURM warns of a time
+    limit or a preemption is requeued and continues its run (Requeueable)."""
 
     def __init__(self, keys: Mapping[str, Any], folder: Path) -> None:
         self.executor = executor(keys, folder)
@@ -110,7 +125,7 @@ class SlurmPool:
     def submit_all(self, fn: Callable[..., tuple[str, str, str | None]], calls: Sequence[tuple[Any, ...]],
                    arm_of: Callable[[tuple[Any, ...]], str]) -> list[cf.Future]:
         with self.executor.batch():
-            jobs = [self.executor.submit(fn, *args) for args in calls]
+            jobs = [self.executor.submit(Requeueable(fn), *args) for args in calls]
         self.jobs += jobs
         return [self.waiting.submit(ended, job, arm_of(args)) for job, args in zip(jobs, calls)]
 

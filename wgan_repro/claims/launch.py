@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
+from submitit.core.utils import UncompletedJobError
 
 from wgan_repro import cluster
 from wgan_repro.claims import EXPLORATORY, REPO, Job, budget_arms, jobs
@@ -105,6 +106,8 @@ def run_job(overrides: list[str], out_dir: str, parent: tuple[str, str], tags: d
         result = run(cfg, choices, Path(out_dir), "python -m wgan_repro " + " ".join(overrides), parent)
     except stopping.Stopped as exc:  # checkpointed and KILLED: a relaunch continues it
         return tags["arm"], "KILLED", str(exc)
+    except UncompletedJobError as exc:  # a SLURM job out of time once too often (max_num_timeout): checkpointed
+        return tags["arm"], "KILLED", f"{exc} The run is checkpointed: relaunching the command continues it"
     except Exception as exc:  # noqa: BLE001 - the run is marked FAILED with the reason; the claim goes on
         return tags["arm"], "FAILED", f"{type(exc).__name__}: {exc}"
     client = mlflow_client(resolve_uri(cfg.tracking.uri))

@@ -1,9 +1,13 @@
-"""Clean stops: SIGTERM (a scheduler, `kill`) and SIGINT (Ctrl-C) end a run after the generator iteration in
-progress, with its metric history flushed and a checkpoint written, as KILLED with the reason; a second signal
-stops at once. `train.resume=auto` then continues it to the same final metrics as an uninterrupted run.
+"""Clean stops: SIGTERM (a scheduler, `kill`), SIGINT (Ctrl-C) and SIGUSR2 (SLURM's warning before a time limit
+or a preemption: submitit's `--signal`) end a run after the generator iteration in progress, with its metric
+history flushed and a checkpoint written, as KILLED with the reason; a second signal stops at once.
+`train.resume=auto` then continues it to the same final metrics as an uninterrupted run.
 
 `stop_on_signals()` installs the handlers for a block (in the main thread; elsewhere it is a no-op) and restores
-the previous ones; the loop asks `requested()` at the end of each generator iteration and raises `Stopped`.
+the previous ones; the loop asks `requested()` at the end of each generator iteration and raises `Stopped`. A run
+stopped by SIGUSR2 then hands the signal to the handler that was there before, once its checkpoint is written: in a
+submitit job that is submitit's own, which requeues the job (Hydra's sweeps and reproduce's claims submit
+checkpointable jobs), and the requeued job continues the run.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import sys
 import threading
 from typing import Any, Iterator
 
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)
+HANDED_ON = signal.SIGUSR2  # after the checkpoint, to the handler before ours (submitit's requeue)
 _state: dict[str, Any] = {"signum": None, "depth": 0}
 
 
@@ -68,10 +73,17 @@ def stop_on_signals() -> Iterator[None]:
         for s in SIGNALS:
             signal.signal(s, _handler)
     _state["depth"] += 1
+    hand_on = None
     try:
         yield
+    except Stopped as exc:
+        if exc.signum == HANDED_ON and callable(previous[HANDED_ON]) and previous[HANDED_ON] is not _handler:
+            hand_on = previous[HANDED_ON]
+        raise
     finally:
         _state["depth"] -= 1
         if _state["depth"] == 0:
             for s, h in previous.items():
                 signal.signal(s, h)
+            if hand_on is not None:  # checkpointed: now submitit's requeue (it exits the job), or whoever asked
+                hand_on(HANDED_ON, None)

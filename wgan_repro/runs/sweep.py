@@ -1,5 +1,6 @@
 """Sweeps: one MLflow parent run per launch (`SweepCallback`, a Hydra callback named in conf/config.yaml), its jobs
-as children, closed with their counts; a relaunch with train.resume=auto reopens the same parent."""
+as children, closed with their counts; a relaunch with train.resume=auto (the default with submitit's launchers)
+reopens the same parent."""
 
 from __future__ import annotations
 
@@ -50,6 +51,14 @@ def sweep_parent(uri: str | None, experiment: str, sweep_dir: str) -> tuple[str,
     return (found[0].info.run_id, found[0].data.tags["sweep"]) if found else None
 
 
+def relaunch_continues(config: Any) -> bool:
+    """Whether a relaunch of the sweep continues it under its parent: train.resume=auto, or train.resume unset with
+    submitit's launchers, whose jobs default to auto (runs/checkpoint.py resume_mode), so that the same command run
+    again after a cancelled job finishes that job's run."""
+    resume = config.train.get("resume")
+    return resume == "auto" or (resume is None and "submitit" in str(config.hydra.launcher.get("_target_", "")))
+
+
 class SweepCallback(Callback):
     """Hydra callback for multiruns. Before the jobs start (joblib runs them in parallel processes, submitit on
     other machines) it prepares the store, so that parallel jobs never race to create a fresh SQLite file, and
@@ -65,7 +74,7 @@ class SweepCallback(Callback):
         key, sweep_dir = sweep_key(config), str(Path(config.hydra.sweep.dir).resolve())
         name = config.get("sweep") or config.hydra.job.config_name
         previous = find_runs(uri, config.tracking.experiment, {"sweep_parent": "true", "sweep_key": key}) \
-            if config.train.get("resume") == "auto" else []
+            if relaunch_continues(config) else []
         store = mlflow_client(uri)
         if previous:
             run_id = previous[0].info.run_id
