@@ -352,7 +352,8 @@ COLLAPSED = {"fig7/gan": 4, "fig7/gan_matched": 4, "fig8/gan": 5, "fig8/gan_matc
 
 def f6_data(quality: dict[str, float], classes: dict[str, int] | None = None,
             failed: tuple[str, ...] = (), spread: dict[str, float] | None = None,
-            collapsed: dict[str, int] | None = None) -> ClaimData:
+            collapsed: dict[str, int] | None = None,
+            reason: str = "diverged at generator iteration 40: loss/critic=nan") -> ClaimData:
     """Five seeds per arm; an arm's classifier FID is its value times (1 + seed / 20), floor 10, KL 0.1; recall and
     coverage 0.3 + seed / 100 (`spread`: the arm's value instead of 0.3); the first `collapsed` runs of an arm (default
     COLLAPSED) one class, KL log 10."""
@@ -361,7 +362,8 @@ def f6_data(quality: dict[str, float], classes: dict[str, int] | None = None,
         for seed in range(5):
             one = seed < (COLLAPSED if collapsed is None else collapsed).get(arm, 0)
             rows.append({"run_id": f"{arm}-{seed}", "status": "FAILED" if arm in failed else "FINISHED",
-                         "tags.arm": arm, "tags.seed": str(seed), "tags.quality": "eval/fid_mnist",
+                         "tags.status_reason": reason if arm in failed else None, "tags.arm": arm,
+                         "tags.seed": str(seed), "tags.quality": "eval/fid_mnist",
                          "tags.quality_floor": "eval/fid_mnist_floor",
                          "metrics.eval/fid_mnist": quality[arm] * (1 + seed / 20),
                          "metrics.eval/fid_mnist_floor": 10.0,
@@ -416,6 +418,37 @@ def test_f6_a_failed_gan_run_counts_as_worse_than_any_finished_and_as_collapsed(
     failed = v.tables["per_run"].query("arm == 'fig7/gan'")
     assert (failed["quality"] > v.tables["per_run"].query("status == 'FINISHED'")["quality"].max()).all()
     assert failed["collapsed"].all()
+
+
+def test_a_failed_run_the_rule_does_not_score_is_neither_dropped_nor_counted_and_names_itself() -> None:
+    """F6 scores a run that diverged as the worst outcome (its rule); one that crashed could be any run: the word is
+    "inconclusive (failed runs: ...)" naming it. A claim that scores no failure (F2) says the same of a diverged run,
+    where dropping it would have read "reproduced"."""
+    from wgan_repro.claims.engine import NOT_JUDGED_FAILED
+
+    crashed = verdict("F6", f6_data({**GOOD, "fig7/gan": 500}, failed=("fig7/gan",),
+                                    reason="RuntimeError: CUDA out of memory"))
+    assert crashed.headline.startswith("inconclusive (failed runs: fig7/gan seed 0 (RuntimeError: CUDA out of memory)"
+                                       "; fig7/gan seed 1 "), crashed.headline
+    assert crashed.robustness == NOT_JUDGED_FAILED
+    data = f2_data([8, 8, 8, 8, 7, 8], [1, 1, 1, 1, 1, 1])
+    assert verdict("F2", data).word == "reproduced"
+    data.runs.loc[5, ["status", "tags.status_reason"]] = ["FAILED",
+                                                          "diverged at generator iteration 9: loss/critic=inf"]
+    failed = verdict("F2", data)
+    assert failed.headline == ("inconclusive (failed runs: wgan seed 5 (diverged at generator iteration 9: "
+                               "loss/critic=inf))"), failed.headline
+
+
+def test_a_value_that_is_not_finite_makes_its_sub_test_inconclusive_never_silently_dropped() -> None:
+    from wgan_repro.claims import decision as D
+
+    test = D.SubTest("t", "a statistic", (np.array([1.0, 1.1, 0.9, 1.05, math.nan]),), threshold=0.0)
+    outcome = D.decide(test, 0.05)
+    assert outcome.word == "inconclusive" and outcome.detail.startswith("1 of 5 values not finite"), outcome.text()
+    assert outcome.lo > 0  # the interval of the finite ones is still shown
+    assert D.decide(dataclasses.replace(test, samples=(test.samples[0][:4],)), 0.05).word == "reproduced"
+    assert D.decide(dataclasses.replace(test, samples=(np.array([1.0, math.inf]),)), 0.05).word == "inconclusive"
 
 
 def test_f6_inconclusive_when_the_control_or_a_weak_wgan_does_not_learn() -> None:

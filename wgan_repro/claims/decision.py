@@ -13,7 +13,9 @@ analysis scale, a threshold and the side the claim is on. `decide` computes the 
 - the size: an interval past the threshold (the null) and past the SESOI reads "reproduced"; past the null but not
   past the SESOI (it crosses threshold + SESOI) reads "reproduced (smaller than the smallest effect of interest)":
   the word is reproduced, its detail says the size (SMALLER), and the headline shows it;
-- inconclusive otherwise, saying which bound is missing.
+- inconclusive otherwise, saying which bound is missing; and inconclusive whatever its interval when a value is
+  not finite (a run without its statistic: NaN, or an infinite stand-in the claim did not replace), which a test
+  would otherwise drop without a word.
 
 Sub-tests that must all pass (an intersection-union test) are each tested at alpha with no correction: the claim
 is reproduced when all are, not reproduced when any is, inconclusive otherwise. The analysis variants are not
@@ -259,6 +261,11 @@ def decide(test: SubTest, alpha: float, with_p: bool = True) -> Outcome:
             method = f"t {level}{scale}"
         show = SCALES[test.scale][1]
     word, detail = judge_interval(lo, hi, test.threshold, test.side, test.margin)
+    undefined = sum(int((~np.isfinite(np.asarray(s, dtype=float))).sum()) for s in test.samples)
+    total = sum(len(np.asarray(s)) for s in test.samples)
+    if 0 < undefined < total:  # never dropped without a word (none finite: no interval, as said above)
+        word, detail = INCONCLUSIVE, (f"{undefined} of {total} values not finite: a run without its statistic is "
+                                      "neither dropped nor counted")
     equivalence = None
     if test.margin is not None:
         equivalence = (float(show(test.threshold - test.margin)), float(show(test.threshold + test.margin)))

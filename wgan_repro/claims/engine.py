@@ -7,7 +7,11 @@ its per-run measures, its regime gates, its sub-tests and its analysis variants.
 2. the gates say whether each arm reached the regime the claim is about;
 3. every analysis (the primary, then the variants declared before the runs) is decided on intervals
    (decision.py): the primary gives the word, the variants its robustness;
-4. an arm that missed its gate makes the word "inconclusive (budget: ...)", never "not reproduced".
+4. an arm that missed its gate makes the word "inconclusive (budget: ...)", never "not reproduced";
+5. a run that ended FAILED is neither dropped nor counted for the claim: the word is "inconclusive (failed runs:
+   ...)" naming them, unless the claim scores a run that diverged as its worst outcome (`Claim.scores_diverged`,
+   a stand-in its rule declares) and the run diverged. A sub-test value that is not finite (a run without its
+   statistic) makes that sub-test inconclusive in the same way (decision.decide).
 
 `verdict` is the one place a claim's word and its qualifiers are decided: gates, the primary's word, robustness,
 the size (reproduced, or reproduced but smaller than the smallest effect of interest), the power the plan gave
@@ -67,6 +71,7 @@ class Thresholds:
 
 
 NOT_JUDGED = "not judged (an arm missed its regime)"  # robustness when a gate decides the word
+NOT_JUDGED_FAILED = "not judged (failed runs)"  # robustness when failed runs decide the word
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,8 @@ class Result:
         (underpowered: ...)", "reproduced (smaller than the smallest effect of interest)"."""
         if self.word == D.INCONCLUSIVE and self.detail.startswith(("budget", "underpowered")):
             return f"{self.word} ({self.detail})"
+        if self.word == D.INCONCLUSIVE and self.detail.startswith("failed runs"):
+            return f"{self.word} ({self.detail.split(': the rule')[0]})"
         if self.word == D.INCONCLUSIVE and self.detail.startswith("cap"):
             return f"{self.word} (cap)"
         if self.word == D.REPRODUCED and self.detail.startswith(D.SMALLER):
@@ -152,6 +159,7 @@ class Claim:
     thresholds: type[Thresholds] = Thresholds
     variants: dict[str, dict[str, Any]] = {"primary": {}}
     strips: tuple[str, ...] = ()  # per-run columns the section draws per arm
+    scores_diverged: bool = False  # `table` scores a run that diverged as the claim's worst outcome (its rule says so)
     curves_figure: bool = False  # draw each run's estimate and quality over training
 
     def table(self, data: ClaimData, t: Any, **choices: Any) -> pd.DataFrame:
@@ -241,9 +249,23 @@ class Verdict:
     notes: tuple[str, ...] = ()
 
 
+def unscored_failures(claim: Claim, runs: pd.DataFrame) -> list[str]:
+    """The runs that ended FAILED and that the rule does not score, each as "<arm> seed <s> (<reason>)": all of them,
+    but those that diverged where the claim scores a diverged run as its worst outcome (Claim.scores_diverged)."""
+    failed = runs[runs["status"] == "FAILED"]
+    reasons = (failed["tags.status_reason"] if "tags.status_reason" in failed else pd.Series("", index=failed.index))
+    reasons = reasons.fillna("").astype(str)
+    if claim.scores_diverged:
+        failed, reasons = failed[~reasons.str.startswith("diverged")], reasons[~reasons.str.startswith("diverged")]
+    return [f"{arm} seed {seed}" + (f" ({why[:100]})" if why else "")
+            for arm, seed, why in zip(failed["tags.arm"], failed["tags.seed"], reasons)]
+
+
 def verdict(primary: D.Outcome, variants: list[D.Outcome], gates: list[Gate], agree_share: float,
-            power: Power | None = None, cap: int | None = None) -> Verdict:
+            power: Power | None = None, cap: int | None = None, failed: Sequence[str] = ()) -> Verdict:
     """The claim's word and qualifiers, decided here only:
+    - runs that ended FAILED and that the rule does not score (`failed`: unscored_failures): "inconclusive (failed
+      runs: ...)", robustness not judged: a failed run is neither dropped (its arm would look better) nor counted;
     - an arm that missed its regime: "inconclusive (budget: ...)", robustness not judged (the analyses' own words
       stay shown);
     - else the primary's word, robust or not over the variants (decision.robustness);
@@ -251,9 +273,12 @@ def verdict(primary: D.Outcome, variants: list[D.Outcome], gates: list[Gate], ag
       reproduced one carries the warning that its effect size is likely exaggerated;
     - a sequential claim's last look (`cap`: its seeds per arm) still inconclusive: "inconclusive (cap: ...)", or
       "underpowered" when the plan gave the cap under 80% power."""
-    failed = [g for g in gates if not g.passed]
     if failed:
-        return Verdict(D.INCONCLUSIVE, "budget: " + "; ".join(f"arm {g.arm} did not reach its regime" for g in failed),
+        return Verdict(D.INCONCLUSIVE, f"failed runs: {'; '.join(failed)}: the rule neither drops nor counts a run "
+                       "that did not finish", NOT_JUDGED_FAILED)
+    missed = [g for g in gates if not g.passed]
+    if missed:
+        return Verdict(D.INCONCLUSIVE, "budget: " + "; ".join(f"arm {g.arm} did not reach its regime" for g in missed),
                        NOT_JUDGED)
     robust = D.robustness(primary.word, [v.word for v in variants], agree_share)
     if power is None or not power.power < TARGET:
@@ -279,7 +304,7 @@ def judge(claim_id: str, rule: Mapping[str, Any], data: ClaimData, power: Power 
     primary, table = analyse(claim, data, t, "primary")
     variants = [analyse(claim, data, t, name)[0] for name in claim.variants if name != "primary"]
     gates = claim.gates(data, t, table)
-    said = verdict(primary, variants, gates, t.agree_share, power, cap)
+    said = verdict(primary, variants, gates, t.agree_share, power, cap, unscored_failures(claim, data.runs))
     numbers = {"statistic": primary.value, "lo": primary.lo, "hi": primary.hi, "threshold": primary.threshold,
                "p": primary.p if not math.isnan(primary.p) else None}
     tables = {"per_run": table, **claim.extra_tables(data, t, table)}

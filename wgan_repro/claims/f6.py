@@ -68,6 +68,7 @@ class F6(Claim):
         "coverage": {"collapse": "coverage"},
     }
     strips = ("quality", "kl_classes")
+    scores_diverged = True  # a diverged run is scored as the worst outcome (its rule); any other failure is not
 
     def table(self, data: ClaimData, t: F6Thresholds, **_: Any) -> pd.DataFrame:
         runs = data.runs[data.runs["status"].isin(["FINISHED", "FAILED"])]

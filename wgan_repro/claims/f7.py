@@ -93,6 +93,7 @@ class F7(Claim):
         "paired t test": {"kind": "mean"},
     }
     strips = ("log_u", "w1_over_floor")
+    scores_diverged = True  # a diverged run is scored as the worst outcome (its rule); any other failure is not
 
     def table(self, data: ClaimData, t: F7Thresholds, every: int | None = None, **_: Any) -> pd.DataFrame:
         runs = data.runs[data.runs["status"].isin(["FINISHED", "FAILED"])]

@@ -135,7 +135,7 @@ class G1(Claim):
         tests += [SubTest(a, f"{a}: slope of log10 gradient norm over layers (decades per layer)", (arm(a),), kind,
                           "identity", 0.0, "above", t.margin, "decades/layer") for a in t.vanish_arms]
         tests += [SubTest(a, f"{a}: change of the slope from iteration 0 (decades per layer)",
-                          (arm(a, "slope_change"),), "mean", "identity", 0.0, "inside", t.margin, "decades/layer",
+                          (arm(a, "slope_change"),), kind, "identity", 0.0, "inside", t.margin, "decades/layer",
                           power_effect=0.0)
                   for a in t.flat_arms]
         return tests
