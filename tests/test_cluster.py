@@ -48,10 +48,8 @@ def children_and_parents(uri: str, experiment: str) -> tuple[list, list]:
 
 def test_sweeps_and_claims_run_as_jobs_of_a_real_slurm(tmp_path) -> None:
     """A 2 x 2 sweep with hydra/launcher=slurm lands as one parent with 4 FINISHED children, each tagged with its
-    own SLURM job; a smoke claim with launcher=slurm gives the word the local pool gives; a job cancelled before it
-    writes a result is reported KILLED with SLURM's state, not waited on (the cluster keeps no accounting: its states
-    come from squeue, wgan_repro/cluster.py); a job requeued mid-run resumes from its checkpoint and ends with the
-    metrics of an uninterrupted run."""
+    own SLURM job; a smoke claim with launcher=slurm gives the word the local pool gives; reproduce's jobs cancelled
+    or out of time; one run requeued, warned and cancelled, then finished by the same command (below)."""
     with service("local_slurm.sh", tmp_path / "slurm", WGAN_SLURM_STATE=str(tmp_path / "slurm")) as env:
         uri = f"sqlite:///{tmp_path}/m.db"
         sweep = subprocess.run(
@@ -81,48 +79,77 @@ def test_sweeps_and_claims_run_as_jobs_of_a_real_slurm(tmp_path) -> None:
         children, _ = children_and_parents(uri, "claim_slurm")
         assert children and all(r.data.tags.get("slurm_job_id") for r in children)
 
-        code = ("import sys, time; from wgan_repro import cluster; "
-                "pool = cluster.SlurmPool(cluster.settings({}), __import__('pathlib').Path(sys.argv[1])); "
-                "(future,) = pool.submit_all(time.sleep, [(120,)], lambda call: 'an arm'); "
-                "time.sleep(3); pool.stop(); print(future.result(timeout=120))")
-        cancelled = subprocess.run([sys.executable, "-c", code, str(tmp_path / "submitit")], cwd=ROOT, env=env,
-                                   capture_output=True, text=True, timeout=300)
-        assert cancelled.returncode == 0, cancelled.stderr[-3000:]
-        assert cancelled.stdout.startswith("('an arm', 'KILLED', 'SLURM job ") and "CANCELLED" in cancelled.stdout
+        # reproduce's jobs as SLURM treats them: one cancelled while running is reported KILLED with SLURM's state,
+        # not waited on (the cluster keeps no accounting: its states come from squeue, wgan_repro/cluster.py); one
+        # whose 1-minute time limit comes is sent SIGUSR2 by SLURM's own clock (signal_delay_s before the limit, or
+        # up to a minute earlier: SLURM checks limits periodically), requeued by submitit (cluster.Requeueable) and
+        # called again in its second life
+        lives = ("if [ -e lived ]; then echo lived twice; else touch lived; sleep 300; fi")
+        code = ("import subprocess, sys, time; from pathlib import Path; from wgan_repro import cluster; "
+                "keys = cluster.settings({'timeout_min': 1, 'signal_delay_s': 50, 'max_num_timeout': 2}); "
+                "pool = cluster.SlurmPool(keys, Path(sys.argv[1])); "
+                "(cancelled,) = pool.submit_all(time.sleep, [(120,)], lambda call: 'an arm'); "
+                f"(requeued,) = pool.submit_all(subprocess.check_output, [(['bash', '-c', {lives!r}],)], str); "
+                "time.sleep(3); pool.jobs[0].cancel(check=False); "
+                "print(cancelled.result(timeout=120)); print(requeued.result(timeout=240))")
+        jobs = subprocess.run([sys.executable, "-c", code, str(tmp_path / "submitit")], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=400)
+        assert jobs.returncode == 0, jobs.stderr[-3000:]
+        killed, twice = jobs.stdout.splitlines()
+        assert killed.startswith("('an arm', 'KILLED', 'SLURM job ") and "CANCELLED" in killed
+        assert twice == "b'lived twice\\n'"
+        log = "".join(p.read_text() for p in (tmp_path / "submitit").rglob("*_log.*"))  # .out and .err
+        assert "Caught signal SIGUSR2" in log and "this job is timed-out" in log and "Requeued" in log, log[-3000:]
 
-        # preemption: `scontrol requeue` on a running job mid-run; the run checkpoints on SLURM's SIGTERM, the job
-        # restarts, the run resumes (train.resume=auto under submitit) and ends as an uninterrupted run ends
-        longer = [*TINY, "train.iterations=2000", "eval.every=500", "train.log_every=100", "train.checkpoint_every=200"]
-        sweep = subprocess.Popen(
-            [sys.executable, "-m", "wgan_repro", "--multirun", "hydra/launcher=slurm", "optimizer=rmsprop", *longer,
-             f"tracking.uri={uri}", "tracking.experiment=requeued", f"hydra.sweep.dir={tmp_path / 'requeued'}"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        client, deadline = MlflowClient(uri), time.monotonic() + 300
-        while time.monotonic() < deadline:  # until the run is half way in
-            time.sleep(0.5)
-            exp = client.get_experiment_by_name("requeued")
-            runs = [r for r in (client.search_runs([exp.experiment_id]) if exp else [])
-                    if r.data.tags.get("sweep_parent") != "true"]
-            if runs and any(m.step >= 1000 for m in client.get_metric_history(runs[0].info.run_id, "eval/w1")):
-                break
-        else:
+        # one training run through all that SLURM does to a job: requeued (`scontrol requeue`: SIGTERM, its
+        # checkpoint, the job restarts, train.resume=auto under submitit continues the run), warned (SIGUSR2, as at a
+        # time limit or a preemption: the run checkpoints, then submitit requeues the job), cancelled (`scancel`:
+        # the sweep reports it and fails), and the same command run again: it ends FINISHED, one run, with the
+        # metrics of an uninterrupted run
+        longer = [*TINY, "train.iterations=2000", "eval.every=250", "train.log_every=50", "train.checkpoint_every=200"]
+        command = [sys.executable, "-m", "wgan_repro", "--multirun", "hydra/launcher=slurm", "optimizer=rmsprop",
+                   *longer, f"tracking.uri={uri}", "tracking.experiment=requeued",
+                   f"hydra.sweep.dir={tmp_path / 'requeued'}"]
+        sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True)
+        client = MlflowClient(uri)
+
+        def when_past(step: int) -> str:
+            """The run's SLURM job once its run has evaluated past `step`."""
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+                exp = client.get_experiment_by_name("requeued")
+                runs = [r for r in (client.search_runs([exp.experiment_id]) if exp else [])
+                        if r.data.tags.get("sweep_parent") != "true"]
+                if runs and any(m.step >= step for m in client.get_metric_history(runs[0].info.run_id, "eval/w1")):
+                    return client.get_run(runs[0].info.run_id).data.tags["slurm_job_id"]
             sweep.kill()
-            raise AssertionError("the run never reached iteration 1,000")
-        subprocess.run(["scontrol", "requeue", runs[0].data.tags["slurm_job_id"]], env=env, check=True, timeout=30)
+            raise AssertionError(f"the run never reached iteration {step}: {sweep.communicate()[0][-3000:]}")
+
+        subprocess.run(["scontrol", "requeue", when_past(500)], env=env, check=True, timeout=30)
+        subprocess.run(["scancel", "--signal=USR2", when_past(1000)], env=env, check=True, timeout=30)
+        subprocess.run(["scancel", when_past(1500)], env=env, check=True, timeout=30)
         out, _ = sweep.communicate(timeout=600)
-        assert sweep.returncode == 0, out[-3000:]
-        children, _ = children_and_parents(uri, "requeued")
-        assert len(children) == 1 and children[0].info.status == "FINISHED", out[-3000:]
+        assert sweep.returncode != 0, out[-3000:]  # the sweep says its job was cancelled
+        (cancelled,), _ = children_and_parents(uri, "requeued")
+        assert cancelled.info.status == "KILLED" and "stopped by SIGTERM" in cancelled.data.tags["status_reason"]
+        again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0, again.stderr[-3000:]
+        (finished,), _ = children_and_parents(uri, "requeued")
+        assert finished.info.run_id == cancelled.info.run_id and finished.info.status == "FINISHED"
+        assert finished.data.tags["resumes"] == "3"  # after the requeue, the warning and the cancel
         log = "".join(p.read_text() for p in (tmp_path / "requeued" / ".submitit").rglob("*.err"))
-        assert "DUE TO JOB REQUEUE" in log and "resuming run" in log  # it was requeued, and it resumed
+        assert "DUE TO JOB REQUEUE" in log  # requeued by scontrol; warned: it checkpointed, then submitit requeued it
+        assert log.index("SIGUSR2: stopping after the generator iteration") < log.index("Caught signal SIGUSR2")
         whole = subprocess.run([sys.executable, "-m", "wgan_repro", "optimizer=rmsprop", *longer,
                                 f"tracking.uri={uri}", "tracking.experiment=uninterrupted"],
                                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         assert whole.returncode == 0, whole.stderr[-3000:]
         (plain,), _ = children_and_parents(uri, "uninterrupted")
-        resumed = [(m.step, m.value) for m in client.get_metric_history(children[0].info.run_id, "eval/w1")]
+        resumed = [(m.step, m.value) for m in client.get_metric_history(finished.info.run_id, "eval/w1")]
         expected = [(m.step, m.value) for m in client.get_metric_history(plain.info.run_id, "eval/w1")]
-        assert sorted(s for s, _ in resumed) == sorted(s for s, _ in expected) == list(range(500, 2001, 500))
+        assert sorted(s for s, _ in resumed) == sorted(s for s, _ in expected) == list(range(250, 2001, 250))
         assert [v for _, v in sorted(resumed)] == pytest.approx([v for _, v in sorted(expected)], rel=1e-5)
 
 
