@@ -57,7 +57,7 @@ CASES = [
                     "optimizer.lr=0"], "optimizer.lr must be > 0"),
     ("wgan_repro.reproduce", [], "claim: missing; allowed: F1, F2"),
     ("wgan_repro.reproduce", ["claim=F9"], "claim=F9: no such choice; allowed: F1"),
-    ("wgan_repro.reproduce", ["claim=F3", "budget=huge"], "budget=huge: allowed: smoke, cpu, full"),
+    ("wgan_repro.reproduce", ["claim=F3", "budget=huge"], "budget=huge: allowed: smoke, pilot, cpu, full"),
     ("wgan_repro.reproduce", ["claim=F3", "plan=maybe"], "plan=maybe: expected true or false"),
     ("wgan_repro.reproduce", ["claim=F3", "jobs=0"], "jobs must be >= 1, got 0"),
     ("wgan_repro.reproduce", ["claim=F3", "render_from=/nope"], "render_from=/nope: no export there"),
@@ -112,7 +112,7 @@ def test_help_documents_every_key_from_the_schema(command: str, capsys, monkeypa
     out = capsys.readouterr().out
     needles = {"wgan_repro": ["train.iterations: int = 10000  generator iterations", "optimizer: adam, adam_dcgan",
                               "experiment: fig1_parallel_lines", "--multirun"],
-               "wgan_repro.reproduce": ["claim: F1, F2", "budget: smoke | cpu | full", "plan: bool = False",
+               "wgan_repro.reproduce": ["claim: F1, F2", "budget: smoke | pilot | cpu | full", "plan: bool = False",
                                         "render_from: str or null"],
                "wgan_repro.report": ["report.name: str = 'latest'", "report.sweep: str or null"],
                "wgan_repro.evaluate": ["run_id: str or null", "space: inception | digits | mnist"],
@@ -140,7 +140,7 @@ def test_help_shows_the_defaults_the_chosen_objective_gives(objective: str, n_cr
 
 @pytest.mark.parametrize("argv,needle", [
     (["-m", "wgan_repro", "--multirun", "optimizer=rmsprop,adma"], "error: optimizer=adma: no such choice"),
-    (["-m", "wgan_repro.reproduce", "--help"], "budget: smoke | cpu | full"),
+    (["-m", "wgan_repro.reproduce", "--help"], "budget: smoke | pilot | cpu | full"),
     (["-m", "wgan_repro.report", "report.filter=garbage(("], "error: report.filter=garbage(("),
     (["-m", "wgan_repro.evaluate", "fid", "a=/nope", "b=/tmp"], "error: a=/nope: no such folder"),
     (["-m", "wgan_repro.bench", "bench.nope=1"], "error: bench.nope=1: no such key"),
