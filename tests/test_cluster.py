@@ -65,19 +65,22 @@ def test_sweeps_and_claims_run_as_jobs_of_a_real_slurm(tmp_path) -> None:
         assert {r.data.tags["slurm_job_id"].split("_")[0] for r in children} == \
             {children[0].data.tags["slurm_job_id"].split("_")[0]}
 
-        words = {}
-        for launcher in ("local", "slurm"):
-            done = subprocess.run(
-                [sys.executable, "-m", "wgan_repro.reproduce", "claim=F3", "budget=smoke", f"launcher={launcher}",
-                 f"tracking.uri={uri}", f"tracking.experiment=claim_{launcher}", "report.allow_mixed=true",
-                 f"report.out_dir={tmp_path / launcher}", f"ledger={tmp_path / launcher / 'ledger'}"],
-                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-            assert done.returncode == 0, done.stderr[-3000:]
-            words[launcher] = json.loads((tmp_path / launcher / "F3" / "verdict.json").read_text())
-        assert words["slurm"]["verdict"] == words["local"]["verdict"]
-        assert words["slurm"]["reason"] == words["local"]["reason"]  # the same runs: the same numbers
-        children, _ = children_and_parents(uri, "claim_slurm")
-        assert children and all(r.data.tags.get("slurm_job_id") for r in children)
+        # the local runs the cluster's results are compared with run while the cluster waits (below: SLURM's clock),
+        # each in a store of its own (two writers on one SQLite file lock each other)
+        longer = [*TINY, "train.iterations=2000", "eval.every=250", "train.log_every=50", "train.checkpoint_every=200"]
+        plain_uri = f"sqlite:///{tmp_path}/plain.db"
+        whole = subprocess.Popen([sys.executable, "-m", "wgan_repro", "optimizer=rmsprop", *longer,
+                                  f"tracking.uri={plain_uri}", "tracking.experiment=uninterrupted"],
+                                 cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=(tmp_path / "whole.err").open("w"))
+
+        def claim_f3(launcher: str, store: str) -> list[str]:
+            return [sys.executable, "-m", "wgan_repro.reproduce", "claim=F3", "budget=smoke", f"launcher={launcher}",
+                    f"tracking.uri={store}", f"tracking.experiment=claim_{launcher}", "report.allow_mixed=true",
+                    f"report.out_dir={tmp_path / launcher}", f"ledger={tmp_path / launcher / 'ledger'}"]
+
+        local_claim = subprocess.Popen(claim_f3("local", f"sqlite:///{tmp_path}/local.db"), cwd=tmp_path, env=env,
+                                       stdout=subprocess.DEVNULL, stderr=(tmp_path / "local.err").open("w"))
 
         # reproduce's jobs as SLURM treats them: one cancelled while running is reported KILLED with SLURM's state,
         # not waited on (the cluster keeps no accounting: its states come from squeue, wgan_repro/cluster.py); one
@@ -101,12 +104,22 @@ def test_sweeps_and_claims_run_as_jobs_of_a_real_slurm(tmp_path) -> None:
         log = "".join(p.read_text() for p in (tmp_path / "submitit").rglob("*_log.*"))  # .out and .err
         assert "Caught signal SIGUSR2" in log and "this job is timed-out" in log and "Requeued" in log, log[-3000:]
 
+        assert local_claim.wait(timeout=600) == 0, (tmp_path / "local.err").read_text()[-3000:]  # its folders first
+        done = subprocess.run(claim_f3("slurm", uri), cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        words = {launcher: json.loads((tmp_path / launcher / "F3" / "verdict.json").read_text())
+                 for launcher in ("local", "slurm")}
+        assert words["slurm"]["verdict"] == words["local"]["verdict"]
+        assert words["slurm"]["reason"] == words["local"]["reason"]  # the same runs: the same numbers
+        children, _ = children_and_parents(uri, "claim_slurm")
+        assert children and all(r.data.tags.get("slurm_job_id") for r in children)
+
         # one training run through all that SLURM does to a job: requeued (`scontrol requeue`: SIGTERM, its
         # checkpoint, the job restarts, train.resume=auto under submitit continues the run), warned (SIGUSR2, as at a
         # time limit or a preemption: the run checkpoints, then submitit requeues the job), cancelled (`scancel`:
         # the sweep reports it and fails), and the same command run again: it ends FINISHED, one run, with the
         # metrics of an uninterrupted run
-        longer = [*TINY, "train.iterations=2000", "eval.every=250", "train.log_every=50", "train.checkpoint_every=200"]
         command = [sys.executable, "-m", "wgan_repro", "--multirun", "hydra/launcher=slurm", "optimizer=rmsprop",
                    *longer, f"tracking.uri={uri}", "tracking.experiment=requeued",
                    f"hydra.sweep.dir={tmp_path / 'requeued'}"]
@@ -142,13 +155,10 @@ def test_sweeps_and_claims_run_as_jobs_of_a_real_slurm(tmp_path) -> None:
         log = "".join(p.read_text() for p in (tmp_path / "requeued" / ".submitit").rglob("*.err"))
         assert "DUE TO JOB REQUEUE" in log  # requeued by scontrol; warned: it checkpointed, then submitit requeued it
         assert log.index("SIGUSR2: stopping after the generator iteration") < log.index("Caught signal SIGUSR2")
-        whole = subprocess.run([sys.executable, "-m", "wgan_repro", "optimizer=rmsprop", *longer,
-                                f"tracking.uri={uri}", "tracking.experiment=uninterrupted"],
-                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-        assert whole.returncode == 0, whole.stderr[-3000:]
-        (plain,), _ = children_and_parents(uri, "uninterrupted")
+        assert whole.wait(timeout=600) == 0, (tmp_path / "whole.err").read_text()[-3000:]
+        (plain,), _ = children_and_parents(plain_uri, "uninterrupted")
         resumed = [(m.step, m.value) for m in client.get_metric_history(finished.info.run_id, "eval/w1")]
-        expected = [(m.step, m.value) for m in client.get_metric_history(plain.info.run_id, "eval/w1")]
+        expected = [(m.step, m.value) for m in MlflowClient(plain_uri).get_metric_history(plain.info.run_id, "eval/w1")]
         assert sorted(s for s, _ in resumed) == sorted(s for s, _ in expected) == list(range(250, 2001, 250))
         assert [v for _, v in sorted(resumed)] == pytest.approx([v for _, v in sorted(expected)], rel=1e-5)
 
