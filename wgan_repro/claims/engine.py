@@ -71,7 +71,8 @@ class Thresholds:
 
 
 NOT_JUDGED = "not judged (an arm missed its regime)"  # robustness when a gate decides the word
-NOT_JUDGED_FAILED = "not judged (failed runs)"  # robustness when failed runs decide the word
+NOT_JUDGED_FAILED = ("not judged (failed runs: the rule neither drops nor counts a run that did not finish)"
+                     )  # robustness when failed runs decide the word
 
 
 @dataclass(frozen=True)
@@ -118,10 +119,8 @@ class Result:
     def headline(self) -> str:
         """The word with its qualifier, as the index shows it: "inconclusive (budget: ...)", "inconclusive
         (underpowered: ...)", "reproduced (smaller than the smallest effect of interest)"."""
-        if self.word == D.INCONCLUSIVE and self.detail.startswith(("budget", "underpowered")):
+        if self.word == D.INCONCLUSIVE and self.detail.startswith(("budget", "underpowered", "failed runs")):
             return f"{self.word} ({self.detail})"
-        if self.word == D.INCONCLUSIVE and self.detail.startswith("failed runs"):
-            return f"{self.word} ({self.detail.split(': the rule')[0]})"
         if self.word == D.INCONCLUSIVE and self.detail.startswith("cap"):
             return f"{self.word} (cap)"
         if self.word == D.REPRODUCED and self.detail.startswith(D.SMALLER):
@@ -256,7 +255,8 @@ def unscored_failures(claim: Claim, runs: pd.DataFrame) -> list[str]:
     reasons = (failed["tags.status_reason"] if "tags.status_reason" in failed else pd.Series("", index=failed.index))
     reasons = reasons.fillna("").astype(str)
     if claim.scores_diverged:
-        failed, reasons = failed[~reasons.str.startswith("diverged")], reasons[~reasons.str.startswith("diverged")]
+        unscored = ~reasons.str.startswith("diverged")
+        failed, reasons = failed[unscored], reasons[unscored]
     return [f"{arm} seed {seed}" + (f" ({why[:100]})" if why else "")
             for arm, seed, why in zip(failed["tags.arm"], failed["tags.seed"], reasons)]
 
@@ -274,8 +274,7 @@ def verdict(primary: D.Outcome, variants: list[D.Outcome], gates: list[Gate], ag
     - a sequential claim's last look (`cap`: its seeds per arm) still inconclusive: "inconclusive (cap: ...)", or
       "underpowered" when the plan gave the cap under 80% power."""
     if failed:
-        return Verdict(D.INCONCLUSIVE, f"failed runs: {'; '.join(failed)}: the rule neither drops nor counts a run "
-                       "that did not finish", NOT_JUDGED_FAILED)
+        return Verdict(D.INCONCLUSIVE, f"failed runs: {'; '.join(failed)}", NOT_JUDGED_FAILED)
     missed = [g for g in gates if not g.passed]
     if missed:
         return Verdict(D.INCONCLUSIVE, "budget: " + "; ".join(f"arm {g.arm} did not reach its regime" for g in missed),

@@ -419,9 +419,9 @@ def render(claim: DictConfig, budget: str, data: ClaimData, result: Result, meta
     stopped = looks_line(result, max(meta.get("design", {}).get("looks", [0])))
     replication = (f" <i>A replication of commit {meta['replicate'][:10]}, not an independent confirmation.</i>"
                    if meta.get("replicate") else "")
-    smoke = [f"> **{NOT_A_VERDICT[budget]}.** {EXPLORATORY_TEXT[budget]}: the word below is not a verdict.", ""
-             ] if budget in EXPLORATORY else []
-    lines = [f"# {claim.id}: {claim.title}" + (f" ({budget})" if smoke else ""), "", *smoke,
+    banner = [f"> **{NOT_A_VERDICT[budget]}.** {EXPLORATORY_TEXT[budget]}: the word below is not a verdict.", ""
+              ] if budget in EXPLORATORY else []
+    lines = [f"# {claim.id}: {claim.title}" + (f" ({budget})" if banner else ""), "", *banner,
              sentence(claim, result, budget), "",
              f"<p class='verdict'><b>Verdict ({budget}): {shown_word(result.headline, budget)}; "
              f"{result.robustness}.</b> "
