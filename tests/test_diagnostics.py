@@ -129,6 +129,10 @@ def test_layer_gradient_norms_recompute_from_a_checkpoint_with_plain_autograd(tm
         assert logged[f"critic/grad_norm/layer_{i:02d}"] == pytest.approx(float(a.grad.norm()), rel=1e-4), i
     assert 0 < logged["critic/weights_near_max"] <= 1
     assert logged["critic/weights_at_bound"] == logged["critic/weights_near_max"]  # clipped after each step already
+    for i, layer in enumerate(linears, 1):  # each layer against its own largest weight (G2's measure)
+        w = layer.weight.detach().abs().flatten()
+        assert logged[f"critic/weights_at_bound/layer_{i:02d}"] == pytest.approx(float((w >= 0.95 * w.max()).double()
+                                                                                       .mean()), abs=1e-12), i
     weights = torch.cat([p.detach().flatten() for p in critic.parameters()]).double()
     counts, _ = np.histogram((weights / weights.abs().max()).numpy(), bins=20, range=(-1, 1))
     shares = [logged[f"critic/weight_hist/bin_{i:02d}"] for i in range(20)]
@@ -147,3 +151,20 @@ def test_the_share_at_the_bound_after_clipping_is_what_clipping_the_weights_alon
     assert weights_near_max(critic, bound=0.1) == pytest.approx(1 - 0.095, abs=1e-5)
     assert weights_near_max(critic) == pytest.approx(0.05, abs=1e-5)
     assert torch.equal(critic.weight, before)
+
+
+def test_the_share_at_the_bound_by_layer_holds_each_layer_to_its_own_largest_weight() -> None:
+    """G2's measure (issue 45's review): one layer whose weights are ten times the others' must not hold the others
+    to its scale. Two layers of uniform weights, +-10 and +-1: 5% of each within 5% of its own largest (the whole
+    critic's share would be 2.5%, the small layer's 0); clipped at c = 0.1, each layer's 1 - 0.095 and 1 - 0.0095."""
+    from wgan_repro.diagnostics import weights_at_bound_by_layer
+
+    critic = torch.nn.Sequential(torch.nn.Linear(1000, 1000, bias=False), torch.nn.Linear(1000, 1000, bias=False))
+    with torch.no_grad():
+        critic[0].weight.copy_(torch.linspace(-10, 10, 1_000_000).reshape(1000, 1000))
+        critic[1].weight.copy_(torch.linspace(-1, 1, 1_000_000).reshape(1000, 1000))
+    shares = weights_at_bound_by_layer(critic)
+    assert list(shares) == ["critic/weights_at_bound/layer_01", "critic/weights_at_bound/layer_02"]
+    assert list(shares.values()) == pytest.approx([0.05, 0.05], abs=1e-5)
+    clipped = weights_at_bound_by_layer(critic, bound=0.1)
+    assert list(clipped.values()) == pytest.approx([1 - 0.0095, 1 - 0.095], abs=1e-5)

@@ -96,6 +96,22 @@ def weights_near_max(critic: nn.Module, near: float = NEAR_MAX, bound: float | N
     return float((flat >= (1 - near) * flat.max()).float().mean())
 
 
+def weights_at_bound_by_layer(critic: nn.Module, near: float = NEAR_MAX, bound: float | None = None
+                              ) -> dict[str, float]:
+    """weights_near_max layer by layer: for each Linear or convolution's weight (numbered from the input,
+    M.WEIGHTS_AT_BOUND_LAYER.key(1) ...), the share within `near` of that layer's largest absolute weight after the
+    projection onto [-bound, bound]. One scale per layer, the same for every constraint: a clipped layer's largest
+    weight is c once any reaches it, the penalty's its own (the whole critic's largest would hold the penalty's share
+    to a few weights of one layer, against the clipped critic's every layer)."""
+    out = {}
+    for i, m in enumerate((m for m in critic.modules() if isinstance(m, LAYERS)), 1):
+        w = m.weight.detach().flatten().abs()
+        if bound is not None:
+            w = w.clamp_max(bound)
+        out[M.WEIGHTS_AT_BOUND_LAYER.key(i)] = float((w >= (1 - near) * w.max()).float().mean())
+    return out
+
+
 HISTOGRAM_BINS = 20  # M.WEIGHT_HIST_BIN's members: equal bins of w / max|w| over [-1, 1]
 
 

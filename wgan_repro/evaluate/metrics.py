@@ -231,6 +231,11 @@ WEIGHTS_AT_BOUND = _metric("critic/weights_at_bound", ("critic",), "none", 0, 1,
 GRAD_NORM_LAYER = _family("critic/grad_norm/layer_", ("critic",), "none", 0, INF, "gradient norm at critic layer",
                               "norm of the critic loss's gradient at layer NN's activations, 01 next to the input "
                               "(WGAN-GP Sec. 3.2; train.critic_diagnostics)")
+WEIGHTS_AT_BOUND_LAYER = _family("critic/weights_at_bound/layer_", ("critic",), "none", 0, 1,
+                                 "share of weights at the bound in critic layer",
+                                 "share of layer NN's weights within 5% of the layer's largest absolute one, after "
+                                 "weight clipping's projection onto [-c, c] (for other constraints, the layer's own "
+                                 "largest), 01 next to the input (WGAN-GP Fig. 1c; train.critic_diagnostics)")
 WEIGHT_HIST_BIN = _family("critic/weight_hist/bin_", ("critic",), "none", 0, 1, "share of weights in bin",
                               "share of the critic's parameters in bin NN of w / max|w|, equal bins over [-1, 1] "
                               "(train.critic_diagnostics)")

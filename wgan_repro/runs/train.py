@@ -27,6 +27,7 @@ from wgan_repro.diagnostics import (
     StepCosine,
     layer_grad_norms,
     weight_histogram,
+    weights_at_bound_by_layer,
     weights_near_max,
 )
 from wgan_repro.evaluate import metrics as M
@@ -76,7 +77,8 @@ def critic_diagnostics(cfg: DictConfig, data, generator: nn.Module, critic: nn.M
     loss = lambda r, f: objective.critic_loss(r, f)[0]  # noqa: E731
     bound = constraint.c if isinstance(constraint, Clip) else None
     return {**layer_grad_norms(critic, loss, real, fake), M.WEIGHTS_NEAR_MAX.key: weights_near_max(critic),
-            M.WEIGHTS_AT_BOUND.key: weights_near_max(critic, bound=bound), **weight_histogram(critic)}
+            M.WEIGHTS_AT_BOUND.key: weights_near_max(critic, bound=bound),
+            **weights_at_bound_by_layer(critic, bound=bound), **weight_histogram(critic)}
 
 
 def has_batch_norm(module: nn.Module) -> bool:

@@ -43,7 +43,8 @@ class TrainConfig:
     critic_diagnostics: bool = knob(False, "at each evaluation, on a batch of its own stream: the gradient norm of "
                                            "the critic's loss at each layer's activations "
                                            f"({M.GRAD_NORM_LAYER.key_pattern}, NN from the input) and the share of "
-                                           f"weights at their bound ({M.WEIGHTS_NEAR_MAX.key}) with the weights' "
+                                           f"weights at their bound ({M.WEIGHTS_NEAR_MAX.key}, and by layer: "
+                                           f"{M.WEIGHTS_AT_BOUND_LAYER.key_pattern}) with the weights' "
                                            f"histogram ({M.WEIGHT_HIST_BIN.key_pattern}); WGAN-GP Sec. 3, Figure 1")
     compile: bool = knob(False, "torch.compile the generator's and critic's forward passes (changes float rounding; "
                                 "first iterations pay the compilation)")
