@@ -126,8 +126,9 @@ def test_f2_not_reproduced_when_wgan_covers_no_more_modes_and_inconclusive_when_
 
 
 def test_f2_wgan_covering_more_modes_than_the_gan_but_not_all_of_them_is_not_coverage() -> None:
-    # the committed runs' picture: WGAN about 5 of 8 modes, the GAN at most one, rotating
-    v = verdict("F2", f2_data([7, 6, 3, 5, 5], [0, 1, 0, 1, 1]))
+    # the committed runs' picture: WGAN about 5 of 8 modes, the GAN at most one, rotating (with the spread of
+    # [7, 6, 3, 5, 5] coverage is short of 7 at 90%, not at Holm's 96.7% over the three sub-tests: inconclusive)
+    v = verdict("F2", f2_data([6, 5, 4, 5, 5], [0, 1, 0, 1, 1]))
     words = {p.name: p.word for p in v.primary.parts}
     assert words == {"modes": "reproduced", "coverage": "not reproduced", "rotations": "reproduced"}, v.reason()
     assert v.word == "not reproduced" and "coverage" in v.detail, v.reason()
@@ -295,16 +296,16 @@ def test_f4_and_f5_read_one_estimand_with_one_threshold_and_one_gate() -> None:
     assert f4.rho_meaningful == 0.2 and f4.floor_factor == 35.0
 
 
-def test_f4_reads_a_correlation_past_0_but_not_past_the_meaningful_one_as_smaller_than_the_claim() -> None:
+def test_f4_reads_a_correlation_past_0_that_crosses_the_meaningful_one_as_size_unresolved() -> None:
     """The F4 control's world (an estimate that is quality exactly) with more noise than the committed runs had:
-    every interval clears 0, some do not clear 0.2."""
+    every interval clears 0, some cross 0.2."""
     from wgan_repro.claims.meaningful_loss import PROFILES, world
     from wgan_repro.evaluate import metrics as M
 
     arms = {"dcgan": range(5), "mlp_g": range(5)}
     noisy = {a: dataclasses.replace(PROFILES["mlp_g"], noise=0.6) for a in arms}
     v = verdict("F4", world(arms, dict.fromkeys(arms, "quality"), noisy, dict.fromkeys(arms, M.EM.key)))
-    assert v.headline == "reproduced (smaller than the smallest effect of interest)", v.reason()
+    assert v.headline == "reproduced (size unresolved)", v.reason()
     assert all(0 < p.lo < 0.2 < p.hi for p in v.primary.parts), v.reason()
 
 
@@ -607,20 +608,21 @@ def test_g1_judges_the_penalty_against_its_own_slope_at_iteration_0() -> None:
 
 
 def g2_data(at_bound: dict[str, tuple[float, float]], seeds: int = 5) -> ClaimData:
-    """Per arm, `seeds` runs: the share of weights at the bound at iteration 0 and at 3 later evaluations, moving
-    linearly from the first to the second value of `at_bound` (+ seeded jitter of 1% on the odds)."""
+    """Per arm, `seeds` runs of a critic with two hidden layers and the score's: each hidden layer's share of weights
+    at its bound at iteration 0 and at 3 later evaluations, moving linearly from the first to the second value of
+    `at_bound` (+ seeded jitter of 1% on the odds); the score layer's moves the other way (the rule leaves it out)."""
     runs, curves = [], []
     for arm, (first, last) in at_bound.items():
         for seed in range(seeds):
             rng = np.random.default_rng(seed)
             run_id = f"{arm}-{seed}"
-            for step in (0, 100, 200, 300):
-                share = first + (last - first) * step / 300
-                odds = share / (1 - share) * math.exp(rng.normal(0, 0.01))
-                curves.append({"run_id": run_id, "key": "critic/weights_at_bound", "step": step,
-                               "value": odds / (1 + odds)})
-            runs.append({"run_id": run_id, "status": "FINISHED", "tags.arm": arm, "tags.seed": str(seed),
-                         "metrics.critic/weights_at_bound": curves[-1]["value"]})
+            for layer, (a, b) in enumerate([(first, last), (first, last), (last, first)], 1):
+                for step in (0, 100, 200, 300):
+                    share = a + (b - a) * step / 300
+                    odds = share / (1 - share) * math.exp(rng.normal(0, 0.01))
+                    curves.append({"run_id": run_id, "key": f"critic/weights_at_bound/layer_{layer:02d}",
+                                   "step": step, "value": odds / (1 + odds)})
+            runs.append({"run_id": run_id, "status": "FINISHED", "tags.arm": arm, "tags.seed": str(seed)})
     return ClaimData(pd.DataFrame(runs), pd.DataFrame(curves))
 
 
@@ -628,21 +630,30 @@ def test_g2_reads_the_weights_pushed_to_the_bound_by_training_not_by_the_initial
     """The change from iteration 0 decides: weights at the bound from the start that stay there read "not
     reproduced" (the review's case: 0.934 at every evaluation), however far above the penalty's share; a clipped
     share that grows from 0.38 to 0.95 while the penalty's stays reads "reproduced"; growth by less than a factor 2 in
-    the odds is smaller than the claim; no evaluation at iteration 0 reads "inconclusive"."""
+    the odds is reproduced but smaller than the claim; no evaluation at iteration 0 reads "inconclusive"."""
     untrained = verdict("G2", g2_data({"clip_0.1": (0.934, 0.934), "clip_0.01": (0.934, 0.934), "gp": (3e-5, 3e-5)}))
     assert untrained.word == "not reproduced", untrained.reason()
     assert untrained.primary.hi < 2  # inside the smallest effect of interest: no effect
     pushed = verdict("G2", g2_data({"clip_0.1": (0.38, 0.95), "clip_0.01": (0.934, 0.934), "gp": (3e-5, 3e-5)}))
     assert pushed.word == "reproduced" and pushed.robustness == "robust", pushed.reason()
     odds = lambda s: s / (1 - s)  # noqa: E731
-    assert pushed.primary.value == pytest.approx(odds(0.95) / odds(0.38), rel=0.02)
+    assert pushed.primary.value == pytest.approx(odds(0.95) / odds(0.38), rel=0.02)  # the score layer left out
     small = verdict("G2", g2_data({"clip_0.1": (0.38, 0.5), "gp": (3e-5, 3e-5)}))  # odds x1.6
-    assert small.word == "not reproduced" and "smaller than the claim" in small.primary.detail, small.reason()
+    assert small.headline == "reproduced (smaller than the smallest effect of interest)", small.reason()
     pulled = verdict("G2", g2_data({"clip_0.1": (0.38, 0.1), "gp": (3e-5, 3e-5)}))
     assert pulled.word == "not reproduced" and "other side" in pulled.primary.detail
     late = g2_data({"clip_0.1": (0.38, 0.95), "gp": (3e-5, 3e-5)})
     late.curves = late.curves[late.curves["step"] > 0]
     assert verdict("G2", late).word == "inconclusive"
+
+
+def test_g2_a_clipped_share_that_falls_is_not_reproduced_however_far_the_penalty_falls() -> None:
+    """The review's blocking case: the contrast alone reads "reproduced" when the penalty's share falls further than
+    the clipped one's; the clipped arm's own growth must pass too, and here it lies below 1."""
+    v = verdict("G2", g2_data({"clip_0.1": (0.5, 0.3), "gp": (0.05, 1e-4)}))
+    words = {p.name: p.word for p in v.primary.parts}
+    assert words == {"clip_0.1": "reproduced", "clip_0.1 itself": "not reproduced"}, v.reason()
+    assert v.word == "not reproduced" and "clip_0.1 itself" in v.detail, v.reason()
 
 
 G3_BASELINE = {"eight_gaussians": 0.53, "twenty_five_gaussians": 0.80, "swiss_roll": 0.85}  # the controls' best cone
@@ -703,9 +714,11 @@ def test_g3_a_perfect_penalty_critic_reads_reproduced_against_the_clipped_critic
 
 def test_g3_says_the_size_of_an_effect_smaller_than_half_the_gap() -> None:
     crossing = verdict("G3", g3_data({"clip": [-0.02, 0.0, 0.02], "gp": [0.45, 0.55, 0.65]}))
-    assert crossing.headline == "reproduced (smaller than the smallest effect of interest)", crossing.reason()
+    assert crossing.headline == "reproduced (size unresolved)", crossing.reason()
     inside = verdict("G3", g3_data({"clip": [-0.02, 0.0, 0.02], "gp": [0.2, 0.25, 0.3]}))
-    assert inside.word == "not reproduced" and "smaller than the claim" in inside.detail, inside.reason()
+    assert inside.headline == "reproduced (smaller than the smallest effect of interest)", inside.reason()
+    level = verdict("G3", g3_data({"clip": [-0.02, 0.0, 0.02], "gp": [-0.05, 0.0, 0.05]}))
+    assert level.word == "not reproduced" and "equivalent" in level.detail, level.reason()
 
 
 def test_g3_an_export_without_the_references_reads_inconclusive_and_says_why() -> None:

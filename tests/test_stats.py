@@ -102,7 +102,8 @@ def test_the_signed_rank_interval_and_p_are_wilcoxon_s() -> None:
 
 @pytest.mark.parametrize("values,word,detail", [
     ([3.0, 3.2, 2.9, 3.1, 3.0], "reproduced", ""),
-    ([0.3, 0.5, 0.4, 0.45, 0.35], "not reproduced", "a real effect, smaller than the claim"),
+    ([0.3, 0.5, 0.4, 0.45, 0.35], "reproduced", "smaller than the smallest effect of interest (a real effect"),
+    ([0.5, 1.5, 0.8, 1.2, 1.0], "reproduced", "size unresolved"),
     ([-0.1, 0.1, 0.05, -0.05, 0.0], "not reproduced", "equivalent"),
     ([-3.0, -3.2, -2.9, -3.1, -3.0], "not reproduced", "other side"),
     ([-2.0, 3.0, 0.5, 4.0, -1.0], "inconclusive", "lower bound"),

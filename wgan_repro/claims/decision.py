@@ -4,22 +4,26 @@ A claim's analysis reduces its runs to one or more `SubTest`s: per-unit values (
 analysis scale, a threshold and the side the claim is on. `decide` computes the test's interval (two-sided at
 1 - 2 alpha, so each end is a one-sided bound at alpha) and gives the word:
 
-- reproduced: the interval lies on the claim's side of the threshold;
+- reproduced: the interval lies on the claim's side of the threshold (past the null), whatever its size;
 - an equivalence claim (side "inside": flat, equal) is reproduced when the interval lies inside threshold +- margin,
   not reproduced when it lies beyond;
 - not reproduced: it lies on the other side, or (where the claim names its smallest effect of interest, SESOI) it
-  lies inside threshold +- SESOI (two one-sided tests: equivalence); an interval on the claim's side but inside the
-  SESOI is "a real effect, smaller than the claim";
-- the size: an interval past the threshold (the null) and past the SESOI reads "reproduced"; past the null but not
-  past the SESOI (it crosses threshold + SESOI) reads "reproduced (smaller than the smallest effect of interest)":
-  the word is reproduced, its detail says the size (SMALLER), and the headline shows it;
+  lies inside threshold +- SESOI without being past the null (two one-sided tests: equivalence);
+- the size, where the claim names a SESOI: a reproduced interval past the SESOI too says nothing more; one inside the
+  SESOI reads "reproduced (smaller than the smallest effect of interest)" (a real effect, smaller than the claim);
+  one that crosses the SESOI reads "reproduced (size unresolved)". The words are monotone: moving an interval
+  towards the claim's side, or narrowing it, never gives a worse word (an earlier rule read an interval past the
+  null and inside the SESOI as "not reproduced" while a wider one crossing the SESOI read "reproduced": more noise
+  earned the better word);
 - inconclusive otherwise, saying which bound is missing; and inconclusive whatever its interval when a value is
   not finite (a run without its statistic: NaN, or an infinite stand-in the claim did not replace), which a test
   would otherwise drop without a word.
 
-Sub-tests that must all pass (an intersection-union test) are each tested at alpha with no correction: the claim
-is reproduced when all are, not reproduced when any is, inconclusive otherwise. The analysis variants are not
-corrected either: the primary decides the word and the variants measure how much it depends on our choices
+Sub-tests that must all pass (an intersection-union test) are each tested at alpha with no correction for
+"reproduced": the claim is reproduced when all are. Any one of them can decide "not reproduced", so that branch is
+Holm-corrected (`holm`): a sub-test's "not reproduced" counts only where Holm's step-down over the claim's sub-tests
+keeps it; one that does not keep it reads inconclusive. Inconclusive otherwise. The analysis variants are not
+corrected: the primary decides the word and the variants measure how much it depends on our choices
 (`robustness`).
 """
 
@@ -36,7 +40,9 @@ from scipy import stats
 from wgan_repro.claims.stats import SCALES
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
-SMALLER = "smaller than the smallest effect of interest"  # the size of a reproduced word whose interval crosses it
+SMALLER = "smaller than the smallest effect of interest"  # the size of a reproduced word inside the SESOI
+UNRESOLVED = "size unresolved"  # the size of a reproduced word whose interval crosses the SESOI
+SIZES = (SMALLER, UNRESOLVED)  # the qualifiers a reproduced word can carry, the smaller first
 KINDS = ("mean", "diff", "signed_rank", "rank_shift", "fisher")  # t (one-sample, paired), Welch, signed-rank,
 #                                                                  Mann-Whitney, Fisher's exact (counts of runs)
 
@@ -74,7 +80,7 @@ class Outcome:
     side: str
     n: int
     method: str
-    detail: str = ""  # which bound is missing, or "a real effect, smaller than the claim"
+    detail: str = ""  # which bound is missing, or the size of a reproduced word (SIZES)
     p: float = math.nan
     equivalence: tuple[float, float] | None = None
     parts: tuple["Outcome", ...] = field(default_factory=tuple)
@@ -290,13 +296,11 @@ def judge_interval(lo: float, hi: float, threshold: float, side: str, margin: fl
     claim_side = lo > threshold if side == "above" else hi < threshold
     other_side = hi < threshold if side == "above" else lo > threshold
     inside = margin is not None and threshold - margin < lo and hi < threshold + margin
-    if claim_side and inside:
-        return NOT_REPRODUCED, "a real effect, smaller than the claim (the interval is inside the SESOI)"
-    past_sesoi = margin is None or (lo > threshold + margin if side == "above" else hi < threshold - margin)
-    if claim_side and not past_sesoi:
-        return REPRODUCED, f"{SMALLER} (the interval clears the threshold, not the SESOI)"
-    if claim_side:
-        return REPRODUCED, ""
+    if claim_side:  # past the null: reproduced, the size said where the claim names one
+        if inside:
+            return REPRODUCED, f"{SMALLER} (a real effect, smaller than the claim: the interval lies inside the SESOI)"
+        past_sesoi = margin is None or (lo > threshold + margin if side == "above" else hi < threshold - margin)
+        return (REPRODUCED, "") if past_sesoi else (REPRODUCED, f"{UNRESOLVED} (the interval crosses the SESOI)")
     if other_side:
         return NOT_REPRODUCED, "the interval lies on the other side of the threshold"
     if inside:
@@ -305,14 +309,46 @@ def judge_interval(lo: float, hi: float, threshold: float, side: str, margin: fl
     return INCONCLUSIVE, f"the {bound} bound does not clear the threshold"
 
 
+def holm(tests: Sequence[SubTest], parts: Sequence[Outcome], alpha: float) -> list[Outcome]:
+    """Holm's step-down on the "not reproduced" branch of sub-tests that must all pass: with m sub-tests, those
+    "not reproduced" at alpha / m are kept, then, the k kept set aside, those at alpha / (m - k), and so on until a
+    step keeps none (the interval version of ordering their p-values: a word at a level holds at every larger one).
+    A sub-test "not reproduced" at alpha but not kept reads inconclusive, saying so. One sub-test: unchanged."""
+    m, parts = len(parts), list(parts)
+    open_ = [i for i, p in enumerate(parts) if p.word == NOT_REPRODUCED]
+    if m < 2 or not open_:
+        return parts
+    kept = 0
+    while open_:
+        level = alpha / (m - kept)
+        hits = [i for i in open_ if decide(tests[i], level, False).word == NOT_REPRODUCED]
+        if not hits:
+            break
+        kept += len(hits)
+        open_ = [i for i in open_ if i not in hits]
+    for i in open_:
+        parts[i] = replace(parts[i], word=INCONCLUSIVE, detail=(
+            f"not reproduced at its own level ({parts[i].detail}), not after Holm's correction over {m} sub-tests "
+            f"(one-sided level {alpha / (m - kept):.3g} needed)"))
+    return parts
+
+
+def judge(name: str, tests: Sequence[SubTest], alpha: float, with_p: bool = True) -> Outcome:
+    """An analysis's word: every sub-test decided at alpha, the "not reproduced" branch Holm-corrected, combined."""
+    return combine(name, holm(tests, [decide(t, alpha, with_p) for t in tests], alpha))
+
+
 def combine(name: str, parts: Sequence[Outcome]) -> Outcome:
     """Sub-tests that must all pass (intersection-union): reproduced when every one is, not reproduced when any
-    one is not, inconclusive otherwise. The result shows the sub-test that decided it: the first that is not
-    reproduced, else the first inconclusive one, else the first smaller than its SESOI (the claim's size), else the
-    first (the claim's own statistic)."""
+    one is not, inconclusive otherwise (`judge` Holm-corrects the second branch first). The result shows the
+    sub-test that decided it: the first that is not reproduced, else the first inconclusive one, else the first
+    with a size qualifier (the claim is as large as its least part: smaller than the SESOI before unresolved), else
+    the first (the claim's own statistic)."""
     words = [p.word for p in parts]
-    if all(w == REPRODUCED for w in words):  # shown by the first part smaller than the SESOI, if one is: the size
-        word, deciding = REPRODUCED, next((p for p in parts if p.detail.startswith(SMALLER)), parts[0])
+    sized = {size: [p for p in parts if p.detail.startswith(size)] for size in SIZES}
+    size = next((s for s in SIZES if sized[s]), None)
+    if all(w == REPRODUCED for w in words):
+        word, deciding = REPRODUCED, sized[size][0] if size else parts[0]
     elif NOT_REPRODUCED in words:
         word, deciding = NOT_REPRODUCED, parts[words.index(NOT_REPRODUCED)]
     else:
@@ -320,9 +356,8 @@ def combine(name: str, parts: Sequence[Outcome]) -> Outcome:
     others = [p for p in parts if p is not deciding and p.word == word != REPRODUCED]
     detail = "; ".join(f"{p.name}: {p.detail or p.word}" for p in [deciding, *others] if p.detail or
                        p.word != REPRODUCED) if len(parts) > 1 else deciding.detail
-    smaller = [p.name for p in parts if p.detail.startswith(SMALLER)]
-    if word == REPRODUCED and smaller and len(parts) > 1:  # the size of a reproduced word is its smallest part's
-        detail = f"{SMALLER} ({', '.join(smaller)})"
+    if word == REPRODUCED and size and len(parts) > 1:  # the size of a reproduced word is its least part's
+        detail = f"{size} ({', '.join(p.name for p in sized[size])})"
     return replace(deciding, name=name, word=word, detail=detail, parts=tuple(parts))
 
 

@@ -14,7 +14,7 @@ its per-run measures, its regime gates, its sub-tests and its analysis variants.
    statistic) makes that sub-test inconclusive in the same way (decision.decide).
 
 `verdict` is the one place a claim's word and its qualifiers are decided: gates, the primary's word, robustness,
-the size (reproduced, or reproduced but smaller than the smallest effect of interest), the power the plan gave
+the size (reproduced, smaller than the smallest effect of interest, or size unresolved), the power the plan gave
 before the runs and a sequential claim's cap. A sequential budget is judged look by look (`judge_sequential`: each
 look at its nominal level from claims/sequential.py, the first definite word stopping it).
 
@@ -118,13 +118,15 @@ class Result:
     @property
     def headline(self) -> str:
         """The word with its qualifier, as the index shows it: "inconclusive (budget: ...)", "inconclusive
-        (underpowered: ...)", "reproduced (smaller than the smallest effect of interest)"."""
+        (underpowered: ...)", "reproduced (smaller than the smallest effect of interest)", "reproduced (size
+        unresolved)"."""
         if self.word == D.INCONCLUSIVE and self.detail.startswith(("budget", "underpowered", "failed runs")):
             return f"{self.word} ({self.detail})"
         if self.word == D.INCONCLUSIVE and self.detail.startswith("cap"):
             return f"{self.word} (cap)"
-        if self.word == D.REPRODUCED and self.detail.startswith(D.SMALLER):
-            return f"{self.word} ({D.SMALLER})"
+        size = next((s for s in D.SIZES if self.detail.startswith(s)), None)
+        if self.word == D.REPRODUCED and size:
+            return f"{self.word} ({size})"
         return self.word
 
     def reason(self) -> str:
@@ -231,11 +233,10 @@ def thresholds(claim_id: str, rule: Mapping[str, Any]) -> Any:
 
 # --------------------------------------------------------------------------- judging
 def analyse(claim: Claim, data: ClaimData, t: Any, name: str) -> tuple[D.Outcome, pd.DataFrame]:
-    """One analysis (the primary or a variant) decided: its sub-tests combined (all must pass)."""
+    """One analysis (the primary or a variant) decided: its sub-tests judged together (all must pass)."""
     choices = claim.variants[name]
     table = claim.table(data, t, **choices)
-    parts = [D.decide(s, t.alpha) for s in claim.subtests(data, t, table, **choices)]
-    return D.combine(name, parts), table
+    return D.judge(name, claim.subtests(data, t, table, **choices), t.alpha), table
 
 
 @dataclass(frozen=True)

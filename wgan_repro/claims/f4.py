@@ -3,7 +3,8 @@
 Per run, the first-difference correlation of the filtered estimate with quality (meaningful_loss.py), averaged per
 generator on Fisher's z scale: each generator is a stratum and must show it (two sub-tests, both at alpha), against
 0 with a smallest effect of interest of 0.2, the meaningful correlation F5 shares: "reproduced" when a generator's
-lower bound clears 0.2, "reproduced (smaller than the smallest effect of interest)" when it clears 0 only. Gate: each
+lower bound clears 0.2, "reproduced (smaller than the smallest effect of interest)" when its interval lies inside
+(0, 0.2), "reproduced (size unresolved)" when it clears 0 and crosses 0.2 (decision.py). Gate: each
 generator's runs learned (quality halved, and within F5's factor of the floor), since an estimate cannot track a
 quality that does not move.
 """

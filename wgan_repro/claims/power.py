@@ -108,9 +108,9 @@ def power(tests: Sequence[D.SubTest], alpha: float, scale_n: float, simulations:
     sds = [pilot(t, e).sd_used for t, e in zip(tests, es)]  # once, not per simulation
     hits = 0
     for _ in range(simulations):
-        parts = [D.decide(shifted(t, None if e is None else e * effect_factor, scale_n, rng, sd), alpha, False)
-                 for t, e, sd in zip(tests, es, sds)]
-        hits += D.combine("sim", parts).word == word
+        sims = [shifted(t, None if e is None else e * effect_factor, scale_n, rng, sd)
+                for t, e, sd in zip(tests, es, sds)]
+        hits += D.judge("sim", sims, alpha, False).word == word
     return hits / simulations
 
 
@@ -243,9 +243,9 @@ def sequential_stops(tests: Sequence[D.SubTest], levels: Sequence[float], looks:
         sims = [shifted(t, None if effect_factor is None or e is None else e * effect_factor, cap / pilot_seeds, rng,
                         sd) for t, e, sd in zip(tests, es, sds)]
         for k, (n, level) in enumerate(zip(looks, levels)):
-            parts = [D.decide(dataclasses.replace(s, samples=tuple(x[:max(2, int(round(len(x) * n / cap)))]
-                                                                  for x in s.samples)), level, False) for s in sims]
-            word = D.combine("sim", parts).word
+            word = D.judge("sim", [dataclasses.replace(s, samples=tuple(x[:max(2, int(round(len(x) * n / cap)))]
+                                                                       for x in s.samples)) for s in sims],
+                           level, False).word
             if word == D.REPRODUCED:
                 rep[k] += 1
             elif word == D.NOT_REPRODUCED:
