@@ -6,8 +6,11 @@ Gaussians and the Swiss roll): the critic's fraction of W1 (its estimate over it
 below by the largest sampled gradient norm, over the exact W1), placed on the scale that two references give on the
 same samples: the best trivial function, which ignores every mode (the better of the best radial cone and the best
 linear function), at 0, and the exact Kantorovich potential between the two distributions at 1. The share of that
-gap the critic closes is (fraction - baseline) / (exact - baseline). Per data set, penalty - clipping of the mean
-share (Welch), above 0 and past the smallest effect of interest, half the gap: three sub-tests, all at alpha.
+gap the critic closes is (fraction - baseline) / (exact - baseline). Per data set, two sub-tests, all six must pass:
+penalty - clipping of the mean share (Welch), above 0 and past the smallest effect of interest, half the gap; and
+the penalty's own share above 0 (a one-sample t, the same smallest effect), since the claim is that the penalty's
+critic models more than a simple function, not only more than clipping's (issue 45's review: with clipping's share
+at -1.3, a penalty critic itself below the cone would clear the contrast). Holm on "not reproduced".
 
 Why the references (issue 41): at the paper's unit-variance noise the radial cone -||x - mean|| already reaches 0.49,
 0.80 and 0.82 of W1 on the three data sets, as much as the committed clipped critics; even a perfect penalty critic
@@ -15,7 +18,8 @@ Why the references (issue 41): at the paper's unit-variance noise the radial con
 before asked for. The share puts the cone at 0 and the optimum at 1 on every data set.
 
 Known-answer controls (`controls`): the exact potential of the critic's own samples against the cone (positive), the
-cone on both sides and the exact potential on both sides (negative), each run built as the study logs it.
+cone on both sides, the exact potential on both sides and the two reversed (negative), each run built as the study
+logs it.
 """
 
 from __future__ import annotations
@@ -52,7 +56,6 @@ class G3(Claim):
     variants = {
         "primary": {"top": "exact"},
         "exact Mann-Whitney": {"top": "exact", "kind": "rank_shift"},
-        "share of the gap to the exact W1": {"top": "w1"},
         "the gap pooled over the data set's runs": {"top": "exact", "pooled": True},
     }
     strips = ("share", "fraction")
@@ -93,9 +96,12 @@ class G3(Claim):
         for name in t.datasets:
             gp, clip = (table[table["arm"] == f"{name}/{c}"]["share"].to_numpy(dtype=float) for c in ("gp", "clip"))
             logged = bool(np.isfinite(np.concatenate([gp, clip])).any())
-            tests.append(SubTest(name, f"{name}: share of the gap closed, penalty - clipping" + ("" if logged
-                                                                                                 else NOT_LOGGED),
-                                 (gp, clip), kind, "identity", 0.0, "above", t.sesoi_share, "of the gap"))
+            said = "" if logged else NOT_LOGGED
+            tests += [SubTest(name, f"{name}: share of the gap closed, penalty - clipping{said}", (gp, clip), kind,
+                              "identity", 0.0, "above", t.sesoi_share, "of the gap"),
+                      SubTest(f"{name} penalty", f"{name}: share of the gap closed by the penalty's critic{said}",
+                              (gp,), "mean", "identity", 0.0, "above", t.sesoi_share, "of the gap")]
+        #   (its t in every variant: an exact signed-rank test of 5 runs cannot reach a first look's 0.01)
         return tests
 
     def extra_tables(self, data: ClaimData, t: G3Thresholds, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -115,6 +121,9 @@ class G3(Claim):
             Control("exact potential on both sides",
                     "both critics the exact potential of their own points: clipping's models the optimal function "
                     "as well as the penalty's", NEGATIVE, control({"gp": "exact", "clip": "exact"})),
+            Control("reversed",
+                    "the penalty's critic the radial cone, clipping's the exact potential: the claim the other way "
+                    "round", NEGATIVE, control({"gp": "cone", "clip": "exact"})),
         ]
 
 
