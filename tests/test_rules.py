@@ -262,10 +262,22 @@ def test_f4_inconclusive_below_twenty_evaluations() -> None:
     assert v.word == "inconclusive" and v.tables["per_run"]["rho_diff"].isna().all()
 
 
+UNRELATED = ("estimate/js", 0.0, 0.0)  # a GAN estimate that is noise only: no correlation with quality
+
+
 def test_f5_reproduced_when_only_the_wgan_estimate_tracks_quality() -> None:
-    v = verdict("F5", tracking_data({"gan": ("estimate/js", -1.0, 0.0), "wgan": ("estimate/em", 1.0, 0.0)}))
+    v = verdict("F5", tracking_data({"gan": UNRELATED, "wgan": ("estimate/em", 1.0, 0.0)}, seeds=10, every=50))
     assert v.word == "reproduced", v.reason()
+    gan = v.primary.parts[0]
+    assert -0.2 < gan.lo < gan.hi < 0.2, v.reason()
+
+
+def test_f5_a_gan_estimate_that_moves_against_quality_tracks_it_too() -> None:
+    """Issue 45's review: a strong anti-correlation is a meaningful correlation; "does not track" is an equivalence
+    test inside +-0.2, no longer one-sided below 0.2 (which read this "reproduced")."""
+    v = verdict("F5", tracking_data({"gan": ("estimate/js", -1.0, 0.0), "wgan": ("estimate/em", 1.0, 0.0)}))
     assert (v.tables["per_run"].query("arm == 'gan'")["rho_diff"] < -0.9).all()
+    assert v.word == "not reproduced" and "beyond the margin" in v.detail, v.reason()
 
 
 def test_f5_not_reproduced_when_the_gan_estimate_tracks_quality_too() -> None:
@@ -274,7 +286,7 @@ def test_f5_not_reproduced_when_the_gan_estimate_tracks_quality_too() -> None:
 
 
 def test_f5_a_floor_gate_holds_back_runs_that_improved_but_stayed_far_from_their_floor() -> None:
-    data = tracking_data({"gan": ("estimate/js", -1.0, 0.0), "wgan": ("estimate/em", 1.0, 0.0)})  # end 20-30 x floor
+    data = tracking_data({"gan": UNRELATED, "wgan": ("estimate/em", 1.0, 0.0)}, seeds=10, every=50)  # end 20-30 x floor
     rule = {k: v for k, v in load_claim("F5").rule.items() if k != "floor_factor"}
     near = judge("F5", {**rule, "floor_factor": 35.0}, data)
     assert near.word == "reproduced", near.reason()
