@@ -70,7 +70,6 @@ class F2(Claim):
         "final evaluation only": {"last": 1},
         "mean of the last 10 evaluations": {"last": 10},
         "logit scale (mode fractions)": {"last": None, "scale": "logit"},
-        "collapsed at half the high-quality samples": {"last": None, "collapsed": 0.5},
     }
     strips = ("modes_last", "w1_over_floor")
 

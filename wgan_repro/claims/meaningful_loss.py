@@ -41,8 +41,8 @@ from wgan_repro.schema import knob
 FILTER_VARIANTS = {
     "running median of 51 iterations": {"width": 51},
     "running median of 201 iterations": {"width": 201},
-    "scipy.signal.medfilt, 101 iterations": {"filter": "medfilt"},
-}
+}  # no scipy.signal.medfilt: its zero-padded ends bring back the end defect fixed on 2026-11-27 (a fixed defect is a
+#   rule change, not a variant: issue 45's review); curves.running_median still offers it by name
 
 
 @dataclass(frozen=True, kw_only=True)
