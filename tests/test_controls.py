@@ -131,11 +131,12 @@ def test_an_interval_past_the_null_is_reproduced_and_says_its_size() -> None:
 
 
 def test_the_words_are_monotone_in_the_interval() -> None:
-    """An interval that reads "reproduced" still does when moved towards the claim's side, and its size never
-    shrinks as it moves; a wider interval never has a definite word (or a definite size) that an interval inside it
-    lacks, and one that reads "not reproduced" holds an interval that reads it too or "reproduced (smaller than the
-    smallest effect of interest)": more noise cannot earn the better word (the review's S1: an interval past the
-    null and inside the SESOI read "not reproduced" while a wider one crossing the SESOI read "reproduced")."""
+    """Moving an interval towards the claim's side never gives a worse word (not reproduced < inconclusive <
+    reproduced), nor a smaller size; a wider interval never has a definite word (or a definite size) that an
+    interval inside it lacks, and one that reads "not reproduced" holds an interval that reads it too or
+    "reproduced (smaller than the smallest effect of interest)": more noise cannot earn the better word (the
+    review's S1: an interval past the null and inside the SESOI read "not reproduced" while a wider one crossing
+    the SESOI read "reproduced")."""
     size = {D.SMALLER: 0, D.UNRESOLVED: 1, "": 2}
     def read(*interval):  # the word and, for "reproduced", its size
         word, detail = D.judge_interval(*interval)
@@ -145,10 +146,13 @@ def test_the_words_are_monotone_in_the_interval() -> None:
     for side, margin in (("above", 0.5), ("below", 0.5), ("above", None)):
         words = {(lo, hi): read(lo, hi, 0.0, side, margin) for lo in grid for hi in grid if lo < hi}
         step = 0.1 if side == "above" else -0.1
+        rank = {D.NOT_REPRODUCED: 0, D.INCONCLUSIVE: 1, D.REPRODUCED: 2}
         for (lo, hi), (word, sized) in words.items():
             moved = words.get((round(lo + step, 2), round(hi + step, 2)))
-            if word == D.REPRODUCED and moved is not None:
-                assert moved[0] == D.REPRODUCED and size[moved[1]] >= size[sized], (side, lo, hi, moved)
+            if moved is not None:  # towards the claim: never a worse word, and a reproduced one never smaller
+                assert rank[moved[0]] >= rank[word], (side, margin, (lo, hi), word, moved)
+                if word == D.REPRODUCED:
+                    assert size[moved[1]] >= size[sized], (side, lo, hi, moved)
             for (a, b), inner in words.items():  # (a, b) inside (lo, hi): the same runs with less noise
                 if not (lo <= a and b <= hi):
                     continue

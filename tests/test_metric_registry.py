@@ -121,6 +121,14 @@ def test_every_classifier_the_evaluator_accepts_is_registered() -> None:
     assert set(CLASSIFIER_DATA) == set(M.CLASSIFIERS)
 
 
+def test_no_metric_key_is_a_folder_of_another() -> None:
+    """MLflow's file store (tracking.uri=file:...) writes each key as a path, "/" a folder: a key that another key
+    (or a family's members) extends would have to be a file and a folder at once, and the second one logged fails."""
+    names = [m.prefix if isinstance(m, M.Family) else m.key for m in M.REGISTRY]
+    clashes = [(a, b) for a in names for b in names if a != b and b.startswith(a + "/")]
+    assert not clashes, clashes
+
+
 def test_no_metric_key_is_spelled_outside_the_registry() -> None:
     literal = re.compile(r"[\"'](eval|estimate|loss|critic|optim|perf|fig1|fig3|g3)/")
     found = [f"{p.relative_to(REPO)}:{i}" for p in sorted((REPO / "wgan_repro").rglob("*.py"))

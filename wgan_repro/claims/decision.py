@@ -8,13 +8,18 @@ analysis scale, a threshold and the side the claim is on. `decide` computes the 
 - an equivalence claim (side "inside": flat, equal) is reproduced when the interval lies inside threshold +- margin,
   not reproduced when it lies beyond;
 - not reproduced: it lies on the other side, or (where the claim names its smallest effect of interest, SESOI) it
-  lies inside threshold +- SESOI without being past the null (two one-sided tests: equivalence);
+  lies short of threshold + SESOI without being past the null (for a claim "above"; "below" mirrors it): a
+  one-sided test that the effect is smaller than the claim's, whichever way it goes (an interval reaching far to the
+  other side no longer reads inconclusive where one nearer the claim read "not reproduced");
 - the size, where the claim names a SESOI: a reproduced interval past the SESOI too says nothing more; one inside the
   SESOI reads "reproduced (smaller than the smallest effect of interest)" (a real effect, smaller than the claim);
   one that crosses the SESOI reads "reproduced (size unresolved)". The words are monotone: moving an interval
-  towards the claim's side, or narrowing it, never gives a worse word (an earlier rule read an interval past the
-  null and inside the SESOI as "not reproduced" while a wider one crossing the SESOI read "reproduced": more noise
-  earned the better word);
+  towards the claim's side never gives a worse word, and a wider interval never earns "reproduced" where a narrower
+  one inside it does not (an earlier rule read an interval past the null and inside the SESOI as "not reproduced"
+  while a wider one crossing the SESOI read "reproduced": more noise earned the better word). One consequence, by
+  design: a true effect between the null and the SESOI can read "not reproduced" with few seeds (the interval still
+  reaches the null) and "reproduced (smaller than the smallest effect of interest)" with many; both say it is
+  smaller than the claim, and the qualifier, not the word, carries that;
 - inconclusive otherwise, saying which bound is missing; and inconclusive whatever its interval when a value is
   not finite (a run without its statistic: NaN, or an infinite stand-in the claim did not replace), which a test
   would otherwise drop without a word.
@@ -296,6 +301,7 @@ def judge_interval(lo: float, hi: float, threshold: float, side: str, margin: fl
     claim_side = lo > threshold if side == "above" else hi < threshold
     other_side = hi < threshold if side == "above" else lo > threshold
     inside = margin is not None and threshold - margin < lo and hi < threshold + margin
+    short = margin is not None and (hi < threshold + margin if side == "above" else lo > threshold - margin)
     if claim_side:  # past the null: reproduced, the size said where the claim names one
         if inside:
             return REPRODUCED, f"{SMALLER} (a real effect, smaller than the claim: the interval lies inside the SESOI)"
@@ -303,8 +309,9 @@ def judge_interval(lo: float, hi: float, threshold: float, side: str, margin: fl
         return (REPRODUCED, "") if past_sesoi else (REPRODUCED, f"{UNRESOLVED} (the interval crosses the SESOI)")
     if other_side:
         return NOT_REPRODUCED, "the interval lies on the other side of the threshold"
-    if inside:
-        return NOT_REPRODUCED, "equivalent: the interval lies inside +- the SESOI (TOST)"
+    if short:  # not past the null, and short of the SESOI: the effect is smaller than the claim's, either way
+        return NOT_REPRODUCED, ("equivalent: the interval lies short of the SESOI, not past the null (one-sided: "
+                                "smaller than the claim's effect)")
     bound = "lower" if side == "above" else "upper"
     return INCONCLUSIVE, f"the {bound} bound does not clear the threshold"
 

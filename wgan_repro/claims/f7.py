@@ -161,7 +161,7 @@ class F7(Claim):
         rows = []
         for name, arms, lrs in [*((f"{a} alone", [a], rates) for a in t.momentum_arms),
                                 (f"{t.control_arm} (no momentum: a control)", [t.control_arm], rates),
-                                ("high learning rates (RMSProp broken too)", list(t.momentum_arms), high)]:
+                                ("high learning rates (named before the runs)", list(t.momentum_arms), high)]:
             if not lrs:
                 continue
             d = self.pairs(table, t, arms, lrs)

@@ -34,7 +34,6 @@ penalty whose weights spread (negative: the clipped arm's own growth must pass a
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -91,19 +90,21 @@ class G2(Claim):
         Beside them, for the reader, the whole critic's final share near its largest weight without the projection
         (M.WEIGHTS_NEAR_MAX, what the first edition judged)."""
         runs = finished(data.runs)
-        curves = data.curves[data.curves["key"].astype(str).map(LAYER.matches)]
-        keys = sorted(curves["key"].unique())[:-1]  # the hidden layers: the score's is the last
-        curves = curves[curves["key"].isin(keys)].sort_values("step")
-        first = curves[curves["step"] == 0].pivot_table("value", "run_id", "key", "last")
-        last = curves[curves["step"] > 0].pivot_table("value", "run_id", "key", "last")  # the final evaluation
-        first, last = (x.reindex(index=runs["run_id"], columns=keys).to_numpy(dtype=float) for x in (first, last))
-        pick = {"mean": np.mean, "median": np.median, "ends": lambda g: np.mean(g[:, [0, -1]], axis=1)}[over]
-        with np.errstate(all="ignore"), warnings.catch_warnings():  # a run without the shares: NaN, said by decide
-            warnings.simplefilter("ignore", RuntimeWarning)
-            growth = (pick(log_odds(last) - log_odds(first), axis=1) if over != "ends"
-                      else pick(log_odds(last) - log_odds(first))) if keys else np.full(len(runs), np.nan)
-            start, end = (np.mean(x, axis=1) if keys else np.full(len(runs), np.nan) for x in (first, last))
-        start, end, growth = (dict(zip(runs.index, x)) for x in (start, end, growth))
+        curves = data.curves[data.curves["key"].astype(str).map(LAYER.matches)].sort_values("step")
+        keys = sorted(curves["key"].unique())
+        pick = lambda x: curves[x].drop_duplicates(["run_id", "key"], keep="last").pivot(  # noqa: E731
+            index="run_id", columns="key", values="value").reindex(index=runs["run_id"], columns=keys)
+        first = pick(curves["step"] == 0).to_numpy(dtype=float)
+        last = pick(curves["step"] > 0).to_numpy(dtype=float)  # the final evaluation's, NaN kept as NaN
+        reduce = {"mean": np.mean, "median": np.median, "ends": lambda g: np.mean(g[[0, -1]])}[over]
+        start, end, growth = {}, {}, {}
+        for row, i in enumerate(runs.index):
+            logged = np.flatnonzero(~(np.isnan(first[row]) & np.isnan(last[row])))  # this run's layers
+            hidden = logged[:-1]  # every layer but its last, the score's (each run's own depth)
+            a, b = first[row, hidden], last[row, hidden]
+            start[i], end[i] = (float(np.mean(x)) if len(x) else math.nan for x in (a, b))
+            with np.errstate(all="ignore"):  # a missing share: NaN growth, said by decide
+                growth[i] = float(reduce(log_odds(b) - log_odds(a))) if len(hidden) else math.nan
         return per_run(runs, {"at_start": pd.Series(start, dtype=float), "at_end": pd.Series(end, dtype=float),
                               "growth": pd.Series(growth, dtype=float),
                               "near_max": metric(runs, M.WEIGHTS_NEAR_MAX.key)})  # shown: the unprojected share

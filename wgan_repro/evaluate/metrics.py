@@ -224,7 +224,7 @@ SCORE_FAKE = _metric("critic/score_fake", ("critic",), "none", -INF, INF, "mean 
 WEIGHTS_NEAR_MAX = _metric("critic/weights_near_max", ("critic",), "none", 0, 1, "share of weights near the largest",
                            "share of the critic's parameters within 5% of its largest absolute one (WGAN-GP Fig. 1c; "
                            "train.critic_diagnostics)")
-WEIGHTS_AT_BOUND = _metric("critic/weights_at_bound", ("critic",), "none", 0, 1, "share of weights at the bound",
+WEIGHTS_AT_BOUND = _metric("critic/weights_at_bound/whole", ("critic",), "none", 0, 1, "share of weights at the bound",
                            "critic/weights_near_max after weight clipping's projection onto [-c, c] (the same number "
                            "for other constraints): at iteration 0, the share clipping the initialisation alone puts "
                            "at +-c (WGAN-GP Fig. 1c; train.critic_diagnostics)")
