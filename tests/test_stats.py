@@ -174,3 +174,18 @@ def test_fishers_interval_clears_an_odds_ratio_of_one_exactly_when_its_one_sided
     out = D.decide(D.SubTest("c", "collapsed", (np.r_[1.0, 1, 1, 1, 0], np.zeros(5)), "fisher", "log", 0.0, "above"),
                    0.05)
     assert out.word == D.REPRODUCED and out.p == pytest.approx(5 / 210) and out.lo > 1
+
+
+def test_the_reachable_equivalence_margin_follows_the_rule_on_each_side() -> None:
+    """plan=true's "equivalence the design can establish": for a claim above or below, the margin at which
+    "not reproduced" short of it has 80% power at no effect (one-sided); for a claim inside +-margin (F5's GAN,
+    G1's penalty), the margin at which "reproduced" has it (two one-sided tests: wider on the same runs); a
+    stricter level (Holm's alpha / m) needs a wider one."""
+    from wgan_repro.claims import decision as D
+    from wgan_repro.claims import power as P
+
+    x = np.random.default_rng(0).normal(0.0, 0.1, 7)
+    up, inside = (D.SubTest("x", "x", (x,), "mean", "identity", 0.0, side, 0.2) for side in ("above", "inside"))
+    one, two = P.equivalence_margin(up, 0.05, 1.0, 200), P.equivalence_margin(inside, 0.05, 1.0, 200)
+    assert one is not None and two is not None and one < two
+    assert P.equivalence_margin(up, 0.025, 1.0, 200) > one

@@ -113,9 +113,11 @@ def make(claim: DictConfig, budget: str, pilot_dir: Path | None) -> Plan:
             say(f"    pilot SD {p.sd:.3g} [{p.sd_lo:.3g}, {p.sd_hi:.3g}] (95%, n={p.n}), used: {p.sd_used:.3g} "
                 f"(its 80% upper limit); power computed at {natural(test, effect)} past the threshold; level at no "
                 f"effect {P.level(test, t.alpha, scale, 500):.1%} (alpha {t.alpha})")
-            if test.margin is not None:
-                margin = P.equivalence_margin(test, t.alpha, scale)
-                say(f"    equivalence the design can establish (80% power at no effect): +-"
+            if test.margin is not None:  # "not reproduced" short of it, at Holm's first step with several sub-tests
+                level = t.alpha / len(tests)
+                margin = P.equivalence_margin(test, level, scale)
+                say(f"    equivalence the design can establish (80% power at no effect, one-sided level {level:.3g}"
+                    f"{' (Holm: alpha / ' + str(len(tests)) + ')' if len(tests) > 1 else ''}): +-"
                     f"{natural(test, margin) if margin is not None else 'none within 64 SDs'} "
                     f"(SESOI {natural(test, test.margin)})")
         plan.power = P.power(tests, t.alpha, scale)

@@ -164,7 +164,9 @@ def minimum_detectable(tests: Sequence[D.SubTest], alpha: float, scale_n: float,
 
 
 def equivalence_margin(test: D.SubTest, alpha: float, scale_n: float, simulations: int = 400) -> float | None:
-    """The smallest margin (analysis scale) that TOST establishes with TARGET power when the true effect is 0."""
+    """The smallest margin (analysis scale) at which the rule reads "not reproduced" short of it (decision.py: one-sided
+    for a claim above or below, two one-sided tests for one inside) with TARGET power when the true effect is 0, at
+    `alpha` (the plan passes Holm's first-step level where several sub-tests share the claim)."""
     if not measured([test]):
         return None
     sd = pilot(test, None).sd_used
@@ -177,7 +179,10 @@ def equivalence_margin(test: D.SubTest, alpha: float, scale_n: float, simulation
         hits = 0
         for _ in range(simulations):
             sim = D.decide(shifted(candidate, 0.0, scale_n, rng, sd), alpha, False)
-            hits += sim.word == D.NOT_REPRODUCED and sim.detail.startswith("equivalent")  # TOST, not the other side
+            if test.side == "inside":  # the claim is the equivalence: it reads "reproduced"
+                hits += sim.word == D.REPRODUCED
+            else:  # "not reproduced" short of the margin, not from the other side
+                hits += sim.word == D.NOT_REPRODUCED and sim.detail.startswith("equivalent")
         return hits / simulations
     lo, hi = 0.0, sd
     while at(hi) < TARGET:
