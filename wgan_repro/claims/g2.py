@@ -221,10 +221,6 @@ def shares_at_bound(layers: Sequence[np.ndarray], c: float | None) -> dict[str, 
     return weights_at_bound_by_layer(critic, bound=c)
 
 
-def moved(w: np.ndarray, target: np.ndarray, when: np.ndarray, step: int) -> np.ndarray:
-    return np.where(when < step, target, w)
-
-
 def weights_control(arms: Mapping[str, Sequence[int]], clipped: str, penalty: str = "wander") -> ClaimData:
     """Scripted critics for the budget's arms and seeds, each layer's share at its bound logged at CONTROL_STEPS.
     Every run starts from its own He initialisation (its seed's); a clipped arm (CONTROL_CLIP) starts from it
@@ -251,7 +247,7 @@ def weights_control(arms: Mapping[str, Sequence[int]], clipped: str, penalty: st
             run_id = f"{arm}-s{seed}"
             for step in CONTROL_STEPS:
                 if how in ("pushed", "pulled"):
-                    layers = [moved(w, x, t, step) for w, x, t in zip(start, target, when)]
+                    layers = [np.where(t < step, x, w) for w, x, t in zip(start, target, when)]
                 else:
                     layers = [w + np.float32(math.sqrt(step / last)) * d for w, d in zip(start, drift)]
                 curves += [{"run_id": run_id, "key": key, "step": step, "value": value}
